@@ -1,0 +1,145 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// WriteFile writes data to path atomically, in the way tailscale's atomicfile
+// does: a temporary file in the same directory, created O_EXCL|O_NOFOLLOW with
+// perm from the start (so a key is never readable by others, not even as a
+// temporary file, whatever the umask) -> write -> fsync -> close -> rename ->
+// fsync the directory.
+//
+// On any error the temporary file is removed and path holds what it held
+// before, or is absent if it was: the old file is kept as a hidden hard link
+// until the directory fsync succeeded, and put back if it failed. A symlink at
+// path is replaced, never followed. WriteFile does not serialise writers of
+// the same path; callers hold the store Lock or their own mutex.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return writeFile(defaultFS, path, data, perm)
+}
+
+func writeFile(fsys fileSystem, path string, data []byte, perm os.FileMode) error {
+	if err := writeFileSteps(fsys, path, data, perm); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeFileSteps(fsys fileSystem, path string, data []byte, perm os.FileMode) error {
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	tmp, err := createTemp(fsys, dir, base, data, perm)
+	if err != nil {
+		return err
+	}
+	backup, err := linkBackup(fsys, path)
+	if err != nil {
+		_ = fsys.Remove(tmp)
+		return err
+	}
+	if err := fsys.Rename(tmp, path); err != nil {
+		_ = fsys.Remove(tmp)
+		removeIf(fsys, backup)
+		return err
+	}
+	if err := syncDir(fsys, dir); err != nil {
+		// The new file is visible but may not survive a crash. Put the old
+		// one back so that an error always means "nothing changed".
+		if rerr := restore(fsys, path, backup); rerr != nil {
+			return errors.Join(err, fmt.Errorf("restore the previous file: %w", rerr))
+		}
+		return err
+	}
+	removeIf(fsys, backup)
+	return nil
+}
+
+// createTemp writes data to a new hidden file next to base in dir and returns
+// its path. On error nothing is left behind.
+func createTemp(fsys fileSystem, dir, base string, data []byte, perm os.FileMode) (string, error) {
+	for range 10 {
+		tmp := tempPath(dir, base, "tmp")
+		err := createFile(fsys, tmp, data, perm)
+		if errors.Is(err, fs.ErrExist) {
+			continue // a 48-bit random collision; try another name
+		}
+		return tmp, err
+	}
+	return "", fmt.Errorf("create a temporary file in %s: too many name collisions", dir)
+}
+
+// createFile creates path, which must not exist, with exactly perm, and
+// writes and fsyncs data. On error the file is removed.
+func createFile(fsys fileSystem, path string, data []byte, perm os.FileMode) error {
+	f, err := fsys.OpenFile(path, createFlags, perm)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		_ = f.Close()
+		_ = fsys.Remove(path)
+		return err
+	}
+	// The umask may have narrowed perm; set it exactly. This never widens the
+	// mode beyond perm.
+	if err := f.Chmod(perm); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		_ = fsys.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// linkBackup hard-links the current file at path to a hidden name, so it can
+// be put back if the rename cannot be made durable. It returns "" when there
+// is no file at path.
+func linkBackup(fsys fileSystem, path string) (string, error) {
+	for range 10 {
+		backup := tempPath(filepath.Dir(path), filepath.Base(path), "bak")
+		err := fsys.Link(path, backup)
+		switch {
+		case err == nil:
+			return backup, nil
+		case errors.Is(err, fs.ErrNotExist):
+			return "", nil
+		case !errors.Is(err, fs.ErrExist):
+			return "", fmt.Errorf("keep the previous file: %w", err)
+		}
+	}
+	return "", fmt.Errorf("keep the previous file %s: too many name collisions", path)
+}
+
+// restore undoes a rename whose directory fsync failed: the backup goes back
+// to path, or path is removed if there was no previous file. Once the rename
+// back has happened the old file is what readers see, so a second failing
+// directory fsync is not reported.
+func restore(fsys fileSystem, path, backup string) error {
+	if backup == "" {
+		return fsys.Remove(path)
+	}
+	if err := fsys.Rename(backup, path); err != nil {
+		removeIf(fsys, backup)
+		return err
+	}
+	_ = syncDir(fsys, filepath.Dir(path))
+	return nil
+}
+
+// removeIf removes path, if there is one, ignoring errors: it only cleans up.
+func removeIf(fsys fileSystem, path string) {
+	if path != "" {
+		_ = fsys.Remove(path)
+	}
+}

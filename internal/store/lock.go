@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrLocked is returned (wrapped, test with errors.Is) when another renewd
+// process, or another Lock in this one, holds the storage lock.
+var ErrLocked = errors.New("another renewd process holds the lock")
+
+// lockPoll is how often Lock retries a held lock. flock has no cancellable
+// blocking form, so Lock polls with LOCK_NB instead.
+const lockPoll = 100 * time.Millisecond
+
+// Lock is a held exclusive flock on <storage>/renewd.lock. The file is never
+// deleted, so when a holder dies the kernel frees its lock and the next
+// process takes it with no cleanup. flock locks belong to an open file, so
+// two Locks in one process exclude each other too. Limit: flock is not
+// reliable on some network filesystems; keep the storage directory local.
+type Lock struct {
+	mu sync.Mutex
+	f  file // nil once unlocked
+}
+
+// TryLock takes the storage lock if it is free and returns ErrLocked at once
+// if it is not.
+func (s *Store) TryLock() (*Lock, error) {
+	f, err := s.openLockFile()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.flock(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &Lock{f: f}, nil
+}
+
+// Lock takes the storage lock, waiting for it while ctx is live. When ctx
+// ends first it returns an error that matches both ErrLocked and the
+// context's cause with errors.Is.
+func (s *Store) Lock(ctx context.Context) (*Lock, error) {
+	f, err := s.openLockFile()
+	if err != nil {
+		return nil, err
+	}
+	t := time.NewTicker(lockPoll)
+	defer t.Stop()
+	for {
+		err := s.flock(f)
+		if err == nil {
+			return &Lock{f: f}, nil
+		}
+		if !errors.Is(err, ErrLocked) {
+			_ = f.Close()
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, fmt.Errorf("%w (stopped waiting: %w)", err, context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) openLockFile() (file, error) {
+	f, err := s.fs.OpenFile(s.lockPath(), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w; the storage directory must be writable by the user renewd runs as", err)
+	}
+	return f, nil
+}
+
+// flock tries once to take the exclusive lock on f.
+func (s *Store) flock(f file) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EWOULDBLOCK):
+			return fmt.Errorf("%s: %w", s.lockPath(), ErrLocked)
+		default:
+			return fmt.Errorf("lock %s: %w", s.lockPath(), err)
+		}
+	}
+}
+
+// Unlock releases the lock. It is safe to call more than once (later calls
+// do nothing), so it can be deferred next to an explicit call.
+func (l *Lock) Unlock() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	f := l.f
+	l.f = nil
+	// LOCK_UN releases the lock even if a copy of the descriptor lingers (a
+	// child between fork and exec); closing our descriptor releases it anyway,
+	// so only the close error matters.
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("unlock: %w", err)
+	}
+	return nil
+}
