@@ -1,0 +1,118 @@
+package chain
+
+import (
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"testing"
+)
+
+func TestKeyMatches(t *testing.T) {
+	root := newRoot(t, "Key Root")
+	ecKey, otherEC := newKey(t), newKey(t)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafFor := func(pub crypto.PublicKey) *x509.Certificate {
+		return issue(t, root, certSpec{cn: "k.example.com", names: []string{"k.example.com"}, pub: pub}).cert
+	}
+	ecLeaf, rsaLeaf, edLeaf := leafFor(&ecKey.PublicKey), leafFor(&rsaKey.PublicKey), leafFor(edKey.Public())
+
+	tests := []struct {
+		desc string
+		leaf *x509.Certificate
+		key  crypto.Signer
+		want bool
+	}{
+		{desc: "ECDSA match", leaf: ecLeaf, key: ecKey, want: true},
+		{desc: "ECDSA other key", leaf: ecLeaf, key: otherEC},
+		{desc: "RSA match", leaf: rsaLeaf, key: rsaKey, want: true},
+		{desc: "Ed25519 match", leaf: edLeaf, key: edKey, want: true},
+		{desc: "RSA leaf, ECDSA key", leaf: rsaLeaf, key: ecKey},
+		{desc: "ECDSA leaf, Ed25519 key", leaf: ecLeaf, key: edKey},
+		{desc: "unsupported key type", leaf: ecLeaf, key: oddSigner{}},
+		{desc: "nil key", leaf: ecLeaf},
+		{desc: "nil leaf", key: ecKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			if got := KeyMatches(tt.leaf, tt.key); got != tt.want {
+				t.Errorf("KeyMatches = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// oddSigner has a public key type renewd never orders with.
+type oddSigner struct{}
+
+func (oddSigner) Public() crypto.PublicKey {
+	k, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	return k.PublicKey()
+}
+
+func (oddSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("no")
+}
+
+func TestMatchNames(t *testing.T) {
+	root := newRoot(t, "Names Root")
+	tmpl := issue(t, root, certSpec{cn: "", names: []string{"Shop.Example.com", "*.example.com"}})
+	withIP := reissueWithIPs(t, root, tmpl, net.ParseIP("192.0.2.1"), net.ParseIP("2001:db8::1"))
+
+	tests := []struct {
+		desc    string
+		leaf    *x509.Certificate
+		domains []string
+		wantErr errCheck
+	}{
+		{desc: "same set", leaf: tmpl.cert, domains: []string{"*.example.com", "shop.example.com"}},
+		{desc: "duplicates and trailing dot", leaf: tmpl.cert, domains: []string{"shop.example.com.", "SHOP.example.com", "*.EXAMPLE.com"}},
+		{desc: "IP addresses", leaf: withIP.cert, domains: []string{"shop.example.com", "*.example.com", "192.0.2.1", "2001:DB8:0::1"}},
+		{desc: "IP not requested", leaf: withIP.cert, domains: []string{"shop.example.com", "*.example.com"},
+			wantErr: wantIs(ErrNameMismatch, "not requested 192.0.2.1, 2001:db8::1")},
+		{desc: "wildcard is not its base name", leaf: tmpl.cert, domains: []string{"shop.example.com", "example.com"},
+			wantErr: wantIs(ErrNameMismatch, "missing example.com; not requested *.example.com")},
+		{desc: "empty subject is named by SAN", leaf: tmpl.cert, domains: []string{"shop.example.com"},
+			wantErr: wantIs(ErrNameMismatch, `leaf "DNS:Shop.Example.com"`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			err := matchNames(tt.leaf, tt.domains)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("matchNames: %v", err)
+				}
+				return
+			}
+			tt.wantErr(t, err)
+		})
+	}
+}
+
+// reissueWithIPs returns tc re-signed by parent with IP SANs added.
+func reissueWithIPs(t *testing.T, parent, tc *testCert, ips ...net.IP) *testCert {
+	t.Helper()
+	tmpl := *tc.cert // a copy: the parsed certificate stays as it is
+	tmpl.IPAddresses = ips
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, parent.cert, &tc.key.PublicKey, parent.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCert{cert: c, key: tc.key}
+}
