@@ -1,0 +1,266 @@
+// Package config loads and validates renewd.yaml and the certificate files in
+// its domains_dir, the one place where a person's configuration becomes the
+// values the rest of renewd trusts. Load reports every problem it finds, each
+// with file, line and field, and keeps secrets out of errors and output.
+package config
+
+import (
+	"slices"
+	"time"
+)
+
+// DefaultPath is where renewd looks for its configuration when neither
+// --config nor RENEWD_CONFIG names another file.
+const DefaultPath = "/etc/renewd/renewd.yaml"
+
+// Defaults, applied by applyDefaults and nowhere else.
+const (
+	defaultStorage            = "/var/lib/renewd"
+	defaultDomainsDir         = "domains.d"
+	defaultDirectory          = "https://acme-v02.api.letsencrypt.org/directory"
+	defaultKeyType            = "ec256"
+	defaultSchedule           = "@every 1h"
+	defaultConcurrency        = 4
+	defaultRetryInitial       = 5 * time.Minute
+	defaultRetryMax           = 24 * time.Hour
+	defaultVerifyAddress      = "127.0.0.1:443"
+	defaultVerifyTimeout      = 10 * time.Second
+	defaultPropagationTimeout = 2 * time.Minute
+)
+
+var (
+	defaultNginxTest   = []string{"nginx", "-t"}
+	defaultNginxReload = []string{"nginx", "-s", "reload"}
+)
+
+// Config is renewd.yaml after defaults, ${VAR} expansion and validation, with
+// the certificates of its domains_dir. Relative paths in the file are resolved
+// against the file's directory.
+type Config struct {
+	// Path is the absolute path of renewd.yaml.
+	Path string `yaml:"-"`
+	// Storage is the state directory (default /var/lib/renewd); absolute
+	// after Load.
+	Storage string `yaml:"storage"`
+	// DomainsDir holds one YAML file per certificate (default "domains.d");
+	// absolute after Load.
+	DomainsDir string `yaml:"domains_dir"`
+	// ACME configures the CA and the account.
+	ACME ACME `yaml:"acme"`
+	// Schedule is the robfig/cron/v3 spec for checking what is due
+	// (default "@every 1h").
+	Schedule string `yaml:"schedule"`
+	// Concurrency bounds parallel renewals, 1..64 (default 4).
+	Concurrency int `yaml:"concurrency"`
+	// Retry is the backoff after a failed renewal.
+	Retry Retry `yaml:"retry"`
+	// Trust adds roots that complete chains may verify to.
+	Trust Trust `yaml:"trust"`
+	// Nginx is how renewd tests, reloads and checks nginx.
+	Nginx Nginx `yaml:"nginx"`
+	// Certificates come from DomainsDir/*.yaml, sorted by Name.
+	Certificates []*Certificate `yaml:"-"`
+}
+
+// ACME configures the CA directory and the account renewd registers there.
+type ACME struct {
+	// Directory is the CA's ACME directory URL, http or https
+	// (default Let's Encrypt production).
+	Directory string `yaml:"directory"`
+	// Email is the optional account contact.
+	Email string `yaml:"email"`
+	// CACertificates are PEM files of roots for the CA's own HTTPS endpoint
+	// (Pebble in tests); absolute after Load.
+	CACertificates []string `yaml:"ca_certificates"`
+	// EAB is External Account Binding, for CAs that require it.
+	EAB EAB `yaml:"eab"`
+	// KeyType is the default certificate key: ec256 (default), ec384,
+	// rsa2048, rsa3072 or rsa4096.
+	KeyType string `yaml:"key_type"`
+	// Profile is the ACME profile to ask for, e.g. "shortlived"; empty for
+	// the CA's default.
+	Profile string `yaml:"profile"`
+	// PreferredChain is the issuer CN of the root to prefer among alternate
+	// chains; empty for the CA's default chain.
+	PreferredChain string `yaml:"preferred_chain"`
+}
+
+// EAB is External Account Binding (RFC 8555 section 7.3.4): both fields or
+// neither. HMACKey is a secret and is masked by Effective.
+type EAB struct {
+	// KID is the key identifier the CA gave out.
+	KID string `yaml:"kid"`
+	// HMACKey is the base64url MAC key the CA gave out.
+	HMACKey string `yaml:"hmac_key"`
+}
+
+// Retry is the backoff after a failed renewal:
+// min(Max, Initial * 2^(n-1)) after the n-th failure.
+type Retry struct {
+	// Initial is the first delay (default 5m).
+	Initial time.Duration `yaml:"initial"`
+	// Max caps the delay (default 24h); at least Initial.
+	Max time.Duration `yaml:"max"`
+}
+
+// Trust lists extra roots that stored chains may verify to, besides the
+// system pool.
+type Trust struct {
+	// ExtraRoots are PEM files; absolute after Load.
+	ExtraRoots []string `yaml:"extra_roots"`
+}
+
+// Nginx holds the argv lists renewd runs (no shell) and where it checks what
+// nginx serves after a reload.
+type Nginx struct {
+	// Test checks the nginx configuration (default [nginx, -t]).
+	Test []string `yaml:"test"`
+	// Reload reloads nginx (default [nginx, -s, reload]).
+	Reload []string `yaml:"reload"`
+	// Verify is where the served chain is checked.
+	Verify Verify `yaml:"verify"`
+}
+
+// Verify is the TLS endpoint renewd dials after a reload to check the served
+// chain.
+type Verify struct {
+	// Address is host:port (default 127.0.0.1:443).
+	Address string `yaml:"address"`
+	// Timeout bounds the check (default 10s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Certificate is one file of domains_dir: one certificate, how to prove
+// control of its domains and where to deploy it.
+type Certificate struct {
+	// File is the absolute path of the certificate's YAML file.
+	File string `yaml:"-"`
+	// Name identifies the certificate on disk and on the command line;
+	// default the file name without .yaml or .yml. It passes store.ValidName.
+	Name string `yaml:"name"`
+	// Domains are 1..100 names, lower-case, IDNs as A-labels (punycode), no
+	// trailing dot; a wildcard is a leftmost "*" label.
+	Domains []string `yaml:"domains"`
+	// Canary certificates renew first; the others wait for them to succeed.
+	Canary bool `yaml:"canary"`
+	// Challenge is how control of the domains is proven.
+	Challenge Challenge `yaml:"challenge"`
+	// KeyType defaults to acme.key_type.
+	KeyType string `yaml:"key_type"`
+	// RenewBefore overrides the renewal window when positive; 0 leaves it to
+	// ARI and the policy default.
+	RenewBefore time.Duration `yaml:"renew_before"`
+	// Deploy is where the files are installed for nginx.
+	Deploy Deploy `yaml:"deploy"`
+}
+
+// Challenge selects and configures the ACME challenge type.
+type Challenge struct {
+	// Type is "http-01" or "dns-01"; required.
+	Type string `yaml:"type"`
+	// HTTP01 is set for http-01 only.
+	HTTP01 HTTP01 `yaml:"http01"`
+	// DNS01 is set for dns-01 only.
+	DNS01 DNS01 `yaml:"dns01"`
+}
+
+// The challenge types; the strings are the ACME names.
+const (
+	challengeHTTP01 = "http-01"
+	challengeDNS01  = "dns-01"
+)
+
+// HTTP01 configures http-01: exactly one of Webroot and Listen.
+type HTTP01 struct {
+	// Webroot is an absolute directory that a web server serves
+	// /.well-known/acme-challenge/ from; renewd writes tokens below it.
+	Webroot string `yaml:"webroot"`
+	// Listen is the host:port where renewd answers challenges itself, behind
+	// an nginx proxy_pass or on port 80.
+	Listen string `yaml:"listen"`
+}
+
+// DNS01 configures dns-01 through a lego DNS provider.
+type DNS01 struct {
+	// Provider is a lego DNS provider name such as cloudflare or alidns.
+	Provider string `yaml:"provider"`
+	// Env holds the provider's variables by lego's names. The values are
+	// secrets: never logged, masked by Effective.
+	Env map[string]string `yaml:"env"`
+	// Resolvers are host:port (port 53 added when missing) used for lookups
+	// and propagation checks; empty for the system's.
+	Resolvers []string `yaml:"resolvers"`
+	// PropagationTimeout bounds the wait for the record to be visible
+	// (default 2m).
+	PropagationTimeout time.Duration `yaml:"propagation_timeout"`
+	// SkipPropagationCheck trusts the provider instead of checking the
+	// authoritative servers.
+	SkipPropagationCheck bool `yaml:"skip_propagation_check"`
+}
+
+// Deploy is where a certificate is installed: Fullchain and Key absolute,
+// both or neither; Nginx true tests and reloads nginx afterwards.
+type Deploy struct {
+	// Fullchain receives leaf + intermediates.
+	Fullchain string `yaml:"fullchain"`
+	// Key receives the private key (0600).
+	Key string `yaml:"key"`
+	// Nginx runs nginx.test, nginx.reload and nginx.verify after installing.
+	Nginx bool `yaml:"nginx"`
+}
+
+// Certificate returns the certificate called name, or nil if there is none.
+func (c *Config) Certificate(name string) *Certificate {
+	for _, cert := range c.Certificates {
+		if cert.Name == name {
+			return cert
+		}
+	}
+	return nil
+}
+
+// applyDefaults fills what renewd.yaml left out. Strings and lists default
+// when empty; numbers and durations only when absent, so that an explicit 0
+// is reported instead of silently replaced.
+func applyDefaults(c *Config, src *source) {
+	setString(&c.Storage, defaultStorage)
+	setString(&c.DomainsDir, defaultDomainsDir)
+	setString(&c.ACME.Directory, defaultDirectory)
+	setString(&c.ACME.KeyType, defaultKeyType)
+	setString(&c.Schedule, defaultSchedule)
+	if !src.isSet("concurrency") {
+		c.Concurrency = defaultConcurrency
+	}
+	if !src.isSet("retry.initial") {
+		c.Retry.Initial = defaultRetryInitial
+	}
+	if !src.isSet("retry.max") {
+		c.Retry.Max = defaultRetryMax
+	}
+	if len(c.Nginx.Test) == 0 {
+		c.Nginx.Test = slices.Clone(defaultNginxTest)
+	}
+	if len(c.Nginx.Reload) == 0 {
+		c.Nginx.Reload = slices.Clone(defaultNginxReload)
+	}
+	setString(&c.Nginx.Verify.Address, defaultVerifyAddress)
+	if !src.isSet("nginx.verify.timeout") {
+		c.Nginx.Verify.Timeout = defaultVerifyTimeout
+	}
+}
+
+// applyCertDefaults fills what a certificate file left out; name is the one
+// derived from the file name.
+func applyCertDefaults(cert *Certificate, c *Config, src *source, name string) {
+	setString(&cert.Name, name)
+	setString(&cert.KeyType, c.ACME.KeyType)
+	if cert.Challenge.Type == challengeDNS01 && !src.isSet("challenge.dns01.propagation_timeout") {
+		cert.Challenge.DNS01.PropagationTimeout = defaultPropagationTimeout
+	}
+}
+
+func setString(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}

@@ -1,0 +1,151 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// masked replaces a secret wherever it would be shown.
+const masked = "********"
+
+// isSecret reports whether the value at path (as in FieldError.Field) is a
+// secret: the EAB MAC key and every dns-01 provider variable.
+func isSecret(path string) bool {
+	return path == "acme.eab.hmac_key" || strings.HasPrefix(path, "challenge.dns01.env.")
+}
+
+// Effective renders the configuration as Load left it (defaults applied,
+// ${VAR} expanded, paths absolute, domains normalised) as YAML: the global
+// settings with their file, then every certificate with its file. Secrets
+// (acme.eab.hmac_key and the values of challenge.dns01.env) are shown as
+// "********" when set, so the output is safe to paste into a bug report.
+// It is what `renewd config check` prints.
+func (c *Config) Effective() ([]byte, error) {
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	addPair(root, "file", scalarNode("!!str", c.Path))
+	addFields(root, reflect.ValueOf(c).Elem(), "")
+	certs := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, cert := range c.Certificates {
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		addPair(m, "file", scalarNode("!!str", cert.File))
+		addFields(m, reflect.ValueOf(cert).Elem(), "")
+		dropUnusedChallenge(m, cert.Challenge.Type)
+		certs.Content = append(certs.Content, m)
+	}
+	addPair(root, "certificates", certs)
+	doc := &yaml.Node{
+		Kind:        yaml.DocumentNode,
+		HeadComment: "Effective renewd configuration: defaults applied, ${VAR} expanded, secrets masked.",
+		Content:     []*yaml.Node{root},
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("render effective config: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("render effective config: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// addFields appends the yaml fields of struct v to mapping m.
+func addFields(m *yaml.Node, v reflect.Value, path string) {
+	for i := range v.NumField() {
+		name := yamlName(v.Type().Field(i))
+		if name == "" {
+			continue
+		}
+		f := fieldPath(path, name)
+		addPair(m, name, encodeValue(v.Field(i), f))
+	}
+}
+
+// encodeValue is the inverse of decoder.decode for the types Config uses.
+func encodeValue(v reflect.Value, path string) *yaml.Node {
+	switch {
+	case v.Type() == durationType:
+		return scalarNode("!!str", formatDuration(time.Duration(v.Int())))
+	case v.Kind() == reflect.Struct:
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		addFields(m, v, path)
+		return m
+	case v.Kind() == reflect.String:
+		s := v.String()
+		if s != "" && isSecret(path) {
+			s = masked
+		}
+		return scalarNode("!!str", s)
+	case v.Kind() == reflect.Int:
+		return scalarNode("!!int", fmt.Sprint(v.Int()))
+	case v.Kind() == reflect.Bool:
+		return scalarNode("!!bool", fmt.Sprint(v.Bool()))
+	case v.Kind() == reflect.Slice:
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+		for i := range v.Len() {
+			seq.Content = append(seq.Content, encodeValue(v.Index(i), fmt.Sprintf("%s[%d]", path, i)))
+		}
+		return seq
+	case v.Kind() == reflect.Map:
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		env := v.Interface().(map[string]string)
+		for _, k := range sortedKeys(env) {
+			addPair(m, k, encodeValue(reflect.ValueOf(env[k]), fieldPath(path, k)))
+		}
+		return m
+	}
+	panic(fmt.Sprintf("config: no encoder for %s at %s", v.Type(), path))
+}
+
+// dropUnusedChallenge removes the block of the challenge type not in use,
+// so the output shows what renewd will do and would load again.
+func dropUnusedChallenge(cert *yaml.Node, typ string) {
+	unused := map[string]string{challengeHTTP01: "dns01", challengeDNS01: "http01"}[typ]
+	ch := valueOf(cert, "challenge")
+	if ch == nil || unused == "" {
+		return
+	}
+	for i := 0; i+1 < len(ch.Content); i += 2 {
+		if ch.Content[i].Value == unused {
+			ch.Content = append(ch.Content[:i], ch.Content[i+2:]...)
+			return
+		}
+	}
+}
+
+// valueOf returns the value for key in mapping m, or nil.
+func valueOf(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func addPair(m *yaml.Node, key string, val *yaml.Node) {
+	m.Content = append(m.Content, scalarNode("!!str", key), val)
+}
+
+func scalarNode(tag, value string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
+}
+
+// formatDuration writes 5m and 24h rather than Go's 5m0s and 24h0m0s, in a
+// form parseDuration reads back.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

@@ -1,0 +1,369 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// maxFileSize bounds a configuration file; anything larger is a mistake
+// (a certificate or a log pointed at by accident), not a configuration.
+const maxFileSize = 1 << 20
+
+// Options carries checks that need code outside this package.
+type Options struct {
+	// CheckDNSProvider, when set, is called for every dns-01 certificate
+	// with the provider name and its expanded env map. Return an error
+	// wrapping ErrUnknownDNSProvider for an unknown name (reported on field
+	// challenge.dns01.provider), any other error for missing or bad
+	// credentials (reported on challenge.dns01.env). Env values in the
+	// message are masked.
+	CheckDNSProvider func(provider string, env map[string]string) error
+	// LookupEnv supplies the values of ${VAR}; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Load reads renewd.yaml at path and every *.yaml and *.yml file directly in
+// its domains_dir (sorted by file name; dotfiles and other extensions are
+// ignored), applies defaults, expands ${VAR} and validates everything. A
+// missing domains_dir is an error; an empty one is not.
+//
+// Load reports all problems at once: the error is an errors.Join of
+// *FieldError, renewd.yaml's first, then each certificate file's in file
+// order, each file's ordered by line. On error the Config is nil.
+func Load(path string, opts Options) (*Config, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, errors.Join(&FieldError{File: path, Msg: fmt.Sprintf("cannot resolve the path: %v", err)})
+	}
+	l := &loader{opts: opts}
+	c, src := l.global(abs)
+	errs := src.errs.sorted()
+	if src.broken {
+		// Without renewd.yaml there is no domains_dir to look in.
+		return nil, errors.Join(errs...)
+	}
+	if !src.errs.has("domains_dir") {
+		files, ferr := certFiles(c)
+		if ferr != nil {
+			errs = append(errs, &FieldError{File: abs, Line: src.lines["domains_dir"], Field: "domains_dir", Msg: ferr.Error(), err: ferr})
+		}
+		certs := l.certificates(c, files)
+		for _, lc := range certs {
+			errs = append(errs, lc.src.errs.sorted()...)
+			c.Certificates = append(c.Certificates, lc.cert)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	slices.SortFunc(c.Certificates, func(a, b *Certificate) int { return strings.Compare(a.Name, b.Name) })
+	return c, nil
+}
+
+// loader holds what Load needs across files.
+type loader struct {
+	opts Options
+}
+
+// loaded is one certificate file with what the checks across files need.
+type loaded struct {
+	cert   *Certificate
+	src    *source
+	valid  []int // indexes of valid, normalised domains
+	broken bool  // nothing could be decoded
+}
+
+// global loads renewd.yaml.
+func (l *loader) global(path string) (*Config, *source) {
+	c := &Config{Path: path}
+	src := newSource(path)
+	if root := l.parse(src, false); root != nil {
+		newDecoder(src, l.opts.LookupEnv).into(root, c)
+	}
+	applyDefaults(c, src)
+	dir := filepath.Dir(path)
+	c.Storage = resolvePath(dir, c.Storage)
+	c.DomainsDir = resolvePath(dir, c.DomainsDir)
+	for i, p := range c.ACME.CACertificates {
+		c.ACME.CACertificates[i] = resolvePath(dir, p)
+	}
+	for i, p := range c.Trust.ExtraRoots {
+		c.Trust.ExtraRoots[i] = resolvePath(dir, p)
+	}
+	validateGlobal(c, src)
+	return c, src
+}
+
+// certificates loads every file and then runs the checks that span files,
+// reporting each clash on the later file.
+func (l *loader) certificates(c *Config, files []string) []*loaded {
+	var all []*loaded
+	for _, f := range files {
+		all = append(all, l.certificate(c, f))
+	}
+	checkAcrossFiles(all)
+	return all
+}
+
+// certificate loads one file of domains_dir.
+func (l *loader) certificate(c *Config, file string) *loaded {
+	cert := &Certificate{File: file}
+	src := newSource(file)
+	root := l.parse(src, true)
+	if root == nil {
+		// Unreadable, empty or not YAML: what parse said is all there is.
+		return &loaded{cert: cert, src: src, broken: true}
+	}
+	newDecoder(src, l.opts.LookupEnv).into(root, cert)
+	base := filepath.Base(file)
+	derived := strings.TrimSuffix(base, filepath.Ext(base))
+	explicit := cert.Name != ""
+	applyCertDefaults(cert, c, src, derived)
+	valid := validateDomains(cert, src)
+	validateCert(cert, src, !explicit, l.opts)
+	return &loaded{cert: cert, src: src, valid: valid}
+}
+
+// checkAcrossFiles reports names, domains and deploy files used by more
+// than one certificate. Each error sits on the later file and names the
+// earlier one.
+func checkAcrossFiles(all []*loaded) {
+	names := map[string]string{}    // name -> file
+	domains := map[string]string{}  // domain -> "file:line"
+	deployed := map[string]string{} // deploy file -> "file:line"
+	for _, lc := range all {
+		if lc.broken {
+			continue
+		}
+		checkNameUnique(lc, names)
+		checkDomainsUnique(lc, domains)
+		checkDeployUnique(lc, deployed)
+	}
+}
+
+func checkNameUnique(lc *loaded, names map[string]string) {
+	name := lc.cert.Name
+	if lc.src.errs.has("name") {
+		return
+	}
+	if first, dup := names[name]; dup {
+		lc.src.errorf("name", "%q is also the name of %s; each certificate needs its own name (set name: or rename a file)", name, first)
+		return
+	}
+	names[name] = lc.cert.File
+}
+
+func checkDomainsUnique(lc *loaded, domains map[string]string) {
+	for _, i := range lc.valid {
+		p := fmt.Sprintf("domains[%d]", i)
+		d := lc.cert.Domains[i]
+		if where, dup := domains[d]; dup {
+			lc.src.errorf(p, "%q is also in %s; a domain belongs to one certificate only", d, where)
+			continue
+		}
+		domains[d] = fmt.Sprintf("%s:%d", lc.cert.File, lc.src.line(p))
+	}
+}
+
+func checkDeployUnique(lc *loaded, deployed map[string]string) {
+	for _, f := range []struct{ path, value string }{
+		{"deploy.fullchain", lc.cert.Deploy.Fullchain},
+		{"deploy.key", lc.cert.Deploy.Key},
+	} {
+		if f.value == "" || lc.src.errs.has(f.path) {
+			continue
+		}
+		if where, dup := deployed[f.value]; dup {
+			lc.src.errorf(f.path, "%q is also written by %s; each certificate needs its own files", f.value, where)
+			continue
+		}
+		deployed[f.value] = fmt.Sprintf("%s:%d", lc.cert.File, lc.src.line(f.path))
+	}
+}
+
+// certFiles lists the certificate files of domains_dir: regular files
+// (symlinks followed) named *.yaml or *.yml, not starting with a dot,
+// sorted by name. renewd.yaml itself is skipped if it lives there.
+func certFiles(c *Config) ([]string, error) {
+	entries, err := os.ReadDir(c.DomainsDir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("directory %s does not exist; create it (it may be empty) or set domains_dir", c.DomainsDir)
+	case err != nil:
+		return nil, fmt.Errorf("cannot read directory %s: %w", c.DomainsDir, causeOf(err))
+	}
+	var files []string
+	for _, e := range entries {
+		name := e.Name()
+		ext := filepath.Ext(name)
+		if strings.HasPrefix(name, ".") || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		full := filepath.Join(c.DomainsDir, name)
+		if full == c.Path {
+			continue
+		}
+		// Skip directories and fifos; keep a broken symlink so that reading
+		// it reports why.
+		if fi, err := os.Stat(full); err == nil && !fi.Mode().IsRegular() {
+			continue
+		}
+		files = append(files, full)
+	}
+	return files, nil
+}
+
+// parse reads one file and returns its top node, or nil when there is
+// nothing to decode; problems go to src.
+func (l *loader) parse(src *source, needContent bool) *yaml.Node {
+	data, err := readFile(src.file)
+	if err != nil {
+		src.errs.add(&FieldError{File: src.file, Msg: fmt.Sprintf("cannot read: %v", causeOf(err)), err: err})
+		src.broken = true
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			if needContent {
+				src.errs.add(&FieldError{File: src.file, Msg: "the file is empty; a certificate file needs at least domains and challenge"})
+			}
+			return nil
+		}
+		src.errs.add(yamlError(src.file, data, err))
+		src.broken = true
+		return nil
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		src.errs.add(yamlError(src.file, data, err))
+	case !isEmptyDoc(&extra):
+		src.errs.add(&FieldError{File: src.file, Line: extra.Line, Msg: "a second YAML document (after ---); keep one document per file"})
+	}
+	if isEmptyDoc(&doc) {
+		if needContent {
+			src.errs.add(&FieldError{File: src.file, Line: doc.Line, Msg: "the file is empty; a certificate file needs at least domains and challenge"})
+		}
+		return nil
+	}
+	root := doc.Content[0]
+	src.root = root.Line
+	return root
+}
+
+// isEmptyDoc reports a document with no content, such as a lone "---".
+func isEmptyDoc(doc *yaml.Node) bool {
+	return len(doc.Content) == 0 || isNull(doc.Content[0])
+}
+
+func readFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err == nil && len(data) > maxFileSize {
+		err = fmt.Errorf("larger than %d bytes; is this the right file?", maxFileSize)
+	}
+	return data, err
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlHints reword yaml.v3's parser messages for the mistakes people make.
+var yamlHints = map[string]string{
+	"found character that cannot start any token":           "; quote values that start with @ or `, and indent with spaces",
+	"found a tab character":                                 "; indent with spaces, not tabs",
+	"mapping values are not allowed in this context":        "; check the indentation, and quote values that contain \": \"",
+	"did not find expected key":                             "; check the indentation of this line and the one before",
+	"could not find expected ':'":                           "; a key needs a \": \" after it, or the line before has an unclosed quote",
+	"found unexpected end of stream":                        "; a quote or bracket is not closed",
+	"did not find expected alphabetic or numeric character": "; quote values that start with * or &, such as \"*.example.com\"",
+}
+
+// parserProblems are the messages of yaml.v3's parser, as opposed to its
+// scanner. yaml.v3 (decode.go, parser.fail) adds 1 to the 0-based line of
+// scanner errors only, so a parser error arrives one line early, and an
+// error on the first line of either kind arrives with no line at all.
+var parserProblems = []string{
+	"did not find expected ',' or ']'", "did not find expected ',' or '}'",
+	"did not find expected <document start>", "did not find expected '-' indicator",
+	"did not find expected key", "did not find expected node content",
+	"found duplicate %YAML directive", "found incompatible YAML document", "found undefined tag handle",
+}
+
+// yamlError turns a yaml.v3 syntax error into a FieldError with the line
+// of the problem as near as yaml.v3 lets us know it.
+func yamlError(file string, data []byte, err error) *FieldError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	known := false
+	for _, p := range parserProblems {
+		if strings.HasPrefix(msg, p) {
+			known = true
+			line++
+		}
+	}
+	for problem, hint := range yamlHints {
+		if strings.HasPrefix(msg, problem) {
+			known = true
+			msg += hint
+		}
+	}
+	switch {
+	case strings.Contains(msg, "tab character"):
+		line = tabLine(data, line)
+	case unknownAnchor.MatchString(msg):
+		line = aliasLine(data, unknownAnchor.FindStringSubmatch(msg)[1])
+	case line == 0 && known:
+		line = 1
+	}
+	return &FieldError{File: file, Line: line, Msg: "invalid YAML: " + msg}
+}
+
+var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// aliasLine finds the first line that uses *name; yaml.v3 gives no line
+// for an alias without its anchor.
+func aliasLine(data []byte, name string) int {
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, "*"+name) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// tabLine finds the first line from line on (1-based) that is indented with
+// a tab; yaml.v3 reports the start of the enclosing mapping instead.
+func tabLine(data []byte, line int) int {
+	for i, l := range strings.Split(string(data), "\n") {
+		indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+		if i+1 >= line && strings.Contains(indent, "\t") {
+			return i + 1
+		}
+	}
+	return line
+}
