@@ -1,0 +1,170 @@
+// Package acme orders certificates through lego: one account per CA
+// directory, HTTP-01 (webroot or renewd's own shared responder) and DNS-01
+// through any lego DNS provider. It returns what the CA issued; deciding
+// whether that chain is complete is the chain package's job.
+package acme
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-acme/lego/v4/certcrypto"
+	"github.com/go-acme/lego/v4/certificate"
+	"github.com/go-acme/lego/v4/lego"
+	"go.uber.org/zap"
+
+	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/internal/config"
+)
+
+// Client orders certificates from one CA with one account. It is safe for
+// concurrent use: each order gets its own lego client (lego binds challenge
+// solvers to a client), and all of them share the account, the transport and
+// the HTTP-01 responder.
+type Client struct {
+	cfg         config.ACME
+	accountsDir string
+	log         *zap.Logger
+	transport   *http.Transport
+	responder   *Responder
+
+	mu  sync.Mutex
+	acc *account
+}
+
+// Issued is what the CA returned for one order.
+type Issued struct {
+	// Certs is the CA's answer: leaf first, then whatever issuers it sent.
+	Certs  []*x509.Certificate
+	Key    crypto.Signer
+	KeyPEM []byte
+	// CertURL is the certificate's URL at the CA.
+	CertURL string
+}
+
+// New returns a Client for cfg. Accounts are kept under accountsDir.
+func New(cfg config.ACME, accountsDir string, log *zap.Logger) (*Client, error) {
+	tr, err := newTransport(cfg.CACertificates)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, accountsDir: accountsDir, log: log, transport: tr, responder: NewResponder(log.Named("http01"))}, nil
+}
+
+// keyTypes maps renewd's key_type names to lego's.
+var keyTypes = map[string]certcrypto.KeyType{
+	"ec256": certcrypto.EC256, "ec384": certcrypto.EC384,
+	"rsa2048": certcrypto.RSA2048, "rsa3072": certcrypto.RSA3072, "rsa4096": certcrypto.RSA4096,
+}
+
+func (c *Client) legoClient(ctx context.Context, acc *account) (*lego.Client, error) {
+	lc := lego.NewConfig(acc)
+	lc.CADirURL = c.cfg.Directory
+	lc.UserAgent = "renewd"
+	lc.HTTPClient = &http.Client{Transport: ctxTransport{ctx: ctx, base: c.transport}, Timeout: 2 * time.Minute}
+	lc.Certificate.Timeout = 90 * time.Second
+	client, err := lego.NewClient(lc)
+	if err != nil {
+		return nil, fmt.Errorf("reach CA %s: %w", c.cfg.Directory, err)
+	}
+	return client, nil
+}
+
+// account returns the registered account, loading or registering it once
+// per process. Registration is serialised so concurrent orders do not each
+// create an account.
+func (c *Client) account(ctx context.Context) (*account, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.acc != nil {
+		return c.acc, nil
+	}
+	acc, err := loadOrCreateAccount(c.accountsDir, c.cfg.Directory, c.cfg.Email)
+	if err != nil {
+		return nil, err
+	}
+	if acc.Registration == nil || acc.Registration.URI == "" {
+		client, err := c.legoClient(ctx, acc)
+		if err != nil {
+			return nil, err
+		}
+		if err := register(client, acc, c.cfg.EAB.KID, c.cfg.EAB.HMACKey); err != nil {
+			return nil, err
+		}
+		if err := saveAccount(c.accountsDir, acc); err != nil {
+			return nil, err
+		}
+		c.log.Info("ACME account ready", zap.String("directory", c.cfg.Directory), zap.String("account", acc.Registration.URI))
+	}
+	c.acc = acc
+	return acc, nil
+}
+
+// Obtain orders a new certificate for cert with a fresh private key.
+func (c *Client) Obtain(ctx context.Context, cert *config.Certificate) (*Issued, error) {
+	acc, err := c.account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client, err := c.legoClient(ctx, acc)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.setSolver(client, cert); err != nil {
+		return nil, err
+	}
+	kt, ok := keyTypes[cert.KeyType]
+	if !ok {
+		return nil, fmt.Errorf("key_type %q is not supported", cert.KeyType)
+	}
+	priv, err := certcrypto.GeneratePrivateKey(kt)
+	if err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	signer, ok := priv.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("generated key is not a signer")
+	}
+	res, err := client.Certificate.Obtain(certificate.ObtainRequest{
+		Domains:        cert.Domains,
+		PrivateKey:     priv,
+		Bundle:         true,
+		Profile:        c.cfg.Profile,
+		PreferredChain: c.cfg.PreferredChain,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("order: %w (%w)", ctx.Err(), err)
+		}
+		return nil, fmt.Errorf("order: %w", err)
+	}
+	certs, err := chain.ParsePEM(res.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("the CA's certificate answer: %w", err)
+	}
+	return &Issued{Certs: certs, Key: signer, KeyPEM: certcrypto.PEMEncode(priv), CertURL: res.CertURL}, nil
+}
+
+func (c *Client) setSolver(client *lego.Client, cert *config.Certificate) error {
+	switch ch := cert.Challenge; ch.Type {
+	case "http-01":
+		if ch.HTTP01.Webroot != "" {
+			return client.Challenge.SetHTTP01Provider(&webrootProvider{dir: ch.HTTP01.Webroot})
+		}
+		return client.Challenge.SetHTTP01Provider(c.responder.Provider(ch.HTTP01.Listen))
+	case "dns-01":
+		p, err := NewDNSProvider(ch.DNS01.Provider, ch.DNS01.Env)
+		if err != nil {
+			return fmt.Errorf("dns-01: %w", err)
+		}
+		return client.Challenge.SetDNS01Provider(wrapDNSProvider(p, ch.DNS01), dnsOptions(ch.DNS01)...)
+	default:
+		return fmt.Errorf("%w for challenge type %q", errNoSolver, ch.Type)
+	}
+}

@@ -1,0 +1,168 @@
+package acme
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-acme/lego/v4/challenge"
+	"github.com/go-acme/lego/v4/challenge/dns01"
+	legodns "github.com/go-acme/lego/v4/providers/dns"
+	"github.com/miekg/dns"
+
+	"github.com/renewd/renewd/internal/config"
+)
+
+// envMu serialises the construction of lego DNS providers. lego providers
+// read their settings from the process environment when they are built, so
+// a certificate's env map is set in the environment only while its provider
+// is constructed, then the previous values are restored. Holding envMu for
+// the whole swap keeps one certificate's credentials out of another's
+// provider, also when renewals run concurrently.
+//
+// Limit: a provider that reads the environment again later (at Present time)
+// sees the process environment, not its map. None of the providers renewd is
+// tested with does; lego's own providers read their config in the constructor.
+var envMu sync.Mutex
+
+// NewDNSProvider builds lego's DNS provider called name with vars layered
+// over the process environment. An unknown name yields an error wrapping
+// config.ErrUnknownDNSProvider. Values never appear in errors.
+func NewDNSProvider(name string, vars map[string]string) (challenge.Provider, error) {
+	envMu.Lock()
+	defer envMu.Unlock()
+
+	type saved struct {
+		val string
+		set bool
+	}
+	prev := make(map[string]saved, len(vars))
+	for k, v := range vars {
+		old, ok := os.LookupEnv(k)
+		prev[k] = saved{old, ok}
+		if err := os.Setenv(k, v); err != nil {
+			return nil, fmt.Errorf("dns-01: set %s: %w", k, err)
+		}
+	}
+	defer func() {
+		for k, s := range prev {
+			if s.set {
+				_ = os.Setenv(k, s.val)
+			} else {
+				_ = os.Unsetenv(k)
+			}
+		}
+	}()
+
+	p, err := legodns.NewDNSChallengeProviderByName(name)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "unrecognized DNS provider") {
+			return nil, fmt.Errorf("%w %q; use a lego provider name such as alidns, tencentcloud, huaweicloud, cloudflare, route53 or exec", config.ErrUnknownDNSProvider, name)
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// CheckDNSProvider is config.Options.CheckDNSProvider: it proves that the
+// provider exists and that its credentials are present, without a request.
+func CheckDNSProvider(name string, vars map[string]string) error {
+	_, err := NewDNSProvider(name, vars)
+	return err
+}
+
+// dnsProvider wraps a lego provider so that renewd's propagation_timeout
+// applies instead of the provider's own default.
+type dnsProvider struct {
+	challenge.Provider
+	timeout  time.Duration
+	interval time.Duration
+}
+
+func (p *dnsProvider) Timeout() (time.Duration, time.Duration) { return p.timeout, p.interval }
+
+// sequentialDNSProvider keeps lego's Sequential hint (providers that can hold
+// only one TXT value per name, like exec scripts) visible through the wrap.
+type sequentialDNSProvider struct {
+	*dnsProvider
+	seq interface{ Sequential() time.Duration }
+}
+
+func (p *sequentialDNSProvider) Sequential() time.Duration { return p.seq.Sequential() }
+
+// wrapDNSProvider applies the certificate's propagation settings to p.
+func wrapDNSProvider(p challenge.Provider, c config.DNS01) challenge.Provider {
+	interval := dns01.DefaultPollingInterval
+	if pt, ok := p.(challenge.ProviderTimeout); ok {
+		_, interval = pt.Timeout()
+	}
+	w := &dnsProvider{Provider: p, timeout: c.PropagationTimeout, interval: interval}
+	if w.timeout <= 0 {
+		w.timeout = 2 * time.Minute
+	}
+	if seq, ok := p.(interface{ Sequential() time.Duration }); ok {
+		return &sequentialDNSProvider{dnsProvider: w, seq: seq}
+	}
+	return w
+}
+
+// dnsOptions are the lego challenge options for one certificate. lego keeps
+// its recursive resolvers in a package variable, so per-certificate
+// resolvers cannot go through dns01.AddRecursiveNameservers when renewals
+// run concurrently; renewd checks propagation against the certificate's own
+// resolvers instead.
+func dnsOptions(c config.DNS01) []dns01.ChallengeOption {
+	if c.SkipPropagationCheck {
+		return []dns01.ChallengeOption{dns01.WrapPreCheck(func(_, _, _ string, _ dns01.PreCheckFunc) (bool, error) {
+			return true, nil
+		})}
+	}
+	if len(c.Resolvers) == 0 {
+		return nil
+	}
+	resolvers := append([]string(nil), c.Resolvers...)
+	return []dns01.ChallengeOption{dns01.WrapPreCheck(func(_, fqdn, value string, _ dns01.PreCheckFunc) (bool, error) {
+		return txtPropagated(fqdn, value, resolvers)
+	})}
+}
+
+// txtPropagated reports whether every resolver answers fqdn's TXT query with
+// value. A resolver that cannot be reached is an error, so a typo in
+// resolvers shows up as such rather than as a propagation timeout.
+func txtPropagated(fqdn, value string, resolvers []string) (bool, error) {
+	client := &dns.Client{Timeout: 5 * time.Second}
+	for _, r := range resolvers {
+		if _, _, err := net.SplitHostPort(r); err != nil {
+			r = net.JoinHostPort(r, "53")
+		}
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(fqdn), dns.TypeTXT)
+		m.RecursionDesired = true
+		in, _, err := client.Exchange(m, r)
+		if err != nil {
+			return false, fmt.Errorf("dns-01: query %s for %s: %w", r, fqdn, err)
+		}
+		if !hasTXT(in, value) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func hasTXT(m *dns.Msg, value string) bool {
+	if m.Rcode != dns.RcodeSuccess {
+		return false
+	}
+	for _, rr := range m.Answer {
+		if t, ok := rr.(*dns.TXT); ok && strings.Join(t.Txt, "") == value {
+			return true
+		}
+	}
+	return false
+}
+
+var errNoSolver = errors.New("no challenge solver configured")
