@@ -90,6 +90,26 @@ func (s *Store) LoadState() (st *State, rebuilt bool, err error) {
 	return st, true, nil
 }
 
+// PeekState reads state.json without changing anything on disk, for
+// readers that do not hold the Lock (`renewd status`). A bad or missing file
+// is rebuilt in memory only; the next locked LoadState moves it aside.
+func (s *Store) PeekState() (*State, error) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	st, bad, err := s.readState()
+	if err != nil {
+		return nil, err
+	}
+	if bad == nil {
+		return st, nil
+	}
+	st, _, err = s.rebuild()
+	if err != nil {
+		return nil, fmt.Errorf("rebuild state: %w", err)
+	}
+	return st, nil
+}
+
 // readState returns the parsed state, or bad saying why the file cannot be
 // used (fs.ErrNotExist when there is none), or err for an I/O failure.
 func (s *Store) readState() (st *State, bad, err error) {

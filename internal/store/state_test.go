@@ -344,3 +344,25 @@ func TestMoveAsideFault(t *testing.T) {
 		t.Errorf("moved aside anyway: %v", matches)
 	}
 }
+
+func TestPeekStateLeavesABadFileInPlace(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(s.Dir(), "state.json")
+	if err := os.WriteFile(path, []byte("{broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.PeekState()
+	if err != nil {
+		t.Fatalf("PeekState: %v", err)
+	}
+	if st == nil || st.Certificates == nil {
+		t.Fatalf("PeekState returned %+v, want an empty rebuilt state", st)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || string(data) != "{broken" {
+		t.Fatalf("state.json after PeekState = %q, %v; want it untouched", data, err)
+	}
+}
