@@ -1,0 +1,55 @@
+package renew
+
+import (
+	"time"
+
+	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/store"
+)
+
+// Status is one row of `renewd status`: the stored record joined with the
+// configuration and the policy's next decision. The JSON names are the
+// state.json names plus the computed ones; they are a stable interface.
+type Status struct {
+	Name          string     `json:"name"`
+	Domains       []string   `json:"domains"`
+	Canary        bool       `json:"canary"`
+	Serial        string     `json:"serial,omitempty"`
+	Issuer        string     `json:"issuer,omitempty"`
+	NotBefore     *time.Time `json:"not_before"`
+	NotAfter      *time.Time `json:"not_after"`
+	DaysLeft      *int       `json:"days_left"`
+	RenewTime     *time.Time `json:"renew_time"`
+	LastAttempt   *time.Time `json:"last_attempt"`
+	RetryCount    int        `json:"retry_count"`
+	NextRetryTime *time.Time `json:"next_retry_time"`
+	LastError     string     `json:"last_error,omitempty"`
+	NextRenewal   *time.Time `json:"next_renewal"`
+	NextReason    string     `json:"next_renewal_reason"`
+	Due           bool       `json:"due"`
+	Version       string     `json:"version,omitempty"`
+}
+
+// StatusRows builds one row per configured certificate, in config order.
+func StatusRows(cfg *config.Config, st *store.State, now time.Time) []Status {
+	rows := make([]Status, 0, len(cfg.Certificates))
+	for _, c := range cfg.Certificates {
+		rec := st.Certificates[c.Name]
+		p := Decide(c, rec, now, false)
+		row := Status{Name: c.Name, Domains: c.Domains, Canary: c.Canary, Due: p.Due, NextReason: p.Reason}
+		if !p.At.IsZero() {
+			row.NextRenewal = ptr(p.At.UTC())
+		}
+		if rec != nil {
+			row.Serial, row.Issuer, row.Version = rec.Serial, rec.Issuer, rec.Version
+			row.NotBefore, row.NotAfter = rec.NotBefore, rec.NotAfter
+			row.RenewTime, row.LastAttempt = rec.RenewTime, rec.LastAttempt
+			row.RetryCount, row.NextRetryTime, row.LastError = rec.RetryCount, rec.NextRetryTime, rec.LastError
+			if rec.NotAfter != nil {
+				row.DaysLeft = ptr(int(rec.NotAfter.Sub(now).Hours() / 24))
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
