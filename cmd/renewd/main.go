@@ -1,0 +1,123 @@
+// Command renewd renews ACME certificates, always with their complete chain.
+// This is the only package that parses flags, builds the logger, wires the
+// pieces together and exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/renewd/renewd/internal/acme"
+	"github.com/renewd/renewd/internal/config"
+)
+
+// Exit codes, as documented in the README.
+const (
+	exitOK     = 0
+	exitFailed = 1 // a renewal or a check failed
+	exitUsage  = 2 // bad usage or bad configuration
+	exitLocked = 3 // another renewal holds the lock
+)
+
+// exitError carries an exit code up to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func fail(code int, format string, args ...any) error {
+	return &exitError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+const usage = `usage: renewd [--config PATH] [--log-level LEVEL] COMMAND [ARGS]
+
+commands:
+  renew [--now] [--wait DURATION] [NAME...]   renew what is due (with --now: the named or all certificates)
+  status [--json]                             one row per certificate
+  config check                                validate and print the effective configuration
+  version                                     print the version
+
+The configuration is --config, else $RENEWD_CONFIG, else ` + config.DefaultPath + `.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// globals are the flags before the command.
+type globals struct {
+	configPath string
+	logLevel   string
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var g globals
+	fs := newFlagSet("renewd", stderr)
+	fs.StringVar(&g.configPath, "config", "", "path to renewd.yaml")
+	fs.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (default: info for run, warn otherwise)")
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if g.configPath == "" {
+		g.configPath = os.Getenv("RENEWD_CONFIG")
+	}
+	if g.configPath == "" {
+		g.configPath = config.DefaultPath
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+
+	var err error
+	switch cmd, cmdArgs := rest[0], rest[1:]; cmd {
+	case "renew":
+		err = cmdRenew(ctx, g, cmdArgs, stdout, stderr)
+	case "status":
+		err = cmdStatus(g, cmdArgs, stdout, stderr)
+	case "config":
+		err = cmdConfig(g, cmdArgs, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, versionString())
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "renewd: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintf(stderr, "renewd: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "renewd: %v\n", err)
+	return exitFailed
+}
+
+// loadConfig loads the configuration; any problem is a usage error (exit 2)
+// that lists every mistake with its file, line and field.
+func loadConfig(g globals) (*config.Config, error) {
+	cfg, err := config.Load(g.configPath, config.Options{CheckDNSProvider: acme.CheckDNSProvider})
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("invalid configuration:\n%w", err)}
+	}
+	return cfg, nil
+}

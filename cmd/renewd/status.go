@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/renewd/renewd/internal/renew"
+	"github.com/renewd/renewd/internal/store"
+)
+
+func cmdStatus(g globals, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("status", stderr)
+	asJSON := fs.Bool("json", false, "print JSON for machines")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return &exitError{code: exitUsage}
+	}
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(cfg.Storage)
+	if err != nil {
+		return fail(exitUsage, "storage: %v", err)
+	}
+	// status never takes the lock: it must answer while a renewal runs.
+	state, err := st.PeekState()
+	if err != nil {
+		return fail(exitFailed, "%v", err)
+	}
+	rows := renew.StatusRows(cfg, state, time.Now().UTC())
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Certificates []renew.Status `json:"certificates"`
+		}{rows})
+	}
+	printStatus(stdout, rows)
+	return nil
+}
+
+func printStatus(w io.Writer, rows []renew.Status) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tDOMAINS\tEXPIRES\tDAYS\tNEXT RENEWAL\tRETRIES\tLAST ERROR")
+	for _, r := range rows {
+		name := r.Name
+		if r.Canary {
+			name += " (canary)"
+		}
+		expires, days := "-", "-"
+		if r.NotAfter != nil {
+			expires = r.NotAfter.Format(time.RFC3339)
+		}
+		if r.DaysLeft != nil {
+			days = fmt.Sprint(*r.DaysLeft)
+		}
+		next := "now"
+		if r.NextRenewal != nil && !r.Due {
+			next = r.NextRenewal.Format(time.RFC3339)
+		}
+		next += " (" + r.NextReason + ")"
+		retries := fmt.Sprint(r.RetryCount)
+		if r.NextRetryTime != nil {
+			retries += " (next " + r.NextRetryTime.Format(time.RFC3339) + ")"
+		}
+		lastErr := firstLine(r.LastError)
+		if lastErr == "" {
+			lastErr = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, strings.Join(r.Domains, ","), expires, days, next, retries, lastErr)
+	}
+	_ = tw.Flush()
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
