@@ -1,0 +1,232 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/internal/store"
+)
+
+// workspace is one user's renewd setup: renewd.yaml, domains.d and storage.
+type workspace struct {
+	t       *testing.T
+	dir     string
+	config  string
+	storage string
+	domains string
+	roots   string   // trust.extra_roots file
+	env     []string // extra environment for renewd, KEY=VALUE
+}
+
+// acmeSettings are the acme: and trust: parts of renewd.yaml a test varies.
+type acmeSettings struct {
+	directory      string
+	rootFile       string
+	profile        string // default "default": Pebble picks a random profile when none is named
+	preferredChain string
+}
+
+func newWorkspace(t *testing.T, a acmeSettings) *workspace {
+	t.Helper()
+	dir := t.TempDir()
+	w := &workspace{t: t, dir: dir, config: filepath.Join(dir, "renewd.yaml"),
+		storage: filepath.Join(dir, "storage"), domains: filepath.Join(dir, "domains.d"), roots: a.rootFile}
+	if err := os.MkdirAll(w.domains, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if a.profile == "" {
+		a.profile = "default"
+	}
+	w.writeGlobal(fmt.Sprintf(`storage: %s
+acme:
+  directory: %s
+  email: e2e@example.com
+  ca_certificates: [%s]
+  profile: %s
+  preferred_chain: %q
+trust:
+  extra_roots: [%s]
+retry: {initial: 5m, max: 24h}
+`, w.storage, a.directory, env.tlsCAFile, a.profile, a.preferredChain, a.rootFile))
+	return w
+}
+
+func (w *workspace) writeGlobal(yaml string) {
+	w.t.Helper()
+	if err := os.WriteFile(w.config, []byte(yaml), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// addCert writes domains.d/<name>.yaml.
+func (w *workspace) addCert(name, yaml string) {
+	w.t.Helper()
+	if err := os.WriteFile(filepath.Join(w.domains, name+".yaml"), []byte(yaml), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// listenCert is a certificate answered by renewd's own HTTP-01 responder.
+func listenCert(port int, domains ...string) string {
+	return fmt.Sprintf("domains: [%s]\nchallenge:\n  type: http-01\n  http01: {listen: \"127.0.0.1:%d\"}\n", strings.Join(domains, ", "), port)
+}
+
+// result of one renewd invocation.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.code, r.stdout, r.stderr)
+}
+
+// renewd runs the built binary with this workspace's config.
+func (w *workspace) renewd(args ...string) result {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, env.renewd, append([]string{"--config", w.config}, args...)...)
+	cmd.Env = append(append(os.Environ(), "RENEWD_CONFIG="), w.env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	res := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.code = ee.ExitCode()
+	default:
+		w.t.Fatalf("run renewd: %v", err)
+	}
+	return res
+}
+
+// mustRenew runs renewd with args and fails the test unless it exits 0.
+func (w *workspace) mustRenew(args ...string) result {
+	w.t.Helper()
+	res := w.renewd(args...)
+	if res.code != 0 {
+		w.t.Fatalf("renewd %v: %s", args, res)
+	}
+	return res
+}
+
+func (w *workspace) live(name, file string) []byte {
+	w.t.Helper()
+	data, err := os.ReadFile(filepath.Join(w.storage, "live", name, file))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return data
+}
+
+func (w *workspace) liveTarget(name string) string {
+	w.t.Helper()
+	target, err := os.Readlink(filepath.Join(w.storage, "live", name))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return target
+}
+
+// state reads state.json as a user's script would.
+func (w *workspace) state() map[string]map[string]any {
+	w.t.Helper()
+	data, err := os.ReadFile(filepath.Join(w.storage, "state.json"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var st struct {
+		Certificates map[string]map[string]any `json:"certificates"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		w.t.Fatalf("state.json: %v\n%s", err, data)
+	}
+	return st.Certificates
+}
+
+// checkComplete asserts I1 and I2 for live/<name>: the fullchain is the leaf
+// plus intermediates, verifies to the Pebble roots from its own
+// certificates, matches the key and names; openssl agrees; keys are 0600.
+func (w *workspace) checkComplete(name string, domains []string, wantIntermediates int) *chain.Bundle {
+	w.t.Helper()
+	full, err := chain.ParsePEM(w.live(name, "fullchain.pem"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	roots, err := chain.LoadRoots([]string{w.roots})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	b, err := chain.Verify(full, chain.Options{Roots: roots})
+	if err != nil {
+		w.t.Fatalf("live/%s/fullchain.pem does not verify: %v", name, err)
+	}
+	if got := len(b.Intermediates); got != wantIntermediates {
+		w.t.Errorf("fullchain has %d intermediates, want %d", got, wantIntermediates)
+	}
+	if !sameSet(b.Leaf.DNSNames, domains) {
+		w.t.Errorf("leaf SANs %v, want %v", b.Leaf.DNSNames, domains)
+	}
+	if !bytes.Equal(w.live(name, "fullchain.pem"), append(w.live(name, "cert.pem"), w.live(name, "chain.pem")...)) {
+		w.t.Error("fullchain.pem is not cert.pem followed by chain.pem")
+	}
+	keyFile := filepath.Join(w.storage, "live", name, "privkey.pem")
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		w.t.Errorf("privkey.pem mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	if _, err := tlsKeyPair(w.live(name, "fullchain.pem"), w.live(name, "privkey.pem")); err != nil {
+		w.t.Errorf("key does not match the leaf: %v", err)
+	}
+	// openssl, as an operator would check it.
+	live := filepath.Join(w.storage, "live", name)
+	out, err := exec.Command("openssl", "verify", "-CAfile", w.roots, "-untrusted", filepath.Join(live, "chain.pem"), filepath.Join(live, "cert.pem")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ": OK") {
+		w.t.Errorf("openssl verify: %v\n%s", err, out)
+	}
+	return b
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := map[string]bool{}
+	for _, x := range a {
+		m[x] = true
+	}
+	for _, x := range b {
+		if !m[x] {
+			return false
+		}
+	}
+	return true
+}
+
+func versions(t *testing.T, storage, name string) []string {
+	t.Helper()
+	s, err := store.Open(storage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Versions(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func issuerCN(c *x509.Certificate) string { return c.Issuer.CommonName }
