@@ -324,4 +324,3 @@ func joinDomains(d []string) string {
 	}
 	return fmt.Sprintf("%v and %d more", d[:3], len(d)-3)
 }
-
