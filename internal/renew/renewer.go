@@ -308,7 +308,11 @@ func preflight(c *config.Certificate) error {
 }
 
 func describeChain(b *chain.Bundle) string {
-	s := fmt.Sprintf("leaf %q", b.Leaf.Subject.CommonName)
+	leaf := b.Leaf.Subject.CommonName
+	if leaf == "" && len(b.Leaf.DNSNames) > 0 {
+		leaf = b.Leaf.DNSNames[0] // CAs may leave the CN out (Pebble, LE shortlived)
+	}
+	s := fmt.Sprintf("leaf %q", leaf)
 	for _, ic := range b.Intermediates {
 		s += fmt.Sprintf(" <- %q", ic.Subject.CommonName)
 	}

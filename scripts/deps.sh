@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages renewd's tests and demo use, when missing:
+# nginx (a real one: the e2e tests and the demo run it on high ports),
+# openssl (to show and verify chains as an operator would) and curl (the
+# demo's and tests' DNS-01 exec script talks to challtestsrv with it).
+set -euo pipefail
+need=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+[ ${#need[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing ${need[*]} from Debian's packages"
+$sudo apt-get update -qq
+# nginx-light is enough; fall back to nginx where a release lacks it.
+if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null; then
+  need=("${need[@]/nginx-light/nginx}")
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Debian starts the packaged nginx on :80; renewd's tests run their own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+  $sudo systemctl stop nginx || true
+fi
