@@ -85,7 +85,7 @@ challenge:
 		{
 			desc:  "unknown key in a certificate",
 			files: map[string]string{"shop.yaml": "domains: [shop.example.com]\n" + httpChallenge + "deploy:\n  fullchian: /etc/ssl/a.pem\n"},
-			want:  []string{"domains.d/shop.yaml:6: deploy.fullchian: unknown field; valid: fullchain, key, nginx"},
+			want:  []string{"domains.d/shop.yaml:6: deploy.fullchian: unknown field; valid: fullchain, key, owner, group, mode, key_mode, nginx, hooks, hook_timeout, pkcs12"},
 		},
 		{
 			desc:  "http-01 with neither webroot nor listen",
@@ -408,4 +408,58 @@ func TestLoadSymlinkedCertificate(t *testing.T) {
 	}
 	_, err := Load(filepath.Join(dir, "renewd.yaml"), Options{})
 	diffLines(t, errorLines(t, err, dir), []string{"domains.d/gone.yaml: cannot read: no such file or directory"})
+}
+
+func TestDeployFields(t *testing.T) {
+	t.Setenv("RENEWD_TEST_P12", "changeit")
+	cases := []struct {
+		desc   string
+		deploy string
+		want   string // substring of the error; empty = valid
+	}{
+		{desc: "defaults", deploy: "deploy: {fullchain: /x/f.pem, key: /x/k.pem}\n"},
+		{desc: "group-readable key", deploy: "deploy: {fullchain: /x/f.pem, key: /x/k.pem, key_mode: \"0640\", owner: root, group: \"0\"}\n"},
+		{desc: "world-readable key", deploy: "deploy: {fullchain: /x/f.pem, key: /x/k.pem, key_mode: \"0644\"}\n",
+			want: `shop.yaml:5: deploy.key_mode: "0644" lets other users read or change the private key`},
+		{desc: "mode not octal", deploy: "deploy: {fullchain: /x/f.pem, key: /x/k.pem, mode: \"rw-r--r--\"}\n",
+			want: `deploy.mode: "rw-r--r--" is not an octal mode`},
+		{desc: "unknown owner", deploy: "deploy: {fullchain: /x/f.pem, key: /x/k.pem, owner: no-such-user-renewd}\n",
+			want: `deploy.owner: "no-such-user-renewd" is not a user or group on this machine`},
+		{desc: "empty hook", deploy: "deploy:\n  hooks: [[]]\n", want: "deploy.hooks[0]: is empty"},
+		{desc: "hook argv", deploy: "deploy:\n  hooks: [[systemctl, restart, tomcat]]\n  hook_timeout: 5s\n"},
+		{desc: "pkcs12 ok", deploy: "deploy:\n  pkcs12: {path: /x/k.p12, password_env: RENEWD_TEST_P12}\n"},
+		{desc: "pkcs12 env unset", deploy: "deploy:\n  pkcs12: {path: /x/k.p12, password_env: RENEWD_TEST_UNSET_P12}\n",
+			want: "deploy.pkcs12.password_env: environment variable RENEWD_TEST_UNSET_P12 is not set"},
+		{desc: "pkcs12 relative", deploy: "deploy:\n  pkcs12: {path: k.p12, password_env: RENEWD_TEST_P12}\n",
+			want: `deploy.pkcs12.path: "k.p12" is not an absolute path`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.desc, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "renewd.yaml"), []byte("storage: "+dir+"/s\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(dir, "domains.d"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			y := "domains: [shop.example.com]\nchallenge:\n  type: http-01\n  http01: {listen: \"127.0.0.1:8402\"}\n" + tc.deploy
+			if err := os.WriteFile(filepath.Join(dir, "domains.d", "shop.yaml"), []byte(y), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Load(filepath.Join(dir, "renewd.yaml"), Options{})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				d := cfg.Certificates[0].Deploy
+				if d.KeyPerm&0o007 != 0 || d.FilePerm == 0 || d.HookTimeout <= 0 {
+					t.Errorf("resolved deploy fields: %+v", d)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"os"
 	"slices"
 	"time"
 )
@@ -25,6 +26,10 @@ const (
 	defaultRetryMax           = 24 * time.Hour
 	defaultVerifyAddress      = "127.0.0.1:443"
 	defaultVerifyTimeout      = 10 * time.Second
+	defaultCommandTimeout     = 30 * time.Second
+	defaultHookTimeout        = 60 * time.Second
+	defaultFileMode           = "0644"
+	defaultKeyMode            = "0600"
 	defaultPropagationTimeout = 2 * time.Minute
 )
 
@@ -115,8 +120,12 @@ type Trust struct {
 type Nginx struct {
 	// Test checks the nginx configuration (default [nginx, -t]).
 	Test []string `yaml:"test"`
-	// Reload reloads nginx (default [nginx, -s, reload]).
+	// Reload reloads nginx (default [nginx, -s, reload]; [systemctl,
+	// reload, nginx] works too).
 	Reload []string `yaml:"reload"`
+	// Timeout bounds each of Test and Reload (default 30s); the whole
+	// process group is killed when it runs out.
+	Timeout time.Duration `yaml:"timeout"`
 	// Verify is where the served chain is checked.
 	Verify Verify `yaml:"verify"`
 }
@@ -205,8 +214,46 @@ type Deploy struct {
 	Fullchain string `yaml:"fullchain"`
 	// Key receives the private key (0600).
 	Key string `yaml:"key"`
+	// Owner and Group own the installed files (names or numeric ids);
+	// empty keeps the user renewd runs as.
+	Owner string `yaml:"owner"`
+	Group string `yaml:"group"`
+	// Mode and KeyMode are octal permissions for the fullchain (default
+	// 0644) and the key (default 0600; group-readable 0640 is allowed, a
+	// world-readable key is not).
+	Mode    string `yaml:"mode"`
+	KeyMode string `yaml:"key_mode"`
 	// Nginx runs nginx.test, nginx.reload and nginx.verify after installing.
 	Nginx bool `yaml:"nginx"`
+	// Hooks run after a successful deploy, each an argv list run without a
+	// shell, with the certificate in RENEWD_* environment variables.
+	Hooks [][]string `yaml:"hooks"`
+	// HookTimeout bounds each hook (default 60s).
+	HookTimeout time.Duration `yaml:"hook_timeout"`
+	// PKCS12 also writes a PKCS#12 keystore with the full chain, for Java
+	// servers (Tomcat, Spring Boot).
+	PKCS12 PKCS12 `yaml:"pkcs12"`
+
+	// Resolved by Load from the fields above.
+	UID      int         `yaml:"-"` // -1: unchanged
+	GID      int         `yaml:"-"` // -1: unchanged
+	FilePerm os.FileMode `yaml:"-"`
+	KeyPerm  os.FileMode `yaml:"-"`
+}
+
+// PKCS12 is a keystore to write besides the PEM files.
+type PKCS12 struct {
+	// Path is absolute; the keystore gets KeyMode.
+	Path string `yaml:"path"`
+	// PasswordEnv names the environment variable holding the keystore
+	// password, so the password never sits in the YAML.
+	PasswordEnv string `yaml:"password_env"`
+}
+
+// Enabled reports whether the certificate is installed anywhere besides
+// renewd's own storage, or nginx is to be reloaded for it.
+func (d *Deploy) Enabled() bool {
+	return d.Fullchain != "" || d.PKCS12.Path != "" || d.Nginx || len(d.Hooks) > 0
 }
 
 // Certificate returns the certificate called name, or nil if there is none.
@@ -247,6 +294,9 @@ func applyDefaults(c *Config, src *source) {
 	if !src.isSet("nginx.verify.timeout") {
 		c.Nginx.Verify.Timeout = defaultVerifyTimeout
 	}
+	if !src.isSet("nginx.timeout") {
+		c.Nginx.Timeout = defaultCommandTimeout
+	}
 }
 
 // applyCertDefaults fills what a certificate file left out; name is the one
@@ -254,6 +304,11 @@ func applyDefaults(c *Config, src *source) {
 func applyCertDefaults(cert *Certificate, c *Config, src *source, name string) {
 	setString(&cert.Name, name)
 	setString(&cert.KeyType, c.ACME.KeyType)
+	setString(&cert.Deploy.Mode, defaultFileMode)
+	setString(&cert.Deploy.KeyMode, defaultKeyMode)
+	if !src.isSet("deploy.hook_timeout") {
+		cert.Deploy.HookTimeout = defaultHookTimeout
+	}
 	if cert.Challenge.Type == challengeDNS01 && !src.isSet("challenge.dns01.propagation_timeout") {
 		cert.Challenge.DNS01.PropagationTimeout = defaultPropagationTimeout
 	}

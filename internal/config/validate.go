@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -51,6 +52,9 @@ func validateGlobal(c *Config, src *source) {
 	checkArgv(src, "nginx.reload", c.Nginx.Reload)
 	if err := checkHostPort(c.Nginx.Verify.Address, true); err != nil {
 		src.errorf("nginx.verify.address", "%q %v", c.Nginx.Verify.Address, err)
+	}
+	if c.Nginx.Timeout <= 0 {
+		src.errorf("nginx.timeout", "must be positive, such as 30s")
 	}
 	if c.Nginx.Verify.Timeout <= 0 {
 		src.errorf("nginx.verify.timeout", "must be positive, such as 10s")
@@ -334,6 +338,92 @@ func validateDeploy(d *Deploy, src *source) {
 	} {
 		if f.value != "" && !filepath.IsAbs(f.value) {
 			src.errorf(f.path, "%q is not an absolute path; write it like %s", f.value, f.example)
+		}
+	}
+	d.FilePerm = parseMode(src, "deploy.mode", d.Mode, false)
+	d.KeyPerm = parseMode(src, "deploy.key_mode", d.KeyMode, true)
+	d.UID, d.GID = -1, -1
+	if d.Owner != "" {
+		d.UID = lookupID(src, "deploy.owner", d.Owner, func(n string) (string, error) {
+			u, err := user.Lookup(n)
+			if err != nil {
+				return "", err
+			}
+			return u.Uid, nil
+		})
+	}
+	if d.Group != "" {
+		d.GID = lookupID(src, "deploy.group", d.Group, func(n string) (string, error) {
+			g, err := user.LookupGroup(n)
+			if err != nil {
+				return "", err
+			}
+			return g.Gid, nil
+		})
+	}
+	for i, h := range d.Hooks {
+		if len(h) == 0 {
+			src.errorf(fmt.Sprintf("deploy.hooks[%d]", i), "is empty; give a program and its arguments, such as [systemctl, restart, tomcat]")
+			continue
+		}
+		checkArgv(src, fmt.Sprintf("deploy.hooks[%d]", i), h)
+	}
+	if d.HookTimeout <= 0 {
+		src.errorf("deploy.hook_timeout", "must be positive, such as 60s")
+	}
+	validatePKCS12(&d.PKCS12, src)
+}
+
+// parseMode reads an octal permission such as 0640. A key must not be
+// readable or writable by every user, nor group-writable.
+func parseMode(src *source, path, s string, key bool) os.FileMode {
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o777 || len(s) < 3 {
+		src.errorf(path, "%q is not an octal mode; write it like 0644", s)
+		return 0
+	}
+	if key && m&0o027 != 0 {
+		src.errorf(path, "%q lets other users read or change the private key; use 0600 or 0640", s)
+	}
+	if m&0o400 == 0 {
+		src.errorf(path, "%q does not let the owner read the file; use 0644, 0640 or 0600", s)
+	}
+	return os.FileMode(m)
+}
+
+// lookupID resolves a user or group name (or a numeric id) on this machine.
+func lookupID(src *source, path, name string, lookup func(string) (string, error)) int {
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 {
+		return n
+	}
+	id, err := lookup(name)
+	if err == nil {
+		if n, err := strconv.Atoi(id); err == nil {
+			return n
+		}
+	}
+	src.errorf(path, "%q is not a user or group on this machine; give an existing name or a numeric id", name)
+	return -1
+}
+
+func validatePKCS12(p *PKCS12, src *source) {
+	if p.Path == "" {
+		if p.PasswordEnv != "" {
+			src.errorf("deploy.pkcs12.path", "missing; set the keystore path, such as /etc/tomcat/ssl/keystore.p12")
+		}
+		return
+	}
+	if !filepath.IsAbs(p.Path) {
+		src.errorf("deploy.pkcs12.path", "%q is not an absolute path; write it like /etc/tomcat/ssl/keystore.p12", p.Path)
+	}
+	switch {
+	case p.PasswordEnv == "":
+		src.errorf("deploy.pkcs12.password_env", "missing; name the environment variable that holds the keystore password, such as TOMCAT_KEYSTORE_PASSWORD")
+	case !isEnvName(p.PasswordEnv):
+		src.errorf("deploy.pkcs12.password_env", "%q is not an environment variable name", p.PasswordEnv)
+	default:
+		if _, ok := os.LookupEnv(p.PasswordEnv); !ok {
+			src.errorf("deploy.pkcs12.password_env", "environment variable %s is not set; set it (for example in the systemd EnvironmentFile)", p.PasswordEnv)
 		}
 	}
 }

@@ -20,19 +20,32 @@ import (
 // path is replaced, never followed. WriteFile does not serialise writers of
 // the same path; callers hold the store Lock or their own mutex.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	return writeFile(defaultFS, path, data, perm)
+	return writeFile(defaultFS, path, data, perm, noOwner)
 }
 
-func writeFile(fsys fileSystem, path string, data []byte, perm os.FileMode) error {
-	if err := writeFileSteps(fsys, path, data, perm); err != nil {
+// WriteFileOwned is WriteFile with the file owned by uid and gid (-1 keeps
+// the writer's) from before the rename, so the file never appears at path
+// with another owner: nginx or a Java server reading it as its own user
+// never sees a file it cannot open.
+func WriteFileOwned(path string, data []byte, perm os.FileMode, uid, gid int) error {
+	return writeFile(defaultFS, path, data, perm, owner{uid, gid})
+}
+
+// owner of a file to create; -1 keeps the creator's.
+type owner struct{ uid, gid int }
+
+var noOwner = owner{-1, -1}
+
+func writeFile(fsys fileSystem, path string, data []byte, perm os.FileMode, own owner) error {
+	if err := writeFileSteps(fsys, path, data, perm, own); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
 
-func writeFileSteps(fsys fileSystem, path string, data []byte, perm os.FileMode) error {
+func writeFileSteps(fsys fileSystem, path string, data []byte, perm os.FileMode, own owner) error {
 	dir, base := filepath.Dir(path), filepath.Base(path)
-	tmp, err := createTemp(fsys, dir, base, data, perm)
+	tmp, err := createTemp(fsys, dir, base, data, perm, own)
 	if err != nil {
 		return err
 	}
@@ -60,10 +73,10 @@ func writeFileSteps(fsys fileSystem, path string, data []byte, perm os.FileMode)
 
 // createTemp writes data to a new hidden file next to base in dir and returns
 // its path. On error nothing is left behind.
-func createTemp(fsys fileSystem, dir, base string, data []byte, perm os.FileMode) (string, error) {
+func createTemp(fsys fileSystem, dir, base string, data []byte, perm os.FileMode, own owner) (string, error) {
 	for range 10 {
 		tmp := tempPath(dir, base, "tmp")
-		err := createFile(fsys, tmp, data, perm)
+		err := createOwnedFile(fsys, tmp, data, perm, own)
 		if errors.Is(err, fs.ErrExist) {
 			continue // a 48-bit random collision; try another name
 		}
@@ -75,6 +88,11 @@ func createTemp(fsys fileSystem, dir, base string, data []byte, perm os.FileMode
 // createFile creates path, which must not exist, with exactly perm, and
 // writes and fsyncs data. On error the file is removed.
 func createFile(fsys fileSystem, path string, data []byte, perm os.FileMode) error {
+	return createOwnedFile(fsys, path, data, perm, noOwner)
+}
+
+// createOwnedFile is createFile with an owner set before any data is written.
+func createOwnedFile(fsys fileSystem, path string, data []byte, perm os.FileMode, own owner) error {
 	f, err := fsys.OpenFile(path, createFlags, perm)
 	if err != nil {
 		return err
@@ -88,6 +106,11 @@ func createFile(fsys fileSystem, path string, data []byte, perm os.FileMode) err
 	// mode beyond perm.
 	if err := f.Chmod(perm); err != nil {
 		return fail(err)
+	}
+	if own != noOwner {
+		if err := f.Chown(own.uid, own.gid); err != nil {
+			return fail(err)
+		}
 	}
 	if _, err := f.Write(data); err != nil {
 		return fail(err)

@@ -59,7 +59,7 @@ func TestWriteFileFaults(t *testing.T) {
 						},
 						check: func(op, p string) { checkModes(t, dir) },
 					}
-					err := writeFile(ffs, path, []byte("new key, longer than the old one"), 0o600)
+					err := writeFile(ffs, path, []byte("new key, longer than the old one"), 0o600, noOwner)
 					if !errors.Is(err, errno) {
 						t.Fatalf("writeFile = %v, want %v", err, errno)
 					}
@@ -91,7 +91,7 @@ func TestWriteFileEveryStep(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFile(rec, path, []byte("new"), 0o600); err != nil {
+	if err := writeFile(rec, path, []byte("new"), 0o600, noOwner); err != nil {
 		t.Fatal(err)
 	}
 	for i, o := range rec.ops {
@@ -102,7 +102,7 @@ func TestWriteFileEveryStep(t *testing.T) {
 			if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			err := writeFile(&faultFS{fail: failAt(i, syscall.EIO)}, path, []byte("new"), 0o600)
+			err := writeFile(&faultFS{fail: failAt(i, syscall.EIO)}, path, []byte("new"), 0o600, noOwner)
 			if !errors.Is(err, syscall.EIO) {
 				t.Fatalf("writeFile = %v, want EIO", err)
 			}

@@ -30,6 +30,7 @@ type fileSystem interface {
 type file interface {
 	Write(p []byte) (int, error)
 	Chmod(mode os.FileMode) error
+	Chown(uid, gid int) error
 	Sync() error
 	Close() error
 	Fd() uintptr

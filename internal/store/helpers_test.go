@@ -133,6 +133,10 @@ func (ff *faultFile) Chmod(mode os.FileMode) error {
 	return ff.fs.do("fchmod", ff.name, func() error { return ff.f.Chmod(mode) })
 }
 
+func (ff *faultFile) Chown(uid, gid int) error {
+	return ff.fs.do("fchown", ff.name, func() error { return ff.f.Chown(uid, gid) })
+}
+
 func (ff *faultFile) Sync() error {
 	return ff.fs.do("sync", ff.name, ff.f.Sync)
 }

@@ -203,7 +203,7 @@ func (s *Store) SaveState(st *State) error {
 	}
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
-	if err := writeFile(s.fs, s.statePath(), data, statePerm); err != nil {
+	if err := writeFile(s.fs, s.statePath(), data, statePerm, noOwner); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return nil
