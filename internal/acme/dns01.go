@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -63,9 +64,36 @@ func NewDNSProvider(name string, vars map[string]string) (challenge.Provider, er
 		if strings.HasPrefix(err.Error(), "unrecognized DNS provider") {
 			return nil, fmt.Errorf("%w %q; use a lego provider name such as alidns, tencentcloud, huaweicloud, cloudflare, route53 or exec", config.ErrUnknownDNSProvider, name)
 		}
-		return nil, err
+		return nil, &maskedError{msg: mask(err.Error(), vars), err: err}
 	}
 	return p, nil
+}
+
+// maskedError is a provider error whose text has the env map's values
+// replaced: lego quotes some settings in its errors (httpreq a URL with a
+// password), and these errors reach logs and state.json.
+type maskedError struct {
+	msg string
+	err error
+}
+
+func (e *maskedError) Error() string { return e.msg }
+func (e *maskedError) Unwrap() error { return e.err }
+
+// mask replaces every non-empty value of vars in s, longest first, so a
+// value that contains another is masked whole.
+func mask(s string, vars map[string]string) string {
+	vals := make([]string, 0, len(vars))
+	for _, v := range vars {
+		if v != "" {
+			vals = append(vals, v)
+		}
+	}
+	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
+	for _, v := range vals {
+		s = strings.ReplaceAll(s, v, "********")
+	}
+	return s
 }
 
 // CheckDNSProvider is config.Options.CheckDNSProvider: it proves that the

@@ -48,6 +48,7 @@ type Responder struct {
 
 type listener struct {
 	srv  *http.Server
+	ln   net.Listener
 	refs int
 }
 
@@ -98,7 +99,7 @@ func (r *Responder) present(addr, token, keyAuth string) error {
 				r.log.Warn("http-01 responder stopped", zap.String("address", addr), zap.Error(err))
 			}
 		}()
-		l = &listener{srv: srv}
+		l = &listener{srv: srv, ln: ln}
 		r.listeners[addr] = l
 		r.log.Debug("http-01 responder listening", zap.String("address", addr))
 	}
@@ -119,7 +120,14 @@ func (r *Responder) cleanUp(addr, token string) error {
 		return nil
 	}
 	delete(r.listeners, addr)
-	return l.srv.Close()
+	err := l.srv.Close()
+	// Close the socket ourselves: srv.Close only closes listeners Serve has
+	// registered, and the Serve goroutine may not have started yet; the
+	// next order must be able to listen on the same address at once.
+	if lerr := l.ln.Close(); lerr != nil && !errors.Is(lerr, net.ErrClosed) && err == nil {
+		err = lerr
+	}
+	return err
 }
 
 type listenProvider struct {
@@ -155,9 +163,20 @@ func (p *webrootProvider) Present(_, token, keyAuth string) error {
 	if err := root.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("http-01 webroot: %w", err)
 	}
+	// MkdirAll and WriteFile are subject to the umask (077 under a hardened
+	// unit); set the modes explicitly so the web server can read the token.
+	for _, d := range []string{".well-known", dir} {
+		if err := root.Chmod(d, 0o755); err != nil {
+			return fmt.Errorf("http-01 webroot: %w", err)
+		}
+	}
 	name := path.Join(dir, token)
 	tmp := name + ".tmp"
 	if err := root.WriteFile(tmp, []byte(keyAuth), 0o644); err != nil {
+		return fmt.Errorf("http-01 webroot: %w", err)
+	}
+	if err := root.Chmod(tmp, 0o644); err != nil {
+		_ = root.Remove(tmp)
 		return fmt.Errorf("http-01 webroot: %w", err)
 	}
 	if err := root.Rename(tmp, name); err != nil {
