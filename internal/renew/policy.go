@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/renewd/renewd/internal/acme"
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/store"
 )
@@ -22,11 +23,16 @@ const shortLifetime = 10 * 24 * time.Hour
 // Plan is the decision for one certificate at one moment.
 type Plan struct {
 	Due bool
-	// At is when the certificate becomes due (or became due). Zero when
-	// it is due because there is nothing to renew from.
+	// DeployOnly says the stored certificate is fine but was never
+	// deployed (a failed reload, a crash after storing): deploy it, do not
+	// order a new one.
+	DeployOnly bool
+	// At is when the certificate becomes due (or became due), whole
+	// seconds, UTC. Zero when it is due because there is nothing to renew
+	// from.
 	At time.Time
 	// Reason says why, for a person: "no certificate yet", "1/3 of
-	// lifetime left", "waiting for retry", ...
+	// lifetime left", "waiting for retry 2", ...
 	Reason string
 }
 
@@ -36,35 +42,38 @@ type Plan struct {
 // use.
 func RenewAt(notBefore, notAfter time.Time, renewBefore time.Duration) (time.Time, string) {
 	if renewBefore > 0 {
-		return notAfter.Add(-renewBefore), fmt.Sprintf("renew_before %s", renewBefore)
+		return notAfter.Add(-renewBefore).UTC().Truncate(time.Second), fmt.Sprintf("renew_before %s", renewBefore)
 	}
 	lifetime := notAfter.Sub(notBefore)
 	if lifetime < shortLifetime {
-		return notAfter.Add(-lifetime / 2), "1/2 of lifetime left"
+		return notAfter.Add(-lifetime / 2).UTC().Truncate(time.Second), "1/2 of lifetime left"
 	}
-	return notAfter.Add(-lifetime / 3), "1/3 of lifetime left"
+	return notAfter.Add(-lifetime / 3).UTC().Truncate(time.Second), "1/3 of lifetime left"
 }
 
 // Decide says whether cert is due at now given its record (nil when renewd
 // has never issued it). force is renew --now: due regardless of the
-// schedule and of next_retry_time.
+// schedule and of next_retry_time. Otherwise nothing is due before its
+// next_retry_time, whatever the reason it would be due.
 func Decide(cert *config.Certificate, rec *store.Record, now time.Time, force bool) Plan {
+	if force {
+		return Plan{Due: true, At: now.UTC().Truncate(time.Second), Reason: "renew --now"}
+	}
+	if rec != nil && rec.NextRetryTime != nil && now.Before(*rec.NextRetryTime) {
+		return Plan{At: *rec.NextRetryTime, Reason: fmt.Sprintf("waiting for retry %d", rec.RetryCount+1)}
+	}
 	switch {
-	case force:
-		return Plan{Due: true, At: now, Reason: "renew --now"}
 	case rec == nil || rec.NotAfter == nil || rec.NotBefore == nil:
 		return Plan{Due: true, Reason: "no certificate yet"}
 	case !sameDomains(cert.Domains, rec.Domains):
 		return Plan{Due: true, Reason: "domains changed"}
-	}
-	if rec.NextRetryTime != nil && now.Before(*rec.NextRetryTime) {
-		return Plan{At: *rec.NextRetryTime, Reason: fmt.Sprintf("waiting for retry %d", rec.RetryCount+1)}
-	}
-	at, why := RenewAt(*rec.NotBefore, *rec.NotAfter, cert.RenewBefore)
-	if rec.NextRetryTime != nil {
-		// A failed renewal stays due; the retry time has passed.
+	case cert.Deploy.Enabled() && rec.Version != "" && rec.DeployedVersion != rec.Version && now.Before(*rec.NotAfter):
+		return Plan{Due: true, DeployOnly: true, Reason: "deploy pending for version " + rec.Version}
+	case rec.NextRetryTime != nil:
+		// A failed renewal stays due once its retry time has passed.
 		return Plan{Due: true, At: *rec.NextRetryTime, Reason: fmt.Sprintf("retry %d", rec.RetryCount+1)}
 	}
+	at, why := RenewAt(*rec.NotBefore, *rec.NotAfter, cert.RenewBefore)
 	return Plan{Due: !now.Before(at), At: at, Reason: why}
 }
 
@@ -91,17 +100,26 @@ func RetryDelay(failures int, initial, max time.Duration, jitter float64) time.D
 	}
 	d := initial
 	for i := 1; i < failures && d < max; i++ {
+		if d > max/2 { // doubling would pass max, or wrap around
+			d = max
+			break
+		}
 		d *= 2
 	}
 	d = min(d, max)
 	return d - time.Duration(float64(d)*0.1*jitter)
 }
 
-// RecordFailure updates rec after a failed attempt at now.
+// RecordFailure updates rec after a failed attempt at now. The retry time
+// is the backoff, or the CA's Retry-After when that is later.
 func RecordFailure(rec *store.Record, err error, now time.Time, retry config.Retry, jitter float64) {
 	rec.LastAttempt = ptr(now)
 	rec.RetryCount++
-	rec.NextRetryTime = ptr(now.Add(RetryDelay(rec.RetryCount, retry.Initial, retry.Max, jitter)))
+	next := now.Add(RetryDelay(rec.RetryCount, retry.Initial, retry.Max, jitter))
+	if ra, ok := acme.RetryAfter(err, now); ok && ra.After(next) {
+		next = ra // never before the CA's Retry-After
+	}
+	rec.NextRetryTime = ptr(next)
 	rec.LastError = err.Error()
 }
 

@@ -3,10 +3,14 @@ package renew
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/renewd/renewd/internal/acme"
 	"github.com/renewd/renewd/internal/chain"
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/deploy"
 	"github.com/renewd/renewd/internal/store"
 )
 
@@ -41,6 +46,9 @@ const (
 	Failed  Outcome = "failed"
 	NotDue  Outcome = "not due"
 	Held    Outcome = "held by canary"
+	// Interrupted: the run was cancelled (shutdown) before this
+	// certificate finished; nothing is recorded against it.
+	Interrupted Outcome = "interrupted"
 )
 
 // Result is what happened to one certificate in a run.
@@ -69,6 +77,7 @@ type Renewer struct {
 	Roots    *x509.CertPool
 	Log      *zap.Logger
 	Progress Progress // may be nil
+	Deployer Deployer // needed when any certificate has a deploy block
 
 	// Test seams. Zero values use the real clock, jitter and AIA fetcher.
 	Now     func() time.Time
@@ -113,16 +122,25 @@ func (r *Renewer) Run(ctx context.Context, opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	if rebuilt {
-		r.Log.Info("state.json was missing or unreadable; rebuilt from live certificates", zap.Int("certificates", len(st.Certificates)))
-	}
 	r.state = st
+	if rebuilt && len(st.Certificates) > 0 {
+		// Say so where a person sees it, and write the rebuilt state now
+		// rather than at the first attempt.
+		r.step("state", "rebuilt", fmt.Sprintf("state.json was missing or unreadable; rebuilt %d record(s) from %s/live", len(st.Certificates), r.Store.Dir()))
+		r.Log.Warn("state.json was missing or unreadable; rebuilt from live certificates", zap.Int("certificates", len(st.Certificates)))
+		if err := r.Store.SaveState(st); err != nil {
+			return nil, fmt.Errorf("save rebuilt state: %w", err)
+		}
+	}
+
+	r.reconcile(certs)
 
 	now := r.now()
 	var canaries, others []*config.Certificate
 	results := make(map[string]*Result, len(certs))
 	for _, c := range certs {
-		p := Decide(c, st.Certificates[c.Name], now, opts.Force)
+		forced := opts.Force && (len(opts.Names) == 0 || slices.Contains(opts.Names, c.Name))
+		p := Decide(c, st.Certificates[c.Name], now, forced)
 		results[c.Name] = &Result{Name: c.Name, Outcome: NotDue, Plan: p, Record: st.Certificates[c.Name]}
 		switch {
 		case c.Canary:
@@ -133,15 +151,26 @@ func (r *Renewer) Run(ctx context.Context, opts Options) ([]Result, error) {
 	}
 	// A canary runs in every run that has work, due or not: it proves the
 	// CA, the challenge and the deploy path before the real certificates.
+	// A canary still waiting out its retry time is not run early; its last
+	// failure holds the others until it has succeeded.
 	var dueCanaries []*config.Certificate
+	var canaryErr error
 	for _, c := range canaries {
-		if results[c.Name].Plan.Due || len(others) > 0 {
+		p := results[c.Name].Plan
+		switch {
+		case p.Due:
+			dueCanaries = append(dueCanaries, c)
+		case len(others) == 0:
+		case isWaiting(st.Certificates[c.Name], now):
+			rec := st.Certificates[c.Name]
+			canaryErr = fmt.Errorf("canary %s is waiting for retry at %s after: %s", c.Name, rec.NextRetryTime.Format(time.RFC3339), firstLine(rec.LastError))
+		default:
+			results[c.Name].Plan = Plan{Due: true, At: now.Truncate(time.Second), Reason: "canary for this run"}
 			dueCanaries = append(dueCanaries, c)
 		}
 	}
 
 	r.runAll(ctx, dueCanaries, results)
-	var canaryErr error
 	for _, c := range dueCanaries {
 		if res := results[c.Name]; res.Outcome == Failed {
 			canaryErr = fmt.Errorf("canary %s failed: %w", c.Name, res.Err)
@@ -165,74 +194,160 @@ func (r *Renewer) Run(ctx context.Context, opts Options) ([]Result, error) {
 	return out, nil
 }
 
+// selectCerts returns the named certificates, or all of them. Canaries are
+// always included: a run that renews some certificate runs them first, also
+// when it was asked for that certificate alone.
 func (r *Renewer) selectCerts(names []string) ([]*config.Certificate, error) {
 	if len(names) == 0 {
 		return r.Config.Certificates, nil
 	}
-	var out []*config.Certificate
+	picked := map[string]bool{}
 	for _, n := range names {
-		c := r.Config.Certificate(n)
-		if c == nil {
+		if r.Config.Certificate(n) == nil {
 			return nil, fmt.Errorf("no certificate named %q in %s", n, r.Config.DomainsDir)
 		}
-		out = append(out, c)
+		picked[n] = true
+	}
+	var out []*config.Certificate
+	for _, c := range r.Config.Certificates {
+		if picked[c.Name] || c.Canary {
+			out = append(out, c)
+		}
 	}
 	return out, nil
 }
 
-// runAll renews certs with at most Config.Concurrency at a time.
+// reconcile adopts a live version state.json does not know: renewd stored
+// it and died before recording it. Without this the next run would order
+// again for a certificate it already has (FAULTS.md I5). Only the link is
+// read for certificates whose version matches, so this stays cheap.
+func (r *Renewer) reconcile(certs []*config.Certificate) {
+	for _, c := range certs {
+		target, err := os.Readlink(r.Store.LiveDir(c.Name))
+		if err != nil {
+			continue
+		}
+		rec := r.state.Certificates[c.Name]
+		if rec != nil && filepath.Base(target) == rec.Version {
+			continue
+		}
+		files, version, err := r.Store.Live(c.Name)
+		if err != nil {
+			r.Log.Warn("live version unreadable", zap.String("certificate", c.Name), zap.Error(err))
+			continue
+		}
+		certs, err := chain.ParsePEM(files.Cert)
+		if err != nil {
+			continue
+		}
+		rec = r.record(c)
+		store.RecordFromCert(rec, certs[0])
+		rec.Version = version
+		r.step(c.Name, "found", fmt.Sprintf("stored version %s was not recorded; adopting it", version))
+	}
+}
+
+// Deployer installs stored certificates and proves them served; see
+// deploy.Deployer. It returns an error per item name (nil: deployed).
+type Deployer interface {
+	Deploy(ctx context.Context, items []*deploy.Item) map[string]error
+}
+
+var _ Deployer = (*deploy.Deployer)(nil)
+
+// runAll renews certs, at most Config.Concurrency orders at a time, then
+// deploys everything that was stored as one batch (one nginx reload), then
+// records each outcome.
 func (r *Renewer) runAll(ctx context.Context, certs []*config.Certificate, results map[string]*Result) {
+	items := make([]*deploy.Item, len(certs))
+	errs := make([]error, len(certs))
 	sem := make(chan struct{}, max(1, r.Config.Concurrency))
 	var wg sync.WaitGroup
-	for _, c := range certs {
+	for i, c := range certs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				r.finish(c, results[c.Name], ctx.Err())
+				errs[i] = ctx.Err()
 				return
 			}
 			defer func() { <-sem }()
-			err := r.renewOneSafely(ctx, c)
-			r.finish(c, results[c.Name], err)
+			items[i], errs[i] = r.obtainSafely(ctx, c, results[c.Name].Plan.DeployOnly)
 		}()
 	}
 	wg.Wait()
+
+	var batch []*deploy.Item
+	for i, c := range certs {
+		if errs[i] == nil && c.Deploy.Enabled() {
+			batch = append(batch, items[i])
+		}
+	}
+	if len(batch) > 0 {
+		derrs := map[string]error{}
+		if r.Deployer != nil {
+			derrs = r.Deployer.Deploy(ctx, batch)
+		}
+		for i, c := range certs {
+			if errs[i] == nil && c.Deploy.Enabled() {
+				errs[i] = derrs[c.Name]
+				if r.Deployer == nil {
+					errs[i] = errors.New("internal error: no deployer for a certificate with a deploy block")
+				}
+			}
+		}
+	}
+	for i, c := range certs {
+		if errs[i] != nil && ctx.Err() != nil {
+			// Shutdown, not the certificate's fault: no failure is
+			// recorded and no backoff starts; the next run picks it up.
+			results[c.Name].Outcome, results[c.Name].Err = Interrupted, errs[i]
+			r.step(c.Name, "stopped", "interrupted before it finished; it will be retried on the next run")
+			continue
+		}
+		r.finish(c, results[c.Name], items[i], errs[i])
+	}
 }
 
-// renewOneSafely turns a panic in one renewal into that renewal's failure,
+// obtainSafely turns a panic in one renewal into that renewal's failure,
 // so a bug triggered by one certificate cannot take the others (or a
 // daemon) down with it.
-func (r *Renewer) renewOneSafely(ctx context.Context, c *config.Certificate) (err error) {
+func (r *Renewer) obtainSafely(ctx context.Context, c *config.Certificate, deployOnly bool) (it *deploy.Item, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.Log.Error("renewal panicked", zap.String("certificate", c.Name), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			err = fmt.Errorf("internal error: %v", p)
+			it, err = nil, fmt.Errorf("internal error: %v", p)
 		}
 	}()
-	return r.renewOne(ctx, c)
+	if deployOnly {
+		return r.stored(c)
+	}
+	return r.obtain(ctx, c)
 }
 
-// finish records the outcome of one renewal in state.json.
-func (r *Renewer) finish(c *config.Certificate, res *Result, err error) {
+// finish records the outcome of one certificate in state.json.
+func (r *Renewer) finish(c *config.Certificate, res *Result, it *deploy.Item, err error) {
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec := r.state.Certificates[c.Name]
-	if rec == nil {
-		rec = &store.Record{Name: c.Name, Domains: c.Domains}
-		r.state.Certificates[c.Name] = rec
-	}
+	rec := r.record(c)
 	if err != nil {
 		RecordFailure(rec, err, now, r.Config.Retry, r.jitter())
 		res.Outcome, res.Err = Failed, err
 		r.step(c.Name, "failed", fmt.Sprintf("%v (retry %d at %s)", err, rec.RetryCount, rec.NextRetryTime.Format(time.RFC3339)))
 		r.Log.Warn("renewal failed", zap.String("certificate", c.Name), zap.Strings("domains", c.Domains),
-			zap.Int("retry_count", rec.RetryCount), zap.Timep("next_retry_time", rec.NextRetryTime), zap.Error(err))
+			zap.String("serial", rec.Serial), zap.Int("retry_count", rec.RetryCount), zap.Timep("next_retry_time", rec.NextRetryTime), zap.Error(err))
 	} else {
+		RecordSuccess(rec, now)
+		if c.Deploy.Enabled() {
+			rec.DeployedVersion = it.Version
+		}
 		res.Outcome = Renewed
+		r.step(c.Name, "done", fmt.Sprintf("serial %s, valid until %s", rec.Serial, rec.NotAfter.Format(time.RFC3339)))
+		r.Log.Info("renewed", zap.String("certificate", c.Name), zap.Strings("domains", c.Domains), zap.String("serial", rec.Serial),
+			zap.Timep("not_after", rec.NotAfter), zap.String("version", rec.Version))
 	}
 	res.Record = rec
 	if serr := r.Store.SaveState(r.state); serr != nil {
@@ -243,19 +358,28 @@ func (r *Renewer) finish(c *config.Certificate, res *Result, err error) {
 	}
 }
 
-// renewOne is the pipeline for one certificate: preflight, order, check
-// and complete the chain, store. On success the record is updated under the
-// lock; on failure nothing on disk changes and the caller records it.
-func (r *Renewer) renewOne(ctx context.Context, c *config.Certificate) error {
+// record returns c's record, creating it. The caller holds r.mu.
+func (r *Renewer) record(c *config.Certificate) *store.Record {
+	rec := r.state.Certificates[c.Name]
+	if rec == nil {
+		rec = &store.Record{Name: c.Name, Domains: c.Domains}
+		r.state.Certificates[c.Name] = rec
+	}
+	return rec
+}
+
+// obtain orders a certificate, checks and completes its chain and stores
+// it. The new version is recorded in state.json at once, before any deploy:
+// if renewd dies now, the next run deploys it instead of ordering again.
+func (r *Renewer) obtain(ctx context.Context, c *config.Certificate) (*deploy.Item, error) {
 	start := time.Now()
-	log := r.Log.With(zap.String("certificate", c.Name), zap.Strings("domains", c.Domains))
 	if err := preflight(c); err != nil {
-		return err
+		return nil, err
 	}
 	r.step(c.Name, "order", fmt.Sprintf("%s for %s", c.Challenge.Type, joinDomains(c.Domains)))
 	issued, err := r.Issuer.Obtain(ctx, c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fetcher := r.Fetcher
 	if fetcher == nil {
@@ -263,33 +387,51 @@ func (r *Renewer) renewOne(ctx context.Context, c *config.Certificate) error {
 	}
 	bundle, err := chain.Build(ctx, issued.Certs, issued.Key, c.Domains, chain.Options{Roots: r.Roots, Now: r.now(), Fetcher: fetcher})
 	if err != nil {
-		return fmt.Errorf("refusing the CA's certificate: %w", err)
+		return nil, fmt.Errorf("refusing the CA's certificate: %w", err)
 	}
 	r.step(c.Name, "chain", fmt.Sprintf("complete: %s", describeChain(bundle)))
-	version, err := r.Store.SaveVersion(c.Name, store.Files{
-		Cert: bundle.CertPEM(), Chain: bundle.ChainPEM(), Fullchain: bundle.FullchainPEM(), Key: issued.KeyPEM,
-	})
+	files := store.Files{Cert: bundle.CertPEM(), Chain: bundle.ChainPEM(), Fullchain: bundle.FullchainPEM(), Key: issued.KeyPEM}
+	version, err := r.Store.SaveVersion(c.Name, files)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	r.step(c.Name, "stored", fmt.Sprintf("%s -> %s", r.Store.LiveDir(c.Name), version))
 
-	now := r.now()
 	r.mu.Lock()
-	rec := r.state.Certificates[c.Name]
-	if rec == nil {
-		rec = &store.Record{Name: c.Name}
-		r.state.Certificates[c.Name] = rec
-	}
+	rec := r.record(c)
 	store.RecordFromCert(rec, bundle.Leaf)
 	rec.Version = version
-	RecordSuccess(rec, now)
+	err = r.Store.SaveState(r.state)
 	r.mu.Unlock()
-
-	r.step(c.Name, "done", fmt.Sprintf("serial %s, valid until %s", rec.Serial, rec.NotAfter.Format(time.RFC3339)))
-	log.Info("renewed", zap.String("serial", rec.Serial), zap.Timep("not_after", rec.NotAfter),
+	if err != nil {
+		return nil, fmt.Errorf("save state: %w", err)
+	}
+	r.Log.Info("issued and stored", zap.String("certificate", c.Name), zap.Strings("domains", c.Domains), zap.String("serial", rec.Serial),
 		zap.String("version", version), zap.Duration("duration", time.Since(start)))
-	return nil
+	return r.item(c, files, bundle.Leaf, version), nil
+}
+
+// stored returns the live version of c for a deploy without a new order.
+func (r *Renewer) stored(c *config.Certificate) (*deploy.Item, error) {
+	files, version, err := r.Store.Live(c.Name)
+	if err != nil {
+		return nil, fmt.Errorf("load the stored certificate to deploy: %w", err)
+	}
+	certs, err := chain.ParsePEM(files.Fullchain)
+	if err != nil {
+		return nil, fmt.Errorf("stored fullchain: %w", err)
+	}
+	// Re-check what is about to be deployed: the disk may have changed.
+	if _, err := chain.Verify(certs, chain.Options{Roots: r.Roots, Now: r.now()}); err != nil {
+		return nil, fmt.Errorf("stored version %s: %w", version, err)
+	}
+	r.step(c.Name, "stored", fmt.Sprintf("deploying stored version %s (no new order)", version))
+	return r.item(c, files, certs[0], version), nil
+}
+
+func (r *Renewer) item(c *config.Certificate, files store.Files, leaf *x509.Certificate, version string) *deploy.Item {
+	return &deploy.Item{Name: c.Name, Domains: c.Domains, Deploy: c.Deploy, Files: files, Leaf: leaf,
+		Version: version, LiveDir: r.Store.LiveDir(c.Name)}
 }
 
 // preflight checks what can be checked before an ACME order, so that a
@@ -304,7 +446,7 @@ func preflight(c *config.Certificate) error {
 			return fmt.Errorf("http-01 webroot %s is not a directory", w)
 		}
 	}
-	return nil
+	return deploy.Preflight(c.Deploy)
 }
 
 func describeChain(b *chain.Bundle) string {
@@ -319,6 +461,15 @@ func describeChain(b *chain.Bundle) string {
 	if n := len(b.Intermediates); n > 0 {
 		s += fmt.Sprintf(" <- root %q", b.Intermediates[n-1].Issuer.CommonName)
 	}
+	return s
+}
+
+func isWaiting(rec *store.Record, now time.Time) bool {
+	return rec != nil && rec.NextRetryTime != nil && now.Before(*rec.NextRetryTime)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
 }
 

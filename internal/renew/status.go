@@ -1,6 +1,7 @@
 package renew
 
 import (
+	"math"
 	"time"
 
 	"github.com/renewd/renewd/internal/config"
@@ -46,7 +47,8 @@ func StatusRows(cfg *config.Config, st *store.State, now time.Time) []Status {
 			row.RenewTime, row.LastAttempt = rec.RenewTime, rec.LastAttempt
 			row.RetryCount, row.NextRetryTime, row.LastError = rec.RetryCount, rec.NextRetryTime, rec.LastError
 			if rec.NotAfter != nil {
-				row.DaysLeft = ptr(int(rec.NotAfter.Sub(now).Hours() / 24))
+				// Floor, so an expired certificate never shows 0 days.
+				row.DaysLeft = ptr(int(math.Floor(rec.NotAfter.Sub(now).Hours() / 24)))
 			}
 		}
 		rows = append(rows, row)

@@ -32,19 +32,23 @@ type State struct {
 // 3339 UTC with second precision ("2026-11-21T16:00:00Z"), and as null when
 // nil.
 type Record struct {
-	Name          string     `json:"name"`
-	Domains       []string   `json:"domains"`
-	Version       string     `json:"version,omitempty"` // archive version live/<name> points at
-	Serial        string     `json:"serial,omitempty"`  // lowercase hex, no colons
-	NotBefore     *time.Time `json:"not_before"`
-	NotAfter      *time.Time `json:"not_after"`
-	Issuer        string     `json:"issuer,omitempty"` // issuer CN, or the full DN if it has none
-	RenewTime     *time.Time `json:"renew_time"`       // last successful renewal
-	LastAttempt   *time.Time `json:"last_attempt"`
-	RetryCount    int        `json:"retry_count"`
-	NextRetryTime *time.Time `json:"next_retry_time"`
-	LastError     string     `json:"last_error,omitempty"`
-	ARI           *ARI       `json:"ari,omitempty"`
+	Name    string   `json:"name"`
+	Domains []string `json:"domains"`
+	Version string   `json:"version,omitempty"` // archive version live/<name> points at
+	// DeployedVersion is the archive version last installed for nginx
+	// (and hooks run for). Behind Version means a deploy is pending: the
+	// next run deploys without a new ACME order.
+	DeployedVersion string     `json:"deployed_version,omitempty"`
+	Serial          string     `json:"serial,omitempty"` // lowercase hex, no colons
+	NotBefore       *time.Time `json:"not_before"`
+	NotAfter        *time.Time `json:"not_after"`
+	Issuer          string     `json:"issuer,omitempty"` // issuer CN, or the full DN if it has none
+	RenewTime       *time.Time `json:"renew_time"`       // last successful renewal
+	LastAttempt     *time.Time `json:"last_attempt"`
+	RetryCount      int        `json:"retry_count"`
+	NextRetryTime   *time.Time `json:"next_retry_time"`
+	LastError       string     `json:"last_error,omitempty"`
+	ARI             *ARI       `json:"ari,omitempty"`
 }
 
 // ARI is the CA's last renewal information (RFC 9773) for a certificate.
