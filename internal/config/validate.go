@@ -331,6 +331,9 @@ func validateDeploy(d *Deploy, src *source) {
 		src.errorf("deploy.fullchain", "missing; set both fullchain and key, or neither")
 	case d.Fullchain != "" && d.Fullchain == d.Key:
 		src.errorf("deploy.key", "is the same file as deploy.fullchain; use two files")
+	case d.Nginx && d.Fullchain == "":
+		// renewd can only roll back files it installed itself.
+		src.errorf("deploy.nginx", "needs deploy.fullchain and deploy.key: renewd installs the files nginx reads, so it can restore them if nginx rejects or misserves the new ones")
 	}
 	for _, f := range []struct{ path, value, example string }{
 		{"deploy.fullchain", d.Fullchain, "/etc/nginx/ssl/shop/fullchain.pem"},

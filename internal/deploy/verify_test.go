@@ -1,0 +1,348 @@
+package deploy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"math/big"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/internal/config"
+)
+
+func TestVerifyName(t *testing.T) {
+	tests := []struct{ desc, in, want string }{
+		{desc: "wildcard", in: "*.example.com", want: "renewd-verify.example.com"},
+		{desc: "deep wildcard", in: "*.shop.example.com", want: "renewd-verify.shop.example.com"},
+		{desc: "plain name", in: "example.com", want: "example.com"},
+		{desc: "punycode name", in: "xn--fiqs8s.example.com", want: "xn--fiqs8s.example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			if got := verifyName(tt.in); got != tt.want {
+				t.Errorf("verifyName(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestVerifyServed(t *testing.T) {
+	pki := newPKI(t)
+	cur := pki.leaf(t, 0xa1, "a.example.com", "www.a.example.com")
+	old := pki.leaf(t, 0xa0, "a.example.com", "www.a.example.com")
+	wild := pki.leaf(t, 0xc1, "*.example.com")
+	other := newPKI(t)
+	tests := []struct {
+		desc    string
+		served  []*x509.Certificate
+		sni     string
+		serial  *big.Int
+		roots   *x509.CertPool
+		now     time.Time
+		wantErr []string
+		check   func(t *testing.T, err error)
+	}{
+		{desc: "right serial and complete chain", served: pki.served(cur), sni: "a.example.com"},
+		{desc: "second name", served: pki.served(cur), sni: "www.a.example.com"},
+		{desc: "root sent too", served: append(pki.served(cur), pki.root), sni: "a.example.com"},
+		{desc: "wildcard checked with renewd-verify", served: pki.served(wild), sni: verifyName("*.example.com"), serial: wild.cert.SerialNumber},
+		{
+			desc:    "old serial",
+			served:  pki.served(old),
+			sni:     "a.example.com",
+			wantErr: []string{"nginx serves serial a0, not the new a1"},
+			check: func(t *testing.T, err error) {
+				var se *staleError
+				if !errors.As(err, &se) {
+					t.Errorf("error %v is not a *staleError", err)
+				}
+			},
+		},
+		{
+			desc:    "leaf only",
+			served:  []*x509.Certificate{cur.cert},
+			sni:     "a.example.com",
+			wantErr: []string{"served chain", "incomplete", "renewd test intermediate"},
+			check: func(t *testing.T, err error) {
+				var ie *chain.IncompleteError
+				if !errors.As(err, &ie) {
+					t.Errorf("error %v is not a *chain.IncompleteError", err)
+				}
+			},
+		},
+		{
+			desc:    "name mismatch",
+			served:  pki.served(cur),
+			sni:     "b.example.com",
+			wantErr: []string{"name", "b.example.com"},
+			check: func(t *testing.T, err error) {
+				var he x509.HostnameError
+				if !errors.As(err, &he) {
+					t.Errorf("error %v is not an x509.HostnameError", err)
+				}
+			},
+		},
+		{
+			desc:    "wildcard does not cover the apex",
+			served:  pki.served(wild),
+			sni:     "example.com",
+			serial:  wild.cert.SerialNumber,
+			wantErr: []string{"name"},
+		},
+		{desc: "nothing sent", served: nil, sni: "a.example.com", wantErr: []string{"sent no certificate"}},
+		{
+			desc:    "chain to a root renewd does not trust",
+			served:  pki.served(cur),
+			sni:     "a.example.com",
+			roots:   other.roots,
+			wantErr: []string{"served chain", "incomplete"},
+		},
+		{
+			desc:    "root before the intermediate",
+			served:  []*x509.Certificate{cur.cert, pki.root, pki.inter},
+			sni:     "a.example.com",
+			wantErr: []string{"served chain", "out of order"},
+			check: func(t *testing.T, err error) {
+				if !errors.Is(err, chain.ErrOrder) {
+					t.Errorf("error %v does not wrap chain.ErrOrder", err)
+				}
+			},
+		},
+		{
+			desc:    "expired at verification time",
+			served:  pki.served(cur),
+			sni:     "a.example.com",
+			now:     leafNotAfter.Add(time.Hour),
+			wantErr: []string{"served chain", "expired"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			serial, roots, now := tt.serial, tt.roots, tt.now
+			if serial == nil {
+				serial = cur.cert.SerialNumber
+			}
+			if roots == nil {
+				roots = pki.roots
+			}
+			if now.IsZero() {
+				now = testNow
+			}
+			err := verifyServed(tt.served, tt.sni, serial, roots, now)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("verifyServed: %v", err)
+				}
+				return
+			}
+			wantErrContains(t, err, tt.wantErr...)
+			if tt.check != nil {
+				tt.check(t, err)
+			}
+		})
+	}
+}
+
+func TestWaitServed(t *testing.T) {
+	pki := newPKI(t)
+	cur := pki.leaf(t, 0xa1, "a.example.com", "*.a.example.com")
+	old := pki.leaf(t, 0xa0, "a.example.com", "*.a.example.com")
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	tests := []struct {
+		desc      string
+		timeout   time.Duration
+		chains    map[string][][]*x509.Certificate
+		probeErr  error // every probe fails with it
+		wantErr   []string
+		wantWaits int // After calls; -1: any
+	}{
+		{
+			desc:    "served at once",
+			timeout: time.Minute,
+			chains: map[string][][]*x509.Certificate{
+				"a.example.com":               {pki.served(cur)},
+				"renewd-verify.a.example.com": {pki.served(cur)},
+			},
+		},
+		{
+			desc:    "workers switch over: old serial, then the new one",
+			timeout: time.Minute,
+			chains: map[string][][]*x509.Certificate{
+				"a.example.com":               {pki.served(old), pki.served(old), pki.served(cur)},
+				"renewd-verify.a.example.com": {pki.served(old), pki.served(cur)},
+			},
+			wantWaits: 2,
+		},
+		{
+			desc:    "never switches",
+			timeout: time.Millisecond,
+			chains: map[string][][]*x509.Certificate{
+				"a.example.com":               {pki.served(old)},
+				"renewd-verify.a.example.com": {pki.served(cur)},
+			},
+			wantErr:   []string{"a.example.com at 127.0.0.1:8443", "serial a0, not the new a1"},
+			wantWaits: -1,
+		},
+		{
+			desc:      "nginx down",
+			timeout:   time.Millisecond,
+			probeErr:  refused,
+			wantErr:   []string{"connect:", "connection refused", "is nginx running and listening there?", "renewd-verify.a.example.com at 127.0.0.1:8443"},
+			wantWaits: -1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			prober := serveChains(tt.chains)
+			if tt.probeErr != nil {
+				prober = &fakeProber{probe: func(context.Context, string, string, int) ([]*x509.Certificate, error) {
+					return nil, tt.probeErr
+				}}
+			}
+			after := &fakeAfter{}
+			d := &Deployer{
+				Nginx:  config.Nginx{Verify: config.Verify{Address: "127.0.0.1:8443", Timeout: tt.timeout}},
+				Roots:  pki.roots,
+				Prober: prober,
+				Now:    fixedNow,
+				After:  after.after,
+			}
+			it := &Item{Name: "a", Domains: []string{"a.example.com", "*.a.example.com"}, Leaf: cur.cert}
+			err := d.waitServed(context.Background(), it)
+			if tt.wantErr == nil && err != nil {
+				t.Fatalf("waitServed: %v", err)
+			}
+			if tt.wantErr != nil {
+				wantErrContains(t, err, tt.wantErr...)
+			}
+			if tt.wantWaits >= 0 && after.count() != tt.wantWaits {
+				t.Errorf("waited %d times, want %d", after.count(), tt.wantWaits)
+			}
+			for _, w := range after.waits {
+				if w != 200*time.Millisecond {
+					t.Errorf("waited %v between probes, want 200ms", w)
+				}
+			}
+			for _, sni := range prober.asked() {
+				if strings.HasPrefix(sni, "*") {
+					t.Errorf("probed with SNI %q", sni)
+				}
+			}
+		})
+	}
+}
+
+// Bug: when the verify deadline passes while a probe is in flight, the
+// probe's context error replaces the stale-serial error that every earlier
+// probe returned, so the operator reads "context deadline exceeded" (with
+// TLSProber: "connect: ... i/o timeout (is nginx running ...?)") instead of
+// "nginx serves serial a0, not the new a1". The Prober contract requires
+// honouring ctx, so a real prober does exactly this.
+func TestWaitServedKeepsStaleErrorAtDeadline(t *testing.T) {
+	pki := newPKI(t)
+	cur := pki.leaf(t, 0xa1, "a.example.com")
+	old := pki.leaf(t, 0xa0, "a.example.com")
+	prober := &fakeProber{probe: func(ctx context.Context, _, _ string, n int) ([]*x509.Certificate, error) {
+		if n == 1 {
+			return pki.served(old), nil
+		}
+		// The handshake hangs until the verify deadline.
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	after := &fakeAfter{}
+	d := &Deployer{
+		Nginx:  config.Nginx{Verify: config.Verify{Address: "127.0.0.1:8443", Timeout: 20 * time.Millisecond}},
+		Roots:  pki.roots,
+		Prober: prober,
+		Now:    fixedNow,
+		After:  after.after,
+	}
+	it := &Item{Name: "a", Domains: []string{"a.example.com"}, Leaf: cur.cert}
+	err := d.waitServed(context.Background(), it)
+	wantErrContains(t, err, "serial a0, not the new a1")
+}
+
+// TestTLSProber checks that the real prober returns the chain exactly as the
+// server sends it, for the SNI asked, without verifying it.
+func TestTLSProber(t *testing.T) {
+	pki := newPKI(t)
+	a := pki.leaf(t, 0xa1, "a.example.com")
+	b := pki.leaf(t, 0xb1, "b.example.com")
+	pair := func(l testLeaf, withChain bool) tls.Certificate {
+		data := l.files.Cert
+		if withChain {
+			data = l.files.Fullchain
+		}
+		c, err := tls.X509KeyPair(data, l.files.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	certs := map[string]tls.Certificate{"a.example.com": pair(a, true), "b.example.com": pair(b, false)}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			c, ok := certs[hello.ServerName]
+			if !ok {
+				return nil, errors.New("unknown name")
+			}
+			return &c, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = conn.(*tls.Conn).Handshake()
+			conn.Close()
+		}
+	}()
+
+	tests := []struct {
+		desc    string
+		sni     string
+		want    []*big.Int
+		wantErr bool
+	}{
+		{desc: "complete chain", sni: "a.example.com", want: []*big.Int{a.cert.SerialNumber, pki.inter.SerialNumber}},
+		{desc: "leaf only, returned as sent", sni: "b.example.com", want: []*big.Int{b.cert.SerialNumber}},
+		{desc: "handshake refused", sni: "c.example.com", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			got, err := TLSProber{}.Probe(ctx, ln.Addr().String(), tt.sni)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("Probe: no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d certificates, want %d", len(got), len(tt.want))
+			}
+			for i := range got {
+				if got[i].SerialNumber.Cmp(tt.want[i]) != 0 {
+					t.Errorf("certificate %d serial %x, want %x", i, got[i].SerialNumber, tt.want[i])
+				}
+			}
+		})
+	}
+}
