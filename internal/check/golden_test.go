@@ -1,0 +1,74 @@
+package check
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// renderText is WriteText's output for r, with the test server's random
+// port replaced so the text is the same on every run.
+func renderText(t *testing.T, r *Report, addr string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := WriteText(&b, []*Report{r}, false); err != nil {
+		t.Fatal(err)
+	}
+	return strings.ReplaceAll(b.String(), addr, "127.0.0.1:PORT")
+}
+
+// compareGolden compares got with testdata/<name>.golden, or rewrites the
+// file with -update.
+func compareGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test -update rewrites it)\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+func TestWriteTextSeveralEndpoints(t *testing.T) {
+	p := newPKI(t)
+	stored := JudgeStored(pemCerts(p.leaf, p.int, p.root), pemKey(t, p.leaf.key), []string{"shop.example.com"}, p.opts())
+	stored.Target, stored.File = "shop", "/var/lib/renewd/live/shop/fullchain.pem"
+	served := Judge(certs(p.leaf), "www.shop.example.com", p.opts())
+	served.Target, served.Address = "shop", "127.0.0.1:443"
+	reports := []*Report{stored, served}
+	for _, strict := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := WriteText(&b, reports, strict); err != nil {
+			t.Fatal(err)
+		}
+		name := "several"
+		if strict {
+			name += "-strict"
+		}
+		compareGolden(t, name, b.String())
+	}
+}
+
+func TestWriteTextAllPass(t *testing.T) {
+	p := newPKI(t)
+	r := JudgeStored(pemCerts(p.leaf, p.int), pemKey(t, p.leaf.key), []string{"shop.example.com", "www.shop.example.com"}, p.opts())
+	r.Target, r.File = "shop", "/var/lib/renewd/live/shop/fullchain.pem"
+	var b bytes.Buffer
+	if err := WriteText(&b, []*Report{r}, true); err != nil {
+		t.Fatal(err)
+	}
+	compareGolden(t, "stored-pass", b.String())
+}
