@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +43,7 @@ const usage = `usage: renewd [--config PATH] [--log-level LEVEL] COMMAND [ARGS]
 commands:
   renew [--now] [--wait DURATION] [NAME...]   renew what is due (with --now: the named or all certificates)
   status [--json]                             one row per certificate
+  check [--json] [NAME | HOST[:PORT]...]      judge stored and served chains as strict clients do
   config check                                validate and print the effective configuration
   version                                     print the version
 
@@ -66,8 +68,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("renewd", stderr)
 	fs.StringVar(&g.configPath, "config", "", "path to renewd.yaml")
 	fs.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (default: info for run, warn otherwise)")
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.Usage = func() {} // printed below: to stdout for --help, stderr for mistakes
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
 	if g.configPath == "" {
@@ -88,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdRenew(ctx, g, cmdArgs, stdout, stderr)
 	case "status":
 		err = cmdStatus(g, cmdArgs, stdout, stderr)
+	case "check":
+		err = cmdCheck(ctx, g, cmdArgs, stdout, stderr)
 	case "config":
 		err = cmdConfig(g, cmdArgs, stdout, stderr)
 	case "version":

@@ -12,6 +12,7 @@ import (
 	"github.com/renewd/renewd/internal/acme"
 	"github.com/renewd/renewd/internal/chain"
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/deploy"
 	"github.com/renewd/renewd/internal/renew"
 	"github.com/renewd/renewd/internal/store"
 )
@@ -53,9 +54,11 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
+	progress := &lineProgress{w: stdout}
 	r := &renew.Renewer{
 		Config: cfg, Store: st, Issuer: client, Roots: roots,
-		Log: log.Named("renew"), Progress: &lineProgress{w: stdout},
+		Log: log.Named("renew"), Progress: progress,
+		Deployer: &deploy.Deployer{Nginx: cfg.Nginx, Roots: roots, Log: log.Named("deploy"), Progress: progress.Step},
 	}
 	results, err := r.Run(ctx, renew.Options{Force: *now, Names: names})
 	if err != nil {
@@ -121,6 +124,8 @@ func summarize(results []renew.Result, w io.Writer) error {
 			failed++
 		case renew.Held:
 			held++
+		case renew.Interrupted:
+			failed++
 		default:
 			idle++
 			when := "-"

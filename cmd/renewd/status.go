@@ -15,8 +15,8 @@ import (
 func cmdStatus(g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("status", stderr)
 	asJSON := fs.Bool("json", false, "print JSON for machines")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		return &exitError{code: exitUsage}
+	if pos, err := parseInterspersed(fs, args); err != nil || len(pos) > 0 {
+		return fail(exitUsage, "usage: renewd status [--json]")
 	}
 	cfg, err := loadConfig(g)
 	if err != nil {

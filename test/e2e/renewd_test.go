@@ -35,6 +35,7 @@ type acmeSettings struct {
 	rootFile       string
 	profile        string // default "default": Pebble picks a random profile when none is named
 	preferredChain string
+	retry          string // YAML flow mapping; default {initial: 5m, max: 24h}
 }
 
 func newWorkspace(t *testing.T, a acmeSettings) *workspace {
@@ -48,6 +49,9 @@ func newWorkspace(t *testing.T, a acmeSettings) *workspace {
 	if a.profile == "" {
 		a.profile = "default"
 	}
+	if a.retry == "" {
+		a.retry = "{initial: 5m, max: 24h}"
+	}
 	w.writeGlobal(fmt.Sprintf(`storage: %s
 acme:
   directory: %s
@@ -57,8 +61,8 @@ acme:
   preferred_chain: %q
 trust:
   extra_roots: [%s]
-retry: {initial: 5m, max: 24h}
-`, w.storage, a.directory, env.tlsCAFile, a.profile, a.preferredChain, a.rootFile))
+retry: %s
+`, w.storage, a.directory, env.tlsCAFile, a.profile, a.preferredChain, a.rootFile, a.retry))
 	return w
 }
 
@@ -230,3 +234,16 @@ func versions(t *testing.T, storage, name string) []string {
 }
 
 func issuerCN(c *x509.Certificate) string { return c.Issuer.CommonName }
+
+// appendGlobal adds lines to renewd.yaml.
+func (w *workspace) appendGlobal(yaml string) {
+	w.t.Helper()
+	f, err := os.OpenFile(w.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(yaml); err != nil {
+		w.t.Fatal(err)
+	}
+}

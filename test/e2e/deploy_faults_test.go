@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// deployedSite returns a site that already serves a good certificate from
+// a first successful run, with its serial.
+func deployedSite(t *testing.T, o siteOpts, domain string) (*site, string) {
+	t.Helper()
+	s := newSite(t, o, domain)
+	s.w.mustRenew("renew", "--now")
+	serial := s.servedSerial(domain)
+	if serial != s.liveSerial() {
+		t.Fatalf("first deploy: served %s, stored %s", serial, s.liveSerial())
+	}
+	return s, serial
+}
+
+// failRenew runs renew --now expecting exit 1 with want in the output.
+func (s *site) failRenew(want string) result {
+	s.t.Helper()
+	res := s.w.renewd("renew", "--now")
+	if res.code != 1 || !strings.Contains(res.stdout+res.stderr, want) {
+		s.t.Fatalf("want exit 1 mentioning %q, got %s", want, res)
+	}
+	st := s.w.state()["site"]
+	if st["retry_count"] != float64(1) || st["next_retry_time"] == nil || st["last_error"] == nil {
+		s.t.Errorf("the failed deploy is not recorded for a retry: %v", st)
+	}
+	if st["deployed_version"] == st["version"] {
+		s.t.Errorf("deployed_version moved to %v although the deploy failed", st["version"])
+	}
+	return res
+}
+
+// TestNginxTestFails: a broken include elsewhere makes nginx -t fail.
+// Nothing is reloaded, the previous files are restored, the old
+// certificate is still served; once the config is fixed, the next run
+// deploys the stored certificate without a new order.
+func TestNginxTestFails(t *testing.T) {
+	t.Parallel()
+	// A retry time that has passed by the next run, so the plain run
+	// below may act without the test waiting.
+	s, old := deployedSite(t, siteOpts{retry: "{initial: 1ms, max: 1ms}"}, "brokeninclude.example.com")
+	oldFull := mustRead(t, s.fullchain)
+	broken := filepath.Join(s.ng.prefix, "broken.conf")
+	if err := os.WriteFile(broken, []byte("this is not nginx;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.ng.extra = "include " + broken + ";"
+	s.ng.writeConf()
+
+	s.failRenew("nginx test failed")
+	if got := s.servedSerial("brokeninclude.example.com"); got != old {
+		t.Errorf("nginx serves %s after a failed nginx -t, want the old %s", got, old)
+	}
+	if !bytes.Equal(mustRead(t, s.fullchain), oldFull) {
+		t.Error("the previous fullchain was not restored")
+	}
+
+	// Fixed by the operator: a plain run deploys what is stored, no order.
+	s.ng.extra = ""
+	s.ng.writeConf()
+	versions0 := versions(t, s.w.storage, "site")
+	res := s.w.mustRenew("renew")
+	if !strings.Contains(res.stdout, "no new order") {
+		t.Errorf("the pending deploy was not done from storage:\n%s", res.stdout)
+	}
+	if v := versions(t, s.w.storage, "site"); len(v) != len(versions0) {
+		t.Errorf("a new order was made: versions %v -> %v", versions0, v)
+	}
+	if got, want := s.servedSerial("brokeninclude.example.com"), s.liveSerial(); got != want {
+		t.Errorf("after the fix nginx serves %s, want the stored %s", got, want)
+	}
+}
+
+// TestNginxNotRunning: the reload fails; files are restored.
+func TestNginxNotRunning(t *testing.T) {
+	t.Parallel()
+	s, _ := deployedSite(t, siteOpts{standalone: true}, "down.nginx.example.com")
+	oldFull := mustRead(t, s.fullchain)
+	s.ng.stop()
+	s.failRenew("nginx reload failed")
+	if !bytes.Equal(mustRead(t, s.fullchain), oldFull) {
+		t.Error("the previous fullchain was not restored")
+	}
+}
+
+// TestReloadHangs: a reload command that never returns is killed at
+// nginx.timeout, with everything it started; the old certificate stays.
+func TestReloadHangs(t *testing.T) {
+	t.Parallel()
+	script := filepath.Join(t.TempDir(), "hang.sh")
+	pidFile := script + ".pid"
+	writeScript(t, script, fmt.Sprintf("sleep 300 &\necho $! > %s\nsleep 300\n", pidFile))
+	s, old := deployedSite(t, siteOpts{}, "hang.example.com")
+	// The operator swaps in a reload command that hangs.
+	s.w.writeGlobal(strings.Replace(string(mustRead(t, s.w.config)), yamlArgv(s.ng.argv("-s", "reload")), "["+script+"]", 1))
+	s.w.writeGlobal(strings.Replace(string(mustRead(t, s.w.config)), "timeout: 10s\n", "timeout: 2s\n", 1))
+	s.failRenew("timed out")
+	if got := s.servedSerial("hang.example.com"); got != old {
+		t.Errorf("nginx serves %s, want the old %s", got, old)
+	}
+	if pid := readPid(t, pidFile); alive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the reload's child %d survived the timeout", pid)
+	}
+}
+
+// TestReloadForks: a reload command that leaves a child holding its output
+// (an init script starting a helper) still counts as done.
+func TestReloadForks(t *testing.T) {
+	t.Parallel()
+	script := filepath.Join(t.TempDir(), "fork.sh")
+	pidFile := script + ".pid"
+	s := newSite(t, siteOpts{reload: []string{script}}, "fork.example.com")
+	writeScript(t, script, fmt.Sprintf("sleep 300 &\necho $! > %s\nexec %s\n", pidFile, strings.Join(s.ng.argv("-s", "reload"), " ")))
+	t.Cleanup(func() { _ = syscall.Kill(readPid(t, pidFile), syscall.SIGKILL) })
+	s.w.mustRenew("renew", "--now")
+	if got, want := s.servedSerial("fork.example.com"), s.liveSerial(); got != want {
+		t.Errorf("served %s, want %s", got, want)
+	}
+}
+
+// TestNginxServesLeafOnly: nginx is pointed at renewd's cert.pem (the leaf
+// alone) instead of the fullchain: the served chain is incomplete and
+// renewd must say so loudly and fail.
+func TestNginxServesLeafOnly(t *testing.T) {
+	t.Parallel()
+	s, _ := deployedSite(t, siteOpts{}, "leafonly.nginx.example.com")
+	live := filepath.Join(s.w.storage, "live", "site")
+	s.ng.servers = s.ng.servers[:1]
+	s.ng.tls(s.httpsPort, s.domains, filepath.Join(live, "cert.pem"), filepath.Join(live, "privkey.pem"))
+	s.ng.writeConf()
+	res := s.failRenew("complete chain")
+	if !strings.Contains(res.stdout, "incomplete") {
+		t.Errorf("the failure does not say the served chain is incomplete:\n%s", res.stdout)
+	}
+}
+
+// TestDeployDirMissing: a deploy path in a missing directory is caught
+// before any ACME order.
+func TestDeployDirMissing(t *testing.T) {
+	t.Parallel()
+	s, _ := deployedSite(t, siteOpts{}, "nodir.example.com")
+	before := versions(t, s.w.storage, "site")
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir")
+	s.w.addCert("site", fmt.Sprintf("domains: [nodir.example.com]\nchallenge:\n  type: http-01\n  http01: {webroot: %s}\ndeploy:\n  fullchain: %s/f.pem\n  key: %s/k.pem\n  nginx: true\n",
+		s.webroot, missing, missing))
+	res := s.w.renewd("renew", "--now")
+	if res.code != 1 || !strings.Contains(res.stdout, missing) {
+		t.Fatalf("want exit 1 naming %s, got %s", missing, res)
+	}
+	if after := versions(t, s.w.storage, "site"); len(after) != len(before) {
+		t.Errorf("an order was made before the deploy directory was checked: %v -> %v", before, after)
+	}
+}
+
+// TestHookFails: a failing deploy hook fails the renewal visibly (exit 1,
+// state) even though the certificate is served.
+func TestHookFails(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, siteOpts{deploy: "  hooks: [[/bin/false]]\n"}, "hook.example.com")
+	res := s.w.renewd("renew", "--now")
+	if res.code != 1 || !strings.Contains(res.stdout, "deploy hook failed") {
+		t.Fatalf("want exit 1 with the hook failure, got %s", res)
+	}
+	if st := s.w.state()["site"]; !strings.Contains(fmt.Sprint(st["last_error"]), "deploy hook failed") {
+		t.Errorf("last_error = %v", st["last_error"])
+	}
+	if status := s.w.renewd("status"); !strings.Contains(status.stdout, "deploy hook failed") {
+		t.Errorf("status does not show the hook failure:\n%s", status.stdout)
+	}
+}
+
+func writeScript(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	if _, err := fmt.Sscan(string(mustRead(t, path)), &pid); err != nil || pid <= 1 {
+		t.Fatalf("pid file %s: %v", path, err)
+	}
+	return pid
+}
+
+// alive reports whether pid runs. A killed child whose parent died too is
+// a zombie until init reaps it (a container's init may never do so): that
+// counts as dead.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses: "123 (sleep) Z ...".
+	if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z'
+	}
+	return true
+}
