@@ -53,10 +53,16 @@ wait_port "$PEBBLE_MGMT"; wait_port "$CHALL"
 curl -sf --cacert "$D/tls-ca.pem" "https://127.0.0.1:$PEBBLE_MGMT/roots/0" >"$D/pebble-root.pem"
 echo "Pebble root: $(openssl x509 -in "$D/pebble-root.pem" -noout -subject)"
 
-bold "Start nginx on 127.0.0.1:$HTTP01 serving /.well-known/acme-challenge/ from a webroot"
+bold "Start nginx: ACME challenges on :$HTTP01 (webroot), HTTPS on :$HTTPS with placeholder certificates"
 user=""; [ "$(id -u)" -eq 0 ] && user="user root;"
-write_nginx() { # $1: extra server blocks
-  cat > "$D/nginx/nginx.conf" <<CONF
+SSL=$D/nginx/ssl
+for n in canary wildcard; do
+  mkdir -p "$SSL/$n"
+  # What a fresh server has before its first real certificate (Debian's snakeoil).
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=placeholder" \
+    -keyout "$SSL/$n/privkey.pem" -out "$SSL/$n/fullchain.pem" 2>/dev/null
+done
+cat > "$D/nginx/nginx.conf" <<CONF
 $user
 worker_processes 1;
 pid $D/nginx/nginx.pid;
@@ -64,19 +70,19 @@ error_log $D/nginx/error.log;
 events { worker_connections 64; }
 http {
   access_log off;
+  ssl_protocols TLSv1.2 TLSv1.3;   # what WeChat, iOS and Android need; nothing older
   client_body_temp_path $D/nginx/tmp/body; proxy_temp_path $D/nginx/tmp/proxy;
   fastcgi_temp_path $D/nginx/tmp/fcgi; uwsgi_temp_path $D/nginx/tmp/uwsgi; scgi_temp_path $D/nginx/tmp/scgi;
-  server {
-    listen 127.0.0.1:$HTTP01;
-    location /.well-known/acme-challenge/ { root $D/webroot; default_type text/plain; }
-  }
-$1
+  server { listen 127.0.0.1:$HTTP01;
+    location /.well-known/acme-challenge/ { root $D/webroot; default_type text/plain; } }
+  server { listen 127.0.0.1:$HTTPS ssl; server_name canary.demo.example.com;
+    ssl_certificate $SSL/canary/fullchain.pem; ssl_certificate_key $SSL/canary/privkey.pem; return 200 "canary\n"; }
+  server { listen 127.0.0.1:$HTTPS ssl; server_name *.demo.example.com demo.example.com;
+    ssl_certificate $SSL/wildcard/fullchain.pem; ssl_certificate_key $SSL/wildcard/privkey.pem; return 200 "wildcard\n"; }
 }
 CONF
-}
-write_nginx ""
 "$NGINX" -p "$D/nginx" -c "$D/nginx/nginx.conf"
-wait_port "$HTTP01"
+wait_port "$HTTP01"; wait_port "$HTTPS"
 
 bold "Configure renewd: one YAML file per certificate"
 cat > "$D/dns-exec.sh" <<SH
@@ -96,6 +102,10 @@ acme:
   ca_certificates: [$D/tls-ca.pem]   # Pebble's HTTPS endpoint
 trust:
   extra_roots: [$D/pebble-root.pem]  # chains must verify to Pebble's root
+nginx:                               # argv lists, no shell
+  test: [$NGINX, -p, $D/nginx, -c, $D/nginx/nginx.conf, -t]
+  reload: [$NGINX, -p, $D/nginx, -c, $D/nginx/nginx.conf, -s, reload]
+  verify: {address: "127.0.0.1:$HTTPS"}
 YAML
 cat > "$D/etc/domains.d/canary.yaml" <<YAML
 domains: [canary.demo.example.com]
@@ -103,6 +113,10 @@ canary: true                      # renewed first; holds the others if it fails
 challenge:
   type: http-01
   http01: {webroot: $D/webroot}
+deploy:
+  fullchain: $SSL/canary/fullchain.pem
+  key: $SSL/canary/privkey.pem
+  nginx: true
 YAML
 cat > "$D/etc/domains.d/wildcard.yaml" <<YAML
 domains: ["*.demo.example.com", demo.example.com]
@@ -112,11 +126,15 @@ challenge:
     provider: exec                # any lego DNS provider: alidns, tencentcloud, ...
     env: {EXEC_PATH: $D/dns-exec.sh, EXEC_POLLING_INTERVAL: "1", EXEC_SEQUENCE_INTERVAL: "1"}
     resolvers: ["127.0.0.1:$DNS"]
+deploy:
+  fullchain: $SSL/wildcard/fullchain.pem
+  key: $SSL/wildcard/privkey.pem
+  nginx: true
 YAML
 R() { echo "\$ renewd $*"; "$D/bin/renewd" --config "$D/etc/renewd.yaml" "$@"; }
 echo "\$ renewd config check"; "$D/bin/renewd" --config "$D/etc/renewd.yaml" config check | sed -n 1p
 
-bold "Renew now: the canary first, then the wildcard"
+bold "Renew now: the canary is issued, deployed and verified first, then the wildcard"
 R renew --now
 
 bold "renewd status"
@@ -128,15 +146,10 @@ for n in canary wildcard; do
   echo "$n: $(grep -c 'BEGIN CERTIFICATE' "$live/fullchain.pem") certificates in fullchain.pem; $(openssl verify -CAfile "$D/pebble-root.pem" -untrusted "$live/chain.pem" "$live/cert.pem")"
 done
 
-bold "nginx serves both over TLS on 127.0.0.1:$HTTPS, straight from renewd's live/ links"
-write_nginx "
-  server { listen 127.0.0.1:$HTTPS ssl; server_name canary.demo.example.com;
-    ssl_certificate $D/storage/live/canary/fullchain.pem; ssl_certificate_key $D/storage/live/canary/privkey.pem; return 200 \"canary\n\"; }
-  server { listen 127.0.0.1:$HTTPS ssl; server_name *.demo.example.com demo.example.com;
-    ssl_certificate $D/storage/live/wildcard/fullchain.pem; ssl_certificate_key $D/storage/live/wildcard/privkey.pem; return 200 \"wildcard\n\"; }"
-"$NGINX" -p "$D/nginx" -c "$D/nginx/nginx.conf" -t 2>&1 | tail -1
-"$NGINX" -p "$D/nginx" -c "$D/nginx/nginx.conf" -s reload
-wait_port "$HTTPS"
+bold "renewd check: the served chain judged the way WeChat, Android and curl judge it"
+R check canary
+echo "\$ renewd check wildcard | tail -1"
+"$D/bin/renewd" --config "$D/etc/renewd.yaml" check wildcard | tail -1
 
 bold "The served chain, verified as a strict client sees it (only what nginx sends + the root)"
 for host in canary.demo.example.com shop.demo.example.com; do
