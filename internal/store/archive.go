@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/renewd/renewd/internal/crashpoint"
 )
 
 // ErrNotFound is returned (wrapped, test with errors.Is) when a certificate
@@ -95,6 +97,7 @@ func (s *Store) SaveVersion(name string, f Files) (version string, err error) {
 		_ = removeDir(s.fs, tmp)
 		return "", fmt.Errorf("save %s: %w", name, err)
 	}
+	crashpoint.Hit("store-version-committed")
 	kept, err := s.swapLive(name, version)
 	if err != nil {
 		if kept {
@@ -127,6 +130,7 @@ func (s *Store) writeVersionDir(nameDir string, f Files) (string, error) {
 			_ = removeDir(s.fs, tmp)
 			return "", fmt.Errorf("write %s: %w", vf.name, err)
 		}
+		crashpoint.Hit("store-wrote-" + vf.name)
 	}
 	if err := syncDir(s.fs, tmp); err != nil {
 		_ = removeDir(s.fs, tmp)

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/renewd/renewd/internal/crashpoint"
 )
 
 // WriteFile writes data to path atomically, in the way tailscale's atomicfile
@@ -54,6 +56,7 @@ func writeFileSteps(fsys fileSystem, path string, data []byte, perm os.FileMode,
 		_ = fsys.Remove(tmp)
 		return err
 	}
+	crashpoint.Hit("atomic-before-rename")
 	if err := fsys.Rename(tmp, path); err != nil {
 		_ = fsys.Remove(tmp)
 		removeIf(fsys, backup)

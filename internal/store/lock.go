@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -33,11 +34,31 @@ type Lock struct {
 // TryLock takes the storage lock if it is free and returns ErrLocked at once
 // if it is not.
 func (s *Store) TryLock() (*Lock, error) {
-	f, err := s.openLockFile()
+	return s.tryLock(s.lockPath())
+}
+
+// ErrDaemonRunning is returned (wrapped) by TryDaemonLock when another
+// `renewd run` uses this storage directory.
+var ErrDaemonRunning = errors.New("another renewd daemon uses this storage")
+
+// TryDaemonLock takes <storage>/daemon.lock, held by `renewd run` for its
+// whole life so that a second daemon on the same storage refuses to start.
+// It is separate from the renewal lock, which the daemon holds only while
+// it renews, so `renew --now` can run between the daemon's runs.
+func (s *Store) TryDaemonLock() (*Lock, error) {
+	l, err := s.tryLock(filepath.Join(s.dir, "daemon.lock"))
+	if errors.Is(err, ErrLocked) {
+		return nil, fmt.Errorf("%w: %w", ErrDaemonRunning, err)
+	}
+	return l, err
+}
+
+func (s *Store) tryLock(path string) (*Lock, error) {
+	f, err := s.openLockFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.flock(f); err != nil {
+	if err := s.flock(f, path); err != nil {
 		_ = f.Close()
 		return nil, err
 	}
@@ -48,14 +69,14 @@ func (s *Store) TryLock() (*Lock, error) {
 // ends first it returns an error that matches both ErrLocked and the
 // context's cause with errors.Is.
 func (s *Store) Lock(ctx context.Context) (*Lock, error) {
-	f, err := s.openLockFile()
+	f, err := s.openLockFile(s.lockPath())
 	if err != nil {
 		return nil, err
 	}
 	t := time.NewTicker(lockPoll)
 	defer t.Stop()
 	for {
-		err := s.flock(f)
+		err := s.flock(f, s.lockPath())
 		if err == nil {
 			return &Lock{f: f}, nil
 		}
@@ -72,16 +93,16 @@ func (s *Store) Lock(ctx context.Context) (*Lock, error) {
 	}
 }
 
-func (s *Store) openLockFile() (file, error) {
-	f, err := s.fs.OpenFile(s.lockPath(), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+func (s *Store) openLockFile(path string) (file, error) {
+	f, err := s.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w; the storage directory must be writable by the user renewd runs as", err)
 	}
 	return f, nil
 }
 
-// flock tries once to take the exclusive lock on f.
-func (s *Store) flock(f file) error {
+// flock tries once to take the exclusive lock on f, the file at path.
+func (s *Store) flock(f file, path string) error {
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		switch {
@@ -90,9 +111,9 @@ func (s *Store) flock(f file) error {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.EWOULDBLOCK):
-			return fmt.Errorf("%s: %w", s.lockPath(), ErrLocked)
+			return fmt.Errorf("%s: %w", path, ErrLocked)
 		default:
-			return fmt.Errorf("lock %s: %w", s.lockPath(), err)
+			return fmt.Errorf("lock %s: %w", path, err)
 		}
 	}
 }

@@ -203,3 +203,28 @@ func holdLockForever(dir string) {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	os.Exit(0)
 }
+
+func TestDaemonLockIsSeparateFromTheRenewalLock(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.TryDaemonLock()
+	if err != nil {
+		t.Fatalf("first daemon lock: %v", err)
+	}
+	if _, err := s.TryDaemonLock(); !errors.Is(err, ErrDaemonRunning) {
+		t.Fatalf("second daemon lock: %v, want ErrDaemonRunning", err)
+	}
+	r, err := s.TryLock()
+	if err != nil {
+		t.Fatalf("the renewal lock is blocked by the daemon lock: %v", err)
+	}
+	_ = r.Unlock()
+	_ = d.Unlock()
+	if d2, err := s.TryDaemonLock(); err != nil {
+		t.Fatalf("daemon lock after unlock: %v", err)
+	} else {
+		_ = d2.Unlock()
+	}
+}

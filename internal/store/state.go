@@ -48,7 +48,10 @@ type Record struct {
 	RetryCount      int        `json:"retry_count"`
 	NextRetryTime   *time.Time `json:"next_retry_time"`
 	LastError       string     `json:"last_error,omitempty"`
-	ARI             *ARI       `json:"ari,omitempty"`
+	// HeldBy says why the last run did not attempt this certificate: a
+	// canary failed. Cleared when the certificate is next attempted.
+	HeldBy string `json:"held_by,omitempty"`
+	ARI    *ARI   `json:"ari,omitempty"`
 }
 
 // ARI is the CA's last renewal information (RFC 9773) for a certificate.
@@ -281,10 +284,15 @@ func RecordFromCert(r *Record, leaf *x509.Certificate) {
 	if r.Domains == nil {
 		r.Domains = []string{}
 	}
-	r.Serial = ""
+	serial := ""
 	if leaf.SerialNumber != nil {
-		r.Serial = leaf.SerialNumber.Text(16)
+		serial = leaf.SerialNumber.Text(16)
 	}
+	if serial != r.Serial {
+		// The CA's renewal window was about the previous certificate.
+		r.ARI = nil
+	}
+	r.Serial = serial
 	r.NotBefore = normalTime(&leaf.NotBefore)
 	r.NotAfter = normalTime(&leaf.NotAfter)
 	r.Issuer = leaf.Issuer.CommonName
