@@ -1,0 +1,8 @@
+// Package crashpoint lets the end-to-end tests kill renewd with SIGKILL at
+// a named step of a renewal, to prove that a crash anywhere leaves a
+// complete live version, a parseable state and a working nginx (FAULTS.md).
+//
+// Hit is a no-op in normal builds. Only a binary built with
+// `-tags crashpoints` reads RENEWD_CRASH_AT, and kills itself when Hit is
+// called with that name. Released binaries cannot be made to crash this way.
+package crashpoint
