@@ -13,12 +13,16 @@ import (
 	"path/filepath"
 	"strings"
 
+	legoacme "github.com/go-acme/lego/v4/acme"
 	"github.com/go-acme/lego/v4/certcrypto"
 	"github.com/go-acme/lego/v4/lego"
 	"github.com/go-acme/lego/v4/registration"
 
 	"github.com/renewd/renewd/internal/store"
 )
+
+// accountDoesNotExist is RFC 8555's answer to a lookup of an unknown key.
+const accountDoesNotExist = "urn:ietf:params:acme:error:accountDoesNotExist"
 
 // account is the ACME account renewd uses for one CA directory URL. It
 // implements lego's registration.User.
@@ -121,6 +125,12 @@ func register(client *lego.Client, acc *account, eabKID, eabHMAC string) error {
 	if err == nil {
 		acc.Registration = reg
 		return nil
+	}
+	// Register only when the CA says it does not know the key; under a
+	// bad-nonce storm or a 503 a second request would only double the wait.
+	var pd *legoacme.ProblemDetails
+	if !errors.As(err, &pd) || pd.Type != accountDoesNotExist {
+		return fmt.Errorf("look up the account: %w", err)
 	}
 	if eabKID != "" {
 		reg, err = client.Registration.RegisterWithExternalAccountBinding(registration.RegisterEABOptions{

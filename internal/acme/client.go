@@ -63,11 +63,14 @@ var keyTypes = map[string]certcrypto.KeyType{
 	"rsa2048": certcrypto.RSA2048, "rsa3072": certcrypto.RSA3072, "rsa4096": certcrypto.RSA4096,
 }
 
-func (c *Client) legoClient(ctx context.Context, acc *account) (*lego.Client, error) {
+// legoClient returns a lego client whose requests carry ctx and report the
+// CA's Retry-After to hint.
+func (c *Client) legoClient(ctx context.Context, acc *account, hint *retryHint) (*lego.Client, error) {
 	lc := lego.NewConfig(acc)
 	lc.CADirURL = c.cfg.Directory
 	lc.UserAgent = "renewd"
-	lc.HTTPClient = &http.Client{Transport: ctxTransport{ctx: ctx, base: c.transport}, Timeout: 2 * time.Minute}
+	tr := hintTransport{base: c.transport, hint: hint, now: time.Now}
+	lc.HTTPClient = &http.Client{Transport: ctxTransport{ctx: ctx, base: tr}, Timeout: 2 * time.Minute}
 	lc.Certificate.Timeout = 90 * time.Second
 	client, err := lego.NewClient(lc)
 	if err != nil {
@@ -79,7 +82,7 @@ func (c *Client) legoClient(ctx context.Context, acc *account) (*lego.Client, er
 // account returns the registered account, loading or registering it once
 // per process. Registration is serialised so concurrent orders do not each
 // create an account.
-func (c *Client) account(ctx context.Context) (*account, error) {
+func (c *Client) account(ctx context.Context, hint *retryHint) (*account, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.acc != nil {
@@ -90,7 +93,7 @@ func (c *Client) account(ctx context.Context) (*account, error) {
 		return nil, err
 	}
 	if acc.Registration == nil || acc.Registration.URI == "" {
-		client, err := c.legoClient(ctx, acc)
+		client, err := c.legoClient(ctx, acc, hint)
 		if err != nil {
 			return nil, err
 		}
@@ -106,13 +109,26 @@ func (c *Client) account(ctx context.Context) (*account, error) {
 	return acc, nil
 }
 
-// Obtain orders a new certificate for cert with a fresh private key.
-func (c *Client) Obtain(ctx context.Context, cert *config.Certificate) (*Issued, error) {
-	acc, err := c.account(ctx)
+// Obtain orders a new certificate for cert with a fresh private key. When
+// the CA answered 429 or 503 with a Retry-After on the way, the error
+// carries it for RetryAfter.
+//
+// previous is the certificate the new one replaces, nil for a first
+// issuance. When the CA offers ARI and knows previous, the order names it in
+// its replaces field (RFC 9773 section 5); if the CA refuses the order for
+// that, it is placed once more without (see obtainReplacing).
+func (c *Client) Obtain(ctx context.Context, cert *config.Certificate, previous *x509.Certificate) (*Issued, error) {
+	hint := &retryHint{}
+	issued, err := c.obtain(ctx, cert, previous, hint)
+	return issued, hint.wrap(err)
+}
+
+func (c *Client) obtain(ctx context.Context, cert *config.Certificate, previous *x509.Certificate, hint *retryHint) (*Issued, error) {
+	acc, err := c.account(ctx, hint)
 	if err != nil {
 		return nil, err
 	}
-	client, err := c.legoClient(ctx, acc)
+	client, err := c.legoClient(ctx, acc, hint)
 	if err != nil {
 		return nil, err
 	}
@@ -131,13 +147,14 @@ func (c *Client) Obtain(ctx context.Context, cert *config.Certificate) (*Issued,
 	if !ok {
 		return nil, errors.New("generated key is not a signer")
 	}
-	res, err := client.Certificate.Obtain(certificate.ObtainRequest{
+	res, err := obtainReplacing(client.Certificate.Obtain, certificate.ObtainRequest{
 		Domains:        cert.Domains,
 		PrivateKey:     priv,
 		Bundle:         true,
 		Profile:        c.cfg.Profile,
 		PreferredChain: c.cfg.PreferredChain,
-	})
+		ReplacesCertID: c.replaces(ctx, cert, previous),
+	}, c.log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("order: %w (%w)", ctx.Err(), err)

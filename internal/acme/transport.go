@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -51,4 +52,44 @@ func (t ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return t.base.RoundTrip(req.WithContext(t.ctx))
+}
+
+// maxPollInterval caps the Retry-After a CA may put on a successful answer.
+// lego polls an authorization at the interval the challenge answer's
+// Retry-After asks for (and gives up only after 100 of them), sleeping on a
+// context renewd cannot cancel: "Retry-After: 86400" from a broken CA or
+// proxy would park the renewal, and the storage lock, for days. RFC 8555
+// section 7.5.1 makes the header a hint on how often to poll, not a promise
+// to wait; lego itself polls every 5s when there is none.
+const maxPollInterval = 10 * time.Second
+
+// hintTransport reads the CA's Retry-After headers: on a 429 or 503 it is
+// recorded in hint for the order's error (see retryAfterError); on a
+// successful answer it is capped at maxPollInterval. Error answers are
+// passed on untouched, so lego's RateLimitedError keeps the CA's value.
+type hintTransport struct {
+	base http.RoundTripper
+	hint *retryHint
+	now  func() time.Time
+}
+
+func (t hintTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	v := resp.Header.Get("Retry-After")
+	if v == "" {
+		return resp, nil
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		t.hint.record(v)
+	case resp.StatusCode < http.StatusBadRequest:
+		now := t.now()
+		if at, ok := parseRetryAfter(v, now); ok && at.Sub(now) > maxPollInterval {
+			resp.Header.Set("Retry-After", strconv.Itoa(int(maxPollInterval/time.Second)))
+		}
+	}
+	return resp, nil
 }
