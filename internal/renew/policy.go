@@ -32,7 +32,8 @@ type Plan struct {
 	// from.
 	At time.Time
 	// Reason says why, for a person: "no certificate yet", "1/3 of
-	// lifetime left", "waiting for retry 2", ...
+	// lifetime left", "ARI window <start>–<end> (selected <time>)",
+	// "emergency: 20h0m left", "waiting for retry 2", ...
 	Reason string
 }
 
@@ -55,26 +56,123 @@ func RenewAt(notBefore, notAfter time.Time, renewBefore time.Duration) (time.Tim
 // has never issued it). force is renew --now: due regardless of the
 // schedule and of next_retry_time. Otherwise nothing is due before its
 // next_retry_time, whatever the reason it would be due.
+//
+// The schedule, in order of precedence:
+//   - renew_before, when set, is the operator's explicit choice and the
+//     whole schedule: neither ARI nor the emergency rule applies;
+//   - otherwise the selected time inside the CA's ARI window (RFC 9773),
+//     when state.json holds a well-formed one (start before end); a window
+//     in the past means now, one in the far future is honoured;
+//   - otherwise the lifetime rule (RenewAt);
+//   - whichever of those comes first and the emergency rule (EmergencyAt),
+//     so that no ARI window can let a certificate run out.
 func Decide(cert *config.Certificate, rec *store.Record, now time.Time, force bool) Plan {
+	if p, ok := decideFirst(cert, rec, now, force); ok {
+		return p
+	}
+	return schedule(cert, rec, now)
+}
+
+// decideFirst is the part of Decide that comes before the schedule: ok is
+// false when the schedule decides. The record has both dates then.
+func decideFirst(cert *config.Certificate, rec *store.Record, now time.Time, force bool) (p Plan, ok bool) {
 	if force {
-		return Plan{Due: true, At: now.UTC().Truncate(time.Second), Reason: "renew --now"}
+		return Plan{Due: true, At: now.UTC().Truncate(time.Second), Reason: "renew --now"}, true
 	}
 	if rec != nil && rec.NextRetryTime != nil && now.Before(*rec.NextRetryTime) {
-		return Plan{At: *rec.NextRetryTime, Reason: fmt.Sprintf("waiting for retry %d", rec.RetryCount+1)}
+		return Plan{At: *rec.NextRetryTime, Reason: fmt.Sprintf("waiting for retry %d", rec.RetryCount+1)}, true
 	}
 	switch {
 	case rec == nil || rec.NotAfter == nil || rec.NotBefore == nil:
-		return Plan{Due: true, Reason: "no certificate yet"}
+		return Plan{Due: true, Reason: "no certificate yet"}, true
 	case !sameDomains(cert.Domains, rec.Domains):
-		return Plan{Due: true, Reason: "domains changed"}
+		return Plan{Due: true, Reason: "domains changed"}, true
 	case cert.Deploy.Enabled() && rec.Version != "" && rec.DeployedVersion != rec.Version && now.Before(*rec.NotAfter):
-		return Plan{Due: true, DeployOnly: true, Reason: "deploy pending for version " + rec.Version}
+		return Plan{Due: true, DeployOnly: true, Reason: "deploy pending for version " + rec.Version}, true
 	case rec.NextRetryTime != nil:
 		// A failed renewal stays due once its retry time has passed.
-		return Plan{Due: true, At: *rec.NextRetryTime, Reason: fmt.Sprintf("retry %d", rec.RetryCount+1)}
+		return Plan{Due: true, At: *rec.NextRetryTime, Reason: fmt.Sprintf("retry %d", rec.RetryCount+1)}, true
 	}
-	at, why := RenewAt(*rec.NotBefore, *rec.NotAfter, cert.RenewBefore)
+	return Plan{}, false
+}
+
+// schedule is when a certificate with both dates is due: see Decide.
+func schedule(cert *config.Certificate, rec *store.Record, now time.Time) Plan {
+	nb, na := *rec.NotBefore, *rec.NotAfter
+	if cert.RenewBefore > 0 {
+		at, why := RenewAt(nb, na, cert.RenewBefore)
+		return Plan{Due: !now.Before(at), At: at, Reason: why}
+	}
+	at, why := RenewAt(nb, na, 0)
+	if start, end, sel, ok := ariWindow(rec.ARI); ok {
+		at = sel
+		why = fmt.Sprintf("ARI window %s–%s (selected %s)", start.Format(time.RFC3339), end.Format(time.RFC3339), sel.Format(time.RFC3339))
+	}
+	if e := EmergencyAt(nb, na); e.Before(at) {
+		at, why = e, "emergency: "+timeLeft(na.Sub(latest(now, e)))
+	}
 	return Plan{Due: !now.Before(at), At: at, Reason: why}
+}
+
+// ariWindow returns the ARI window of a record and the time selected in
+// it, whole seconds in UTC; ok is false when there is no window or it is
+// malformed (end not after start: RFC 9773 section 4.2 says to treat that
+// as no answer). A selected time missing or outside the window (state.json
+// edited by hand) counts as the window's start.
+func ariWindow(a *store.ARI) (start, end, selected time.Time, ok bool) {
+	if a == nil || a.WindowStart == nil || a.WindowEnd == nil || !a.WindowStart.Before(*a.WindowEnd) {
+		return time.Time{}, time.Time{}, time.Time{}, false
+	}
+	start, end = a.WindowStart.UTC().Truncate(time.Second), a.WindowEnd.UTC().Truncate(time.Second)
+	selected = start
+	if s := a.SelectedTime; s != nil && !s.Before(*a.WindowStart) && !s.After(*a.WindowEnd) {
+		selected = s.UTC().Truncate(time.Second)
+	}
+	return start, end, selected, true
+}
+
+// EmergencyAt is when a certificate is due whatever its ARI window says:
+// when less than 1/10 of its lifetime is left, or 24 hours if that is
+// more, but never more than 1/3 of the lifetime (so that a certificate
+// valid for less than 3 days is not due from the moment it is issued).
+// For 90 days that is 9 days before expiry; from 3 to 10 days, 24 hours.
+// The lifetime rule always comes first, so this only matters under ARI.
+func EmergencyAt(notBefore, notAfter time.Time) time.Time {
+	lifetime := notAfter.Sub(notBefore)
+	left := min(max(lifetime/10, emergencyFloor), lifetime/3)
+	return notAfter.Add(-left).UTC().Truncate(time.Second)
+}
+
+// emergencyFloor is the least time left at which the emergency rule
+// renews a certificate of 3 days or more: a day gives an operator a
+// working day to notice a failure before the certificate expires.
+const emergencyFloor = 24 * time.Hour
+
+// timeLeft says how long a certificate has left, for a person:
+// "8d23h left", "23h59m left", "expired 2h0m ago".
+func timeLeft(d time.Duration) string {
+	if d <= 0 {
+		return "expired " + roughly(-d) + " ago"
+	}
+	return roughly(d) + " left"
+}
+
+func roughly(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	case d < time.Minute:
+		return "under a minute"
+	}
+	return strings.TrimSuffix(d.String(), "0s")
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func sameDomains(a, b []string) bool {
@@ -111,16 +209,31 @@ func RetryDelay(failures int, initial, max time.Duration, jitter float64) time.D
 }
 
 // RecordFailure updates rec after a failed attempt at now. The retry time
-// is the backoff, or the CA's Retry-After when that is later.
+// is the backoff (RetryDelay with retry.max lowered by RetryCap), or the
+// CA's Retry-After when that is later.
 func RecordFailure(rec *store.Record, err error, now time.Time, retry config.Retry, jitter float64) {
 	rec.LastAttempt = ptr(now)
 	rec.RetryCount++
-	next := now.Add(RetryDelay(rec.RetryCount, retry.Initial, retry.Max, jitter))
+	next := now.Add(RetryDelay(rec.RetryCount, retry.Initial, RetryCap(rec, now, retry), jitter))
 	if ra, ok := acme.RetryAfter(err, now); ok && ra.After(next) {
 		next = ra // never before the CA's Retry-After
 	}
 	rec.NextRetryTime = ptr(next)
 	rec.LastError = err.Error()
+}
+
+// RetryCap is the longest backoff after a failure at now: retry.max, or
+// 1/8 of the time the certificate has left when that is shorter, but never
+// less than retry.initial. With a 24h retry.max a 90-day certificate
+// renewed at 1/3 left never meets the cap; a 6-day one renewed with 3 days
+// left is retried at least every 9 hours, then more often, about thirty
+// times before it expires instead of three. An expired certificate (or
+// none) has nothing left to race: plain retry.max applies.
+func RetryCap(rec *store.Record, now time.Time, retry config.Retry) time.Duration {
+	if rec == nil || rec.NotAfter == nil || !now.Before(*rec.NotAfter) {
+		return retry.Max
+	}
+	return min(retry.Max, max(retry.Initial, rec.NotAfter.Sub(now)/8))
 }
 
 // RecordSuccess resets the failure fields of rec after a renewal at now.
@@ -130,6 +243,9 @@ func RecordSuccess(rec *store.Record, now time.Time) {
 	rec.RetryCount = 0
 	rec.NextRetryTime = nil
 	rec.LastError = ""
+	// The ARI window was the replaced certificate's; the next run asks
+	// about the new one (RFC 9773 section 4.3.1: right after issuance).
+	rec.ARI = nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -21,12 +21,20 @@ import (
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/deploy"
 	"github.com/renewd/renewd/internal/store"
+
+	"github.com/renewd/renewd/internal/crashpoint"
 )
 
-// Issuer orders a certificate. *acme.Client is the real one. Obtain must
-// honour ctx and may be called concurrently.
+// Issuer orders certificates and asks the CA when to renew them.
+// *acme.Client is the real one. Both methods honour ctx and may be called
+// concurrently.
 type Issuer interface {
-	Obtain(ctx context.Context, cert *config.Certificate) (*acme.Issued, error)
+	// Obtain orders a certificate for cert. previous is the certificate it
+	// replaces, nil for a first issuance (RFC 9773 section 5: replaces).
+	Obtain(ctx context.Context, cert *config.Certificate, previous *x509.Certificate) (*acme.Issued, error)
+	// RenewalInfo returns the CA's suggested renewal window for leaf
+	// (RFC 9773), or an error matching acme.ErrNoARI when the CA has none.
+	RenewalInfo(ctx context.Context, leaf *x509.Certificate) (*acme.RenewalInfo, error)
 }
 
 var _ Issuer = (*acme.Client)(nil)
@@ -66,6 +74,15 @@ type Options struct {
 	Force bool
 	// Names limits the run to these certificates; empty means all.
 	Names []string
+	// Since, with Force, is when the caller started waiting for a lock
+	// another process held (whole seconds, rounded down; zero when it did
+	// not wait): a certificate renewed since then is not renewed again, so
+	// two `renew --now` at once give one issuance, not two.
+	Since time.Time
+	// SkipCanary renews canaries like any other certificate, holding
+	// nothing behind them: for an emergency, when the canary itself is
+	// what is broken.
+	SkipCanary bool
 }
 
 // Renewer runs renewals for a configuration. The caller holds the store's
@@ -134,16 +151,21 @@ func (r *Renewer) Run(ctx context.Context, opts Options) ([]Result, error) {
 	}
 
 	r.reconcile(certs)
+	r.refreshARI(ctx, certs, opts)
 
 	now := r.now()
 	var canaries, others []*config.Certificate
 	results := make(map[string]*Result, len(certs))
 	for _, c := range certs {
 		forced := opts.Force && (len(opts.Names) == 0 || slices.Contains(opts.Names, c.Name))
+		if rec := st.Certificates[c.Name]; forced && rec != nil && rec.RenewTime != nil && !opts.Since.IsZero() && !rec.RenewTime.Before(opts.Since) {
+			forced = false
+			r.step(c.Name, "skip", "renewed by another renewd process while this one waited for the lock")
+		}
 		p := Decide(c, st.Certificates[c.Name], now, forced)
 		results[c.Name] = &Result{Name: c.Name, Outcome: NotDue, Plan: p, Record: st.Certificates[c.Name]}
 		switch {
-		case c.Canary:
+		case c.Canary && !opts.SkipCanary:
 			canaries = append(canaries, c)
 		case p.Due:
 			others = append(others, c)
@@ -178,11 +200,7 @@ func (r *Renewer) Run(ctx context.Context, opts Options) ([]Result, error) {
 		}
 	}
 	if canaryErr != nil {
-		for _, c := range others {
-			res := results[c.Name]
-			res.Outcome, res.Err = Held, canaryErr
-			r.step(c.Name, "held", canaryErr.Error())
-		}
+		r.hold(others, results, canaryErr)
 	} else {
 		r.runAll(ctx, others, results)
 	}
@@ -192,6 +210,27 @@ func (r *Renewer) Run(ctx context.Context, opts Options) ([]Result, error) {
 		out = append(out, *results[c.Name])
 	}
 	return out, nil
+}
+
+// hold records that certs were not attempted because a canary failed, so
+// `renewd status` shows why they are still on their old certificate. It
+// is not their failure: retry_count and next_retry_time stay as they are.
+func (r *Renewer) hold(certs []*config.Certificate, results map[string]*Result, cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range certs {
+		res := results[c.Name]
+		res.Outcome, res.Err = Held, cause
+		rec := r.record(c)
+		rec.HeldBy = cause.Error()
+		res.Record = rec
+		r.step(c.Name, "held", cause.Error())
+	}
+	if len(certs) > 0 {
+		if err := r.Store.SaveState(r.state); err != nil {
+			r.Log.Error("save state", zap.Error(err))
+		}
+	}
 }
 
 // selectCerts returns the named certificates, or all of them. Canaries are
@@ -246,6 +285,9 @@ func (r *Renewer) reconcile(certs []*config.Certificate) {
 		r.step(c.Name, "found", fmt.Sprintf("stored version %s was not recorded; adopting it", version))
 	}
 }
+
+// orderTimeout bounds one ACME order (plus the DNS propagation timeout).
+const orderTimeout = 10 * time.Minute
 
 // Deployer installs stored certificates and proves them served; see
 // deploy.Deployer. It returns an error per item name (nil: deployed).
@@ -333,6 +375,7 @@ func (r *Renewer) finish(c *config.Certificate, res *Result, it *deploy.Item, er
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec := r.record(c)
+	rec.HeldBy = ""
 	if err != nil {
 		RecordFailure(rec, err, now, r.Config.Retry, r.jitter())
 		res.Outcome, res.Err = Failed, err
@@ -377,10 +420,15 @@ func (r *Renewer) obtain(ctx context.Context, c *config.Certificate) (*deploy.It
 		return nil, err
 	}
 	r.step(c.Name, "order", fmt.Sprintf("%s for %s", c.Challenge.Type, joinDomains(c.Domains)))
-	issued, err := r.Issuer.Obtain(ctx, c)
+	// A deadline for the whole order: lego's polls and a CA that sends
+	// headers and then stalls are otherwise bounded per request only.
+	octx, cancel := context.WithTimeout(ctx, orderTimeout+c.Challenge.DNS01.PropagationTimeout)
+	issued, err := r.Issuer.Obtain(octx, c, r.previous(c))
+	cancel()
 	if err != nil {
 		return nil, err
 	}
+	crashpoint.Hit("renew-ordered")
 	fetcher := r.Fetcher
 	if fetcher == nil {
 		fetcher = &chain.HTTPFetcher{}
@@ -396,6 +444,7 @@ func (r *Renewer) obtain(ctx context.Context, c *config.Certificate) (*deploy.It
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	r.step(c.Name, "stored", fmt.Sprintf("%s -> %s", r.Store.LiveDir(c.Name), version))
+	crashpoint.Hit("renew-stored")
 
 	r.mu.Lock()
 	rec := r.record(c)
@@ -406,6 +455,7 @@ func (r *Renewer) obtain(ctx context.Context, c *config.Certificate) (*deploy.It
 	if err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
+	crashpoint.Hit("renew-recorded")
 	r.Log.Info("issued and stored", zap.String("certificate", c.Name), zap.Strings("domains", c.Domains), zap.String("serial", rec.Serial),
 		zap.String("version", version), zap.Duration("duration", time.Since(start)))
 	return r.item(c, files, bundle.Leaf, version), nil

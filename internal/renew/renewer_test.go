@@ -29,19 +29,35 @@ import (
 )
 
 // fakeIssuer is an Issuer whose behaviour is a function field. It records
-// the names it was asked for, in call order.
+// the names it was asked for, in call order, and the previous certificate
+// each order replaced. Without renewalInfo it is a CA without ARI.
 type fakeIssuer struct {
-	obtain func(ctx context.Context, cert *config.Certificate) (*renewdacme.Issued, error)
+	obtain      func(ctx context.Context, cert *config.Certificate) (*renewdacme.Issued, error)
+	renewalInfo func(ctx context.Context, leaf *x509.Certificate) (*renewdacme.RenewalInfo, error)
 
-	mu    sync.Mutex
-	calls []string
+	mu        sync.Mutex
+	calls     []string
+	previous  []*x509.Certificate // per call to Obtain
+	infoCalls []string            // serials asked for with RenewalInfo
 }
 
-func (f *fakeIssuer) Obtain(ctx context.Context, cert *config.Certificate) (*renewdacme.Issued, error) {
+func (f *fakeIssuer) Obtain(ctx context.Context, cert *config.Certificate, previous *x509.Certificate) (*renewdacme.Issued, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, cert.Name)
+	f.previous = append(f.previous, previous)
 	f.mu.Unlock()
 	return f.obtain(ctx, cert)
+}
+
+func (f *fakeIssuer) RenewalInfo(ctx context.Context, leaf *x509.Certificate) (*renewdacme.RenewalInfo, error) {
+	f.mu.Lock()
+	f.infoCalls = append(f.infoCalls, leaf.SerialNumber.Text(16))
+	fn := f.renewalInfo
+	f.mu.Unlock()
+	if fn == nil {
+		return nil, renewdacme.ErrNoARI
+	}
+	return fn(ctx, leaf)
 }
 
 func (f *fakeIssuer) called() []string {
@@ -53,7 +69,7 @@ func (f *fakeIssuer) called() []string {
 func (f *fakeIssuer) reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = nil
+	f.calls, f.previous, f.infoCalls = nil, nil, nil
 }
 
 // noFetcher fails the test if the chain package tries AIA: none of the

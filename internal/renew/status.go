@@ -12,23 +12,25 @@ import (
 // configuration and the policy's next decision. The JSON names are the
 // state.json names plus the computed ones; they are a stable interface.
 type Status struct {
-	Name          string     `json:"name"`
-	Domains       []string   `json:"domains"`
-	Canary        bool       `json:"canary"`
-	Serial        string     `json:"serial,omitempty"`
-	Issuer        string     `json:"issuer,omitempty"`
-	NotBefore     *time.Time `json:"not_before"`
-	NotAfter      *time.Time `json:"not_after"`
-	DaysLeft      *int       `json:"days_left"`
-	RenewTime     *time.Time `json:"renew_time"`
-	LastAttempt   *time.Time `json:"last_attempt"`
-	RetryCount    int        `json:"retry_count"`
-	NextRetryTime *time.Time `json:"next_retry_time"`
-	LastError     string     `json:"last_error,omitempty"`
-	NextRenewal   *time.Time `json:"next_renewal"`
-	NextReason    string     `json:"next_renewal_reason"`
-	Due           bool       `json:"due"`
-	Version       string     `json:"version,omitempty"`
+	Name            string     `json:"name"`
+	Domains         []string   `json:"domains"`
+	Canary          bool       `json:"canary"`
+	Serial          string     `json:"serial,omitempty"`
+	Issuer          string     `json:"issuer,omitempty"`
+	NotBefore       *time.Time `json:"not_before"`
+	NotAfter        *time.Time `json:"not_after"`
+	DaysLeft        *int       `json:"days_left"`
+	RenewTime       *time.Time `json:"renew_time"`
+	LastAttempt     *time.Time `json:"last_attempt"`
+	RetryCount      int        `json:"retry_count"`
+	NextRetryTime   *time.Time `json:"next_retry_time"`
+	LastError       string     `json:"last_error,omitempty"`
+	HeldBy          string     `json:"held_by,omitempty"`
+	NextRenewal     *time.Time `json:"next_renewal"`
+	NextReason      string     `json:"next_renewal_reason"`
+	Due             bool       `json:"due"`
+	Version         string     `json:"version,omitempty"`
+	DeployedVersion string     `json:"deployed_version,omitempty"`
 }
 
 // StatusRows builds one row per configured certificate, in config order.
@@ -46,6 +48,8 @@ func StatusRows(cfg *config.Config, st *store.State, now time.Time) []Status {
 			row.NotBefore, row.NotAfter = rec.NotBefore, rec.NotAfter
 			row.RenewTime, row.LastAttempt = rec.RenewTime, rec.LastAttempt
 			row.RetryCount, row.NextRetryTime, row.LastError = rec.RetryCount, rec.NextRetryTime, rec.LastError
+			row.HeldBy = rec.HeldBy
+			row.DeployedVersion = rec.DeployedVersion
 			if rec.NotAfter != nil {
 				// Floor, so an expired certificate never shows 0 days.
 				row.DaysLeft = ptr(int(math.Floor(rec.NotAfter.Sub(now).Hours() / 24)))
