@@ -15,6 +15,8 @@ import (
 
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/store"
+
+	"github.com/renewd/renewd/internal/crashpoint"
 )
 
 // Item is one stored certificate to deploy.
@@ -110,6 +112,7 @@ func (d *Deployer) Deploy(ctx context.Context, items []*Item) map[string]error {
 			nginxItems = append(nginxItems, it)
 		}
 	}
+	crashpoint.Hit("deploy-installed")
 	if len(nginxItems) > 0 {
 		d.nginx(ctx, nginxItems, done, errs)
 	}
@@ -139,6 +142,7 @@ func (d *Deployer) nginx(ctx context.Context, items []*Item, done map[string][]i
 		return
 	}
 	d.step(batchName(items), "reload", fmt.Sprintf("%s for %d certificate(s)", quote(d.Nginx.Reload), len(items)))
+	crashpoint.Hit("deploy-reloaded")
 	var bad []*Item
 	for _, it := range items {
 		if err := d.waitServed(ctx, it); err != nil {

@@ -306,6 +306,14 @@ func (f *fakeProber) Probe(ctx context.Context, addr, sni string) ([]*x509.Certi
 	return f.probe(ctx, addr, sni, n)
 }
 
+// askedNames returns the names probed, sorted, each once: a name is probed
+// until it passes `confirmations` times in a row.
+func (f *fakeProber) askedNames() []string {
+	names := f.asked()
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
 func (f *fakeProber) asked() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

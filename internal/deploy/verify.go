@@ -79,37 +79,54 @@ func (e *staleError) Error() string {
 	return fmt.Sprintf("nginx serves serial %x, not the new %x (is nginx using these files for this name?)", e.served, e.want)
 }
 
-// waitServed retries verifyServed for every name of it until all pass or
-// the timeout runs out; it returns the last error per name.
+// waitServed retries verifyServed for every name of it until each has
+// passed `confirmations` times in a row, or the verify timeout has run out
+// and every name had at least that many probes; it returns the last error
+// per name. Each probe has its own bound, so a tiny timeout still gives
+// every name a fair chance.
 func (d *Deployer) waitServed(ctx context.Context, it *Item) error {
-	ctx, cancel := context.WithTimeout(ctx, d.Nginx.Verify.Timeout)
+	vctx, cancel := context.WithTimeout(ctx, d.Nginx.Verify.Timeout)
 	defer cancel()
 	pending := map[string]error{}
 	for _, dom := range it.Domains {
 		pending[verifyName(dom)] = errUnchecked
 	}
-	for ctx.Err() == nil {
-		for sni := range pending {
-			err := d.probeOnce(ctx, sni, it)
-			switch {
-			case err == nil:
-				delete(pending, sni)
-			case ctx.Err() == nil || isUnchecked(pending[sni]):
-				pending[sni] = err
-				// else: the deadline cut this probe short; the error from
-				// the previous round says more than "deadline exceeded".
+	passes := map[string]int{}
+	for round := 0; len(pending) > 0 && ctx.Err() == nil && (vctx.Err() == nil || round < confirmations); round++ {
+		if round > 0 {
+			select {
+			case <-vctx.Done():
+			case <-d.after(200 * time.Millisecond):
 			}
 		}
-		if len(pending) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-		case <-d.after(200 * time.Millisecond):
+		for sni := range pending {
+			bound := 5 * time.Second
+			if vctx.Err() != nil {
+				bound = time.Second // past the deadline: only the minimum rounds, quickly
+			}
+			err := d.probeOnce(ctx, sni, it, bound)
+			if err != nil {
+				passes[sni] = 0
+				// A probe cut short by its deadline says less than the
+				// error of the round before ("serves serial a0, not a1").
+				if !errors.Is(err, context.DeadlineExceeded) || isUnchecked(pending[sni]) {
+					pending[sni] = err
+				}
+				continue
+			}
+			// After a reload nginx's old worker can still accept for a
+			// moment: one good handshake proves little, several fresh
+			// connections in a row do.
+			if passes[sni]++; passes[sni] >= confirmations {
+				delete(pending, sni)
+			}
 		}
 	}
 	var errs []error
 	for sni, err := range pending {
+		if ctx.Err() != nil && isUnchecked(err) {
+			err = ctx.Err()
+		}
 		errs = append(errs, fmt.Errorf("%s at %s: %w", sni, d.Nginx.Verify.Address, err))
 	}
 	return errors.Join(errs...)
@@ -117,10 +134,13 @@ func (d *Deployer) waitServed(ctx context.Context, it *Item) error {
 
 var errUnchecked = errors.New("not checked")
 
+// confirmations is how many consecutive good handshakes prove a name served.
+const confirmations = 3
+
 func isUnchecked(err error) bool { return errors.Is(err, errUnchecked) }
 
-func (d *Deployer) probeOnce(ctx context.Context, sni string, it *Item) error {
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+func (d *Deployer) probeOnce(ctx context.Context, sni string, it *Item, bound time.Duration) error {
+	pctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	served, err := d.prober().Probe(pctx, d.Nginx.Verify.Address, sni)
 	if err != nil {

@@ -169,6 +169,7 @@ func TestWaitServed(t *testing.T) {
 				"a.example.com":               {pki.served(cur)},
 				"renewd-verify.a.example.com": {pki.served(cur)},
 			},
+			wantWaits: confirmations - 1, // each name must pass on fresh connections in a row
 		},
 		{
 			desc:    "workers switch over: old serial, then the new one",
@@ -177,7 +178,7 @@ func TestWaitServed(t *testing.T) {
 				"a.example.com":               {pki.served(old), pki.served(old), pki.served(cur)},
 				"renewd-verify.a.example.com": {pki.served(old), pki.served(cur)},
 			},
-			wantWaits: 2,
+			wantWaits: 2 + confirmations - 1,
 		},
 		{
 			desc:    "never switches",
