@@ -41,9 +41,12 @@ func fail(code int, format string, args ...any) error {
 const usage = `usage: renewd [--config PATH] [--log-level LEVEL] COMMAND [ARGS]
 
 commands:
-  renew [--now] [--wait DURATION] [NAME...]   renew what is due (with --now: the named or all certificates)
+  run                                         the daemon: renew on the schedule, reload on SIGHUP
+  renew [--now] [--wait DURATION] [--skip-canary] [NAME...]
+                                              renew what is due (with --now: the named or all certificates)
   status [--json]                             one row per certificate
-  check [--json] [NAME | HOST[:PORT]...]      judge stored and served chains as strict clients do
+  check [--json] [--strict] [--warn-days N] [--timeout D] [--connect ADDR] [NAME | HOST[:PORT]...]
+                                              judge stored and served chains as strict clients do
   config check                                validate and print the effective configuration
   version                                     print the version
 
@@ -91,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var err error
 	switch cmd, cmdArgs := rest[0], rest[1:]; cmd {
+	case "run":
+		err = cmdRun(ctx, g, cmdArgs, stderr)
 	case "renew":
 		err = cmdRenew(ctx, g, cmdArgs, stdout, stderr)
 	case "status":

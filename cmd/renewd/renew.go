@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/renewd/renewd/internal/acme"
 	"github.com/renewd/renewd/internal/chain"
 	"github.com/renewd/renewd/internal/config"
@@ -21,6 +23,7 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	fs := newFlagSet("renew", stderr)
 	now := fs.Bool("now", false, "renew the named (or all) certificates now, due or not")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for a renewal another renewd process is running")
+	skipCanary := fs.Bool("skip-canary", false, "emergency only: do not hold certificates behind their canary")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
 		return &exitError{code: exitUsage}
@@ -44,27 +47,44 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	lock, err := takeLock(ctx, st, *wait, stderr)
+	// RenewTime has whole seconds: round down, so a renewal finished in
+	// this very second still counts as "while we waited".
+	since := time.Now().Truncate(time.Second)
+	lock, waited, err := takeLock(ctx, st, *wait, stderr)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = lock.Unlock() }()
 
-	client, err := acme.New(cfg.ACME, st.AccountsDir(), log.Named("acme"))
+	r, err := newRenewer(cfg, st, roots, log, &lineProgress{w: stdout})
 	if err != nil {
-		return fail(exitUsage, "%v", err)
+		return err
 	}
-	progress := &lineProgress{w: stdout}
-	r := &renew.Renewer{
-		Config: cfg, Store: st, Issuer: client, Roots: roots,
-		Log: log.Named("renew"), Progress: progress,
-		Deployer: &deploy.Deployer{Nginx: cfg.Nginx, Roots: roots, Log: log.Named("deploy"), Progress: progress.Step},
+	if *skipCanary {
+		fmt.Fprintln(stderr, "renewd: WARNING: --skip-canary: certificates are renewed without their canary first; a broken CA, challenge or nginx setup will hit all of them")
+		log.Warn("canary gating skipped on request (--skip-canary)")
 	}
-	results, err := r.Run(ctx, renew.Options{Force: *now, Names: names})
+	if !waited {
+		since = time.Time{}
+	}
+	results, err := r.Run(ctx, renew.Options{Force: *now, Names: names, SkipCanary: *skipCanary, Since: since})
 	if err != nil {
 		return err
 	}
 	return summarize(results, stdout)
+}
+
+// newRenewer wires the ACME client, the deployer and the renewer for cfg.
+func newRenewer(cfg *config.Config, st *store.Store, roots *x509.CertPool, log *zap.Logger, progress renew.Progress) (*renew.Renewer, error) {
+	client, err := acme.New(cfg.ACME, st.AccountsDir(), log.Named("acme"))
+	if err != nil {
+		return nil, fail(exitUsage, "%v", err)
+	}
+	return &renew.Renewer{
+		Config: cfg, Store: st, Issuer: client, Roots: roots,
+		Log: log.Named("renew"), Progress: progress,
+		Deployer: &deploy.Deployer{Nginx: cfg.Nginx, Roots: roots, Log: log.Named("deploy"), Progress: progress.Step},
+	}, nil
 }
 
 // openStorage opens the store (proving it writable before any ACME request)
@@ -83,22 +103,22 @@ func openStorage(cfg *config.Config) (*store.Store, *x509.CertPool, error) {
 
 // takeLock takes the storage lock, waiting up to wait (visibly) when another
 // renewd process holds it.
-func takeLock(ctx context.Context, st *store.Store, wait time.Duration, stderr io.Writer) (*store.Lock, error) {
-	lock, err := st.TryLock()
+func takeLock(ctx context.Context, st *store.Store, wait time.Duration, stderr io.Writer) (lock *store.Lock, waited bool, err error) {
+	lock, err = st.TryLock()
 	if err == nil {
-		return lock, nil
+		return lock, false, nil
 	}
 	if !errors.Is(err, store.ErrLocked) {
-		return nil, fail(exitFailed, "lock: %v", err)
+		return nil, false, fail(exitFailed, "lock: %v", err)
 	}
 	fmt.Fprintf(stderr, "renewd: waiting for the running renewal (another renewd holds %s/renewd.lock; up to %s)\n", st.Dir(), wait)
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	lock, err = st.Lock(wctx)
 	if err != nil {
-		return nil, fail(exitLocked, "another renewal is still running after %s; try again later or pass a longer --wait", wait)
+		return nil, true, fail(exitLocked, "another renewal is still running after %s; try again later or pass a longer --wait", wait)
 	}
-	return lock, nil
+	return lock, true, nil
 }
 
 // lineProgress prints one line per step and certificate.
@@ -113,30 +133,45 @@ func (p *lineProgress) Step(name, step, detail string) {
 	fmt.Fprintf(p.w, "%-16s %-7s %s\n", name, step, detail)
 }
 
-// summarize prints the outcome per certificate and turns failures into exit 1.
-func summarize(results []renew.Result, w io.Writer) error {
-	var renewed, failed, held, idle int
+// outcomes counts a run's results.
+type outcomes struct{ renewed, failed, held, idle int }
+
+func countOutcomes(results []renew.Result) outcomes {
+	var o outcomes
 	for _, res := range results {
 		switch res.Outcome {
 		case renew.Renewed:
-			renewed++
-		case renew.Failed:
-			failed++
+			o.renewed++
+		case renew.Failed, renew.Interrupted:
+			o.failed++
 		case renew.Held:
-			held++
-		case renew.Interrupted:
-			failed++
+			o.held++
 		default:
-			idle++
-			when := "-"
-			if !res.Plan.At.IsZero() {
-				when = res.Plan.At.UTC().Format(time.RFC3339)
-			}
-			fmt.Fprintf(w, "%-16s %-7s next renewal %s (%s)\n", res.Name, "not due", when, res.Plan.Reason)
+			o.idle++
 		}
 	}
-	fmt.Fprintf(w, "%d renewed, %d failed, %d held by canary, %d not due\n", renewed, failed, held, idle)
-	if failed+held > 0 {
+	return o
+}
+
+func (o outcomes) String() string {
+	return fmt.Sprintf("%d renewed, %d failed, %d held by canary, %d not due", o.renewed, o.failed, o.held, o.idle)
+}
+
+// summarize prints the outcome per certificate and turns failures into exit 1.
+func summarize(results []renew.Result, w io.Writer) error {
+	for _, res := range results {
+		if res.Outcome != renew.NotDue {
+			continue
+		}
+		when := "-"
+		if !res.Plan.At.IsZero() {
+			when = res.Plan.At.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%-16s %-7s next renewal %s (%s)\n", res.Name, "not due", when, res.Plan.Reason)
+	}
+	o := countOutcomes(results)
+	fmt.Fprintln(w, o)
+	if o.failed+o.held > 0 {
 		return &exitError{code: exitFailed}
 	}
 	return nil

@@ -68,6 +68,9 @@ func printStatus(w io.Writer, rows []renew.Status) {
 			retries += " (next " + r.NextRetryTime.Format(time.RFC3339) + ")"
 		}
 		lastErr := firstLine(r.LastError)
+		if r.HeldBy != "" {
+			lastErr = "held: " + firstLine(r.HeldBy)
+		}
 		if lastErr == "" {
 			lastErr = "-"
 		}

@@ -10,7 +10,8 @@
 // The judging is pure: Judge and JudgeStored take the certificates as sent
 // (or stored), the names, the trust roots and the time, and return a Report
 // of Findings. Server is the network half: it connects, probes which TLS
-// versions the server accepts and judges what it sent. renewd's
-// `check` command and its deploy verification after an nginx reload both use
-// it.
+// versions the server accepts and judges what it sent. renewd's `check`
+// command uses it; the deploy step's own verification after an nginx reload
+// (internal/deploy) checks the same chain rule through chain.Verify, and
+// the serial, without the protocol probes.
 package check
