@@ -2,12 +2,15 @@
 # Installs the Debian packages renewd's tests and demo use, when missing:
 # nginx (a real one: the e2e tests and the demo run it on high ports),
 # openssl (to show and verify chains as an operator would) and curl (the
-# demo's and tests' DNS-01 exec script talks to challtestsrv with it).
+# demo's and tests' DNS-01 exec script talks to challtestsrv with it),
+# systemd (systemd-analyze verifies the unit file).
 set -euo pipefail
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# systemd-analyze checks the unit file in the install test.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
