@@ -204,7 +204,7 @@ func (f *pathFinder) issuerUnknown(c *x509.Certificate) bool {
 // what it gets to the pool. It returns *IncompleteError when it cannot.
 func (f *pathFinder) fetchIssuer(ctx context.Context, last *x509.Certificate, level int) error {
 	urls := last.IssuingCertificateURL
-	e := &IncompleteError{Subject: describe(last), Issuer: last.Issuer.String(), AIA: urls}
+	e := &IncompleteError{Subject: Describe(last), Issuer: last.Issuer.String(), AIA: urls}
 	if len(urls) == 0 {
 		return e
 	}
@@ -232,7 +232,7 @@ func (f *pathFinder) fetchIssuer(ctx context.Context, last *x509.Certificate, le
 		if found {
 			return nil
 		}
-		e.Err = fmt.Errorf("%s served %d certificate(s), none of them issued %q", u, len(got), describe(last))
+		e.Err = fmt.Errorf("%s served %d certificate(s), none of them issued %q", u, len(got), Describe(last))
 	}
 	return e
 }

@@ -27,9 +27,10 @@ func isSelfSigned(c *x509.Certificate) bool {
 	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
 }
 
-// describe names a certificate for people. Leaves issued for IP addresses or
-// by some CAs have an empty subject, so fall back to a SAN, then the serial.
-func describe(c *x509.Certificate) string {
+// Describe names a certificate for people, in errors and reports. Leaves
+// issued for IP addresses or by some CAs have an empty subject, so it falls
+// back to a SAN, then the serial.
+func Describe(c *x509.Certificate) string {
 	if s := c.Subject.String(); s != "" {
 		return s
 	}

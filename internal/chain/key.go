@@ -31,14 +31,15 @@ func KeyMatches(leaf *x509.Certificate, key crypto.Signer) bool {
 func keyMismatch(leaf *x509.Certificate, key crypto.Signer) error {
 	have := "none given"
 	if key != nil {
-		have = keyKind(key.Public())
+		have = KeyKind(key.Public())
 	}
 	return fmt.Errorf("%w: leaf %q has a different public key (%s) than the order's private key (%s)",
-		ErrKeyMismatch, describe(leaf), keyKind(leaf.PublicKey), have)
+		ErrKeyMismatch, Describe(leaf), KeyKind(leaf.PublicKey), have)
 }
 
-// keyKind names a public key without printing it.
-func keyKind(pub crypto.PublicKey) string {
+// KeyKind names a public key ("ECDSA P-256", "RSA 2048-bit") without
+// printing it.
+func KeyKind(pub crypto.PublicKey) string {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		return "ECDSA " + k.Curve.Params().Name

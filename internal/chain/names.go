@@ -42,7 +42,7 @@ func matchNames(leaf *x509.Certificate, domains []string) error {
 	if len(extra) > 0 {
 		parts = append(parts, "not requested "+strings.Join(extra, ", "))
 	}
-	return fmt.Errorf("%w: leaf %q: %s", ErrNameMismatch, describe(leaf), strings.Join(parts, "; "))
+	return fmt.Errorf("%w: leaf %q: %s", ErrNameMismatch, Describe(leaf), strings.Join(parts, "; "))
 }
 
 func normalizeName(name string) string {

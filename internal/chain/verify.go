@@ -90,7 +90,7 @@ func checkOrder(certs []*x509.Certificate) error {
 			}
 		}
 		return fmt.Errorf("%w: certificate %d %q is not issued by certificate %d %q (%s)",
-			ErrOrder, i+1, describe(child), i+2, describe(parent), detail)
+			ErrOrder, i+1, Describe(child), i+2, Describe(parent), detail)
 	}
 	return nil
 }
@@ -114,10 +114,10 @@ func explain(chain []*x509.Certificate, root *x509.Certificate, now time.Time, e
 		switch {
 		case now.Before(c.NotBefore):
 			return fmt.Errorf("certificate %d %q is not valid before %s (verification time %s): %w",
-				i+1, describe(c), rfc3339(c.NotBefore), rfc3339(now), err)
+				i+1, Describe(c), rfc3339(c.NotBefore), rfc3339(now), err)
 		case now.After(c.NotAfter):
 			return fmt.Errorf("certificate %d %q expired at %s (verification time %s): %w",
-				i+1, describe(c), rfc3339(c.NotAfter), rfc3339(now), err)
+				i+1, Describe(c), rfc3339(c.NotAfter), rfc3339(now), err)
 		}
 	}
 	var unknown x509.UnknownAuthorityError
@@ -126,7 +126,7 @@ func explain(chain []*x509.Certificate, root *x509.Certificate, now time.Time, e
 	}
 	var invalid x509.CertificateInvalidError
 	if errors.As(err, &invalid) && invalid.Cert != nil {
-		return fmt.Errorf("verify chain: certificate %q: %w", describe(invalid.Cert), err)
+		return fmt.Errorf("verify chain: certificate %q: %w", Describe(invalid.Cert), err)
 	}
 	return fmt.Errorf("verify chain: %w", err)
 }
@@ -134,7 +134,7 @@ func explain(chain []*x509.Certificate, root *x509.Certificate, now time.Time, e
 // incomplete describes the gap above last. root is the self-signed
 // certificate that followed last in the input, if any.
 func incomplete(last, root *x509.Certificate, err error) *IncompleteError {
-	e := &IncompleteError{Subject: describe(last), Issuer: last.Issuer.String(), Err: err}
+	e := &IncompleteError{Subject: Describe(last), Issuer: last.Issuer.String(), Err: err}
 	switch {
 	case root != nil || bytes.Equal(last.RawIssuer, last.RawSubject):
 		e.untrusted = true

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/renewd/renewd/internal/chain"
 )
 
 // maxPath bounds the walk up the sent certificates; it only matters for
@@ -22,7 +24,7 @@ var serverAuth = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 // reach.
 func judgeChain(r *Report, certs []*x509.Certificate, opts Options) []*x509.Certificate {
 	if leaf := certs[0]; leaf.IsCA && len(leaf.DNSNames) == 0 && len(leaf.IPAddresses) == 0 {
-		r.add(Chain, Fail, "the first certificate %q is a CA certificate, not the server's own: the server certificate must come first", describe(leaf))
+		r.add(Chain, Fail, "the first certificate %q is a CA certificate, not the server's own: the server certificate must come first", chain.Describe(leaf))
 	}
 	path, err := verifiedPath(certs, opts)
 	trusted := err == nil
@@ -159,17 +161,17 @@ func allValid(path []*x509.Certificate, t time.Time) bool {
 func diagnose(r *Report, path []*x509.Certificate, err error, opts Options) {
 	last := path[len(path)-1]
 	if c := insecureLink(path); c != nil {
-		r.add(Chain, Fail, "not trusted: %q is signed with %s, which current clients reject", describe(c), c.SignatureAlgorithm)
+		r.add(Chain, Fail, "not trusted: %q is signed with %s, which current clients reject", chain.Describe(c), c.SignatureAlgorithm)
 		return
 	}
 	switch {
 	case isSelfSigned(last) && len(path) == 1:
-		r.add(Chain, Fail, "self-signed: %q is its own issuer and not in the trust store, so every client that was not told to trust it refuses it", describe(last))
+		r.add(Chain, Fail, "self-signed: %q is its own issuer and not in the trust store, so every client that was not told to trust it refuses it", chain.Describe(last))
 	case isSelfSigned(last):
-		r.add(Chain, Fail, "untrusted root: the chain ends at the self-signed %q, which is not in the trust store", describe(last))
+		r.add(Chain, Fail, "untrusted root: the chain ends at the self-signed %q, which is not in the trust store", chain.Describe(last))
 	case issuerMissing(last, opts):
 		r.Path = append(r.Path, PathEntry{Subject: last.Issuer.String(), From: FromMissing})
-		r.add(Chain, Fail, "incomplete: no certificate for issuer %q of %q (%s)", last.Issuer.String(), describe(last), fetchNote(last, last == path[0]))
+		r.add(Chain, Fail, "incomplete: no certificate for issuer %q of %q (%s)", last.Issuer.String(), chain.Describe(last), fetchNote(last, last == path[0]))
 	default:
 		r.add(Chain, Fail, "not trusted: %s", verifyError(err))
 	}
@@ -180,7 +182,7 @@ func diagnose(r *Report, path []*x509.Certificate, err error, opts Options) {
 func verifyError(err error) string {
 	var invalid x509.CertificateInvalidError
 	if errors.As(err, &invalid) && invalid.Cert != nil {
-		return fmt.Sprintf("%q: %v", describe(invalid.Cert), err)
+		return fmt.Sprintf("%q: %v", chain.Describe(invalid.Cert), err)
 	}
 	return err.Error()
 }
@@ -217,7 +219,7 @@ func issuerMissing(last *x509.Certificate, opts Options) bool {
 // fetchNote says where the missing issuer could be fetched from, and that
 // strict clients do not.
 func fetchNote(last *x509.Certificate, isLeaf bool) string {
-	who := fmt.Sprintf("%q", describe(last))
+	who := fmt.Sprintf("%q", chain.Describe(last))
 	if isLeaf {
 		who = "the leaf"
 	}
@@ -234,7 +236,7 @@ func fetchNote(last *x509.Certificate, isLeaf bool) string {
 func pathEntries(path []*x509.Certificate, trusted bool) []PathEntry {
 	out := make([]PathEntry, len(path))
 	for i, c := range path {
-		out[i] = PathEntry{Subject: describe(c), From: FromChain}
+		out[i] = PathEntry{Subject: chain.Describe(c), From: FromChain}
 		if trusted && i > 0 && i == len(path)-1 {
 			out[i].From = FromTrustStore
 		}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/renewd/renewd/internal/chain"
 )
 
 // judgeCrypto checks the signature algorithms and keys on the path. SHA-1
@@ -24,7 +26,7 @@ func judgeCrypto(r *Report, path []*x509.Certificate) {
 	var algs []string
 	for _, c := range judged {
 		if weakSignature(c.SignatureAlgorithm) {
-			r.add(Crypto, Fail, "%q is signed with %s: SHA-1 and MD5 signatures are rejected by current browsers, Android, iOS, WeChat and Go", describe(c), c.SignatureAlgorithm)
+			r.add(Crypto, Fail, "%q is signed with %s: SHA-1 and MD5 signatures are rejected by current browsers, Android, iOS, WeChat and Go", chain.Describe(c), c.SignatureAlgorithm)
 			failed = true
 		}
 		if alg := c.SignatureAlgorithm.String(); !slices.Contains(algs, alg) {
@@ -33,32 +35,32 @@ func judgeCrypto(r *Report, path []*x509.Certificate) {
 		failed = judgeKeyStrength(r, c, c == path[0]) || failed
 	}
 	if !failed {
-		r.add(Crypto, Pass, "leaf key %s; signatures %s", keyKind(path[0].PublicKey), strings.Join(algs, ", "))
+		r.add(Crypto, Pass, "leaf key %s; signatures %s", chain.KeyKind(path[0].PublicKey), strings.Join(algs, ", "))
 	}
 }
 
 // judgeKeyStrength adds a finding for a weak or unusual key and reports
 // whether it failed.
 func judgeKeyStrength(r *Report, c *x509.Certificate, isLeaf bool) bool {
-	which := fmt.Sprintf("intermediate %q", describe(c))
+	which := fmt.Sprintf("intermediate %q", chain.Describe(c))
 	if isLeaf {
-		which = fmt.Sprintf("leaf %q", describe(c))
+		which = fmt.Sprintf("leaf %q", chain.Describe(c))
 	}
 	switch k := c.PublicKey.(type) {
 	case *rsa.PublicKey:
 		if k.N.BitLen() < 2048 {
-			r.add(Crypto, Fail, "%s has an %s key: Apple ATS and current clients require RSA of at least 2048 bits or ECDSA of at least 256 bits", which, keyKind(k))
+			r.add(Crypto, Fail, "%s has an %s key: Apple ATS and current clients require RSA of at least 2048 bits or ECDSA of at least 256 bits", which, chain.KeyKind(k))
 			return true
 		}
 	case *ecdsa.PublicKey:
 		if k.Curve.Params().BitSize < 256 {
-			r.add(Crypto, Fail, "%s has an %s key: Apple ATS and current clients require ECDSA of at least 256 bits or RSA of at least 2048 bits", which, keyKind(k))
+			r.add(Crypto, Fail, "%s has an %s key: Apple ATS and current clients require ECDSA of at least 256 bits or RSA of at least 2048 bits", which, chain.KeyKind(k))
 			return true
 		}
 	case ed25519.PublicKey:
 		r.add(Crypto, Warn, "%s has an Ed25519 key, which browsers, Android and WeChat do not accept in certificates", which)
 	default:
-		r.add(Crypto, Fail, "%s has a %s key, which TLS clients do not accept", which, keyKind(k))
+		r.add(Crypto, Fail, "%s has a %s key, which TLS clients do not accept", which, chain.KeyKind(k))
 		return true
 	}
 	return false
@@ -72,18 +74,4 @@ func weakSignature(a x509.SignatureAlgorithm) bool {
 		return true
 	}
 	return false
-}
-
-// keyKind names a public key without printing it.
-func keyKind(pub any) string {
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		return "ECDSA " + k.Curve.Params().Name
-	case *rsa.PublicKey:
-		return fmt.Sprintf("RSA %d-bit", k.N.BitLen())
-	case ed25519.PublicKey:
-		return "Ed25519"
-	default:
-		return fmt.Sprintf("%T", pub)
-	}
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"strings"
+
+	"github.com/renewd/renewd/internal/chain"
 )
 
 // judgeOrder fails a chain whose certificates on the path were not sent in
@@ -22,7 +24,7 @@ func judgeOrder(r *Report, certs, path []*x509.Certificate) {
 			inOrder = false
 		}
 		prev = i
-		steps = append(steps, fmt.Sprintf("%s (sent as %d)", describe(c), i+1))
+		steps = append(steps, fmt.Sprintf("%s (sent as %d)", chain.Describe(c), i+1))
 	}
 	if !inOrder {
 		r.add(Chain, Fail, "wrong order: the path is %s; send them in that order, each certificate followed by its issuer (TLS 1.2 requires it and some clients do not reorder)",
@@ -37,21 +39,21 @@ func judgeExtras(r *Report, certs, path []*x509.Certificate, trusted bool) {
 	for i := 1; i < len(certs); i++ {
 		c := certs[i]
 		if j := position(certs, c); j < i {
-			r.add(Chain, Warn, "certificate %d %q is sent twice (also as %d): remove the copy", i+1, describe(c), j+1)
+			r.add(Chain, Warn, "certificate %d %q is sent twice (also as %d): remove the copy", i+1, chain.Describe(c), j+1)
 			continue
 		}
 		onPath := position(path, c) >= 0
 		switch {
 		case onPath && trusted && isSelfSigned(c):
 			r.add(Chain, Warn, "root sent needlessly: certificate %d %q is a trust anchor clients must already have; sending it only makes every handshake bigger",
-				i+1, describe(c))
+				i+1, chain.Describe(c))
 		case onPath:
 		case isSelfSigned(c):
-			r.add(Chain, Warn, "certificate %d %q is a root that is not on the path to a trusted root: remove it", i+1, describe(c))
+			r.add(Chain, Warn, "certificate %d %q is a root that is not on the path to a trusted root: remove it", i+1, chain.Describe(c))
 		case related(c, path):
-			r.add(Chain, Warn, "certificate %d %q is not on the path to a trusted root (an alternative, cross-signed issuer?): remove it unless old clients need it", i+1, describe(c))
+			r.add(Chain, Warn, "certificate %d %q is not on the path to a trusted root (an alternative, cross-signed issuer?): remove it unless old clients need it", i+1, chain.Describe(c))
 		default:
-			r.add(Chain, Warn, "certificate %d %q is unrelated to this chain: remove it", i+1, describe(c))
+			r.add(Chain, Warn, "certificate %d %q is unrelated to this chain: remove it", i+1, chain.Describe(c))
 		}
 	}
 }

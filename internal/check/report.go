@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/renewd/renewd/internal/chain"
 )
 
 // Severity is how much a Finding matters. Only Fail fails an endpoint,
@@ -201,7 +203,7 @@ func summarize(certs []*x509.Certificate) []Certificate {
 	for i, c := range certs {
 		sum := sha256.Sum256(c.Raw)
 		out[i] = Certificate{
-			Subject:   describe(c),
+			Subject:   chain.Describe(c),
 			Issuer:    c.Issuer.String(),
 			Serial:    c.SerialNumber.Text(16),
 			NotBefore: c.NotBefore.UTC(),
@@ -210,21 +212,6 @@ func summarize(certs []*x509.Certificate) []Certificate {
 		}
 	}
 	return out
-}
-
-// describe names a certificate for people. Some leaves have an empty
-// subject, so fall back to a SAN, then the serial.
-func describe(c *x509.Certificate) string {
-	if s := c.Subject.String(); s != "" {
-		return s
-	}
-	if len(c.DNSNames) > 0 {
-		return "DNS:" + c.DNSNames[0]
-	}
-	if len(c.IPAddresses) > 0 {
-		return "IP:" + c.IPAddresses[0].String()
-	}
-	return "serial " + c.SerialNumber.Text(16)
 }
 
 // rfc3339 formats t the way every --json output does.

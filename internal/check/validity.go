@@ -3,6 +3,8 @@ package check
 import (
 	"crypto/x509"
 	"time"
+
+	"github.com/renewd/renewd/internal/chain"
 )
 
 const day = 24 * time.Hour
@@ -35,11 +37,11 @@ func judgeIssuerDates(r *Report, c, leaf *x509.Certificate, now time.Time) {
 	}
 	switch {
 	case now.Before(c.NotBefore):
-		r.add(Validity, Fail, "%s %q is not valid before %s", kind, describe(c), rfc3339(c.NotBefore))
+		r.add(Validity, Fail, "%s %q is not valid before %s", kind, chain.Describe(c), rfc3339(c.NotBefore))
 	case now.After(c.NotAfter):
-		r.add(Validity, Fail, "%s %q expired at %s: clients reject the chain; send the current %s from your CA", kind, describe(c), rfc3339(c.NotAfter), kind)
+		r.add(Validity, Fail, "%s %q expired at %s: clients reject the chain; send the current %s from your CA", kind, chain.Describe(c), rfc3339(c.NotAfter), kind)
 	case c.NotAfter.Before(leaf.NotAfter):
 		r.add(Validity, Warn, "%s %q expires at %s, before the leaf (%s): from then on clients reject the chain unless it is renewed first",
-			kind, describe(c), rfc3339(c.NotAfter), rfc3339(leaf.NotAfter))
+			kind, chain.Describe(c), rfc3339(c.NotAfter), rfc3339(leaf.NotAfter))
 	}
 }
