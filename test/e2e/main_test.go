@@ -23,6 +23,7 @@ import (
 var env struct {
 	bin          string // directory with renewd, pebble, pebble-challtestsrv
 	renewd       string
+	renewdCrash  string  // built with -tags crashpoints: RENEWD_CRASH_AT kills it at a step
 	tls          *testCA // signs Pebble's and the proxy's HTTPS certificates
 	tlsCAFile    string  // PEM of tls, for acme.ca_certificates
 	dnsAddr      string  // challtestsrv DNS, 127.0.0.1:port
@@ -51,6 +52,7 @@ func setup(m *testing.M) (int, error) {
 	defer os.RemoveAll(dir)
 	env.bin = dir
 	env.renewd = filepath.Join(dir, "renewd")
+	env.renewdCrash = filepath.Join(dir, "renewd-crash")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -73,6 +75,11 @@ func setup(m *testing.M) (int, error) {
 	env.tlsCAFile = filepath.Join(dir, "tls-ca.pem")
 	if err := os.WriteFile(env.tlsCAFile, env.tls.certPEM, 0o644); err != nil {
 		return 0, err
+	}
+	crash := exec.CommandContext(ctx, "go", "build", "-tags", "crashpoints", "-o", env.renewdCrash, "github.com/renewd/renewd/cmd/renewd")
+	crash.Stderr = os.Stderr
+	if err := crash.Run(); err != nil {
+		return 0, fmt.Errorf("build renewd with crash points: %w", err)
 	}
 	stop, err := startChallTestSrv(dir)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -25,15 +27,121 @@ const (
 	// leafOnly cuts the certificate download to its first PEM block: the
 	// BaoTa-style "cert without root" answer renewd must never store.
 	leafOnly
+	// caRateLimited answers 429 with a rateLimited problem document and
+	// the fault's retryAfter, the way Boulder refuses a new order over a
+	// limit. Pebble never sees the request.
+	caRateLimited
+	// caUnavailable answers 503 with the fault's retryAfter: a CA in
+	// maintenance.
+	caUnavailable
+	// caServerError answers 500 with a serverInternal problem document.
+	// Pebble never sees the request.
+	caServerError
+	// caLostAnswer lets Pebble act on the request, then replaces its
+	// answer with a 500 (keeping Pebble's fresh Replay-Nonce): the CA did
+	// the work, the client never heard.
+	caLostAnswer
+	// caHang holds the request until the client gives up (or the test ends).
+	caHang
+	// garbageCert answers the certificate download with a body that is not
+	// a certificate (the fault's body when set).
+	garbageCert
+	// hugeCert answers the certificate download with the real chain
+	// repeated to more than 1 MiB.
+	hugeCert
+	// foreignCert answers the certificate download with the fault's body:
+	// a chain Pebble issued for another order.
+	foreignCert
+	// unsafeToken puts the fault's token into every challenge of an
+	// authorization.
+	unsafeToken
+	// slowPoll answers a challenge with "processing" and the fault's
+	// retryAfter: a CA asking to be polled, say, once a day.
+	slowPoll
 )
+
+// Pebble's request paths, the path classes a fault applies to.
+const (
+	pebbleAny       = "/"
+	pebbleNewOrder  = "/order-plz"
+	pebbleFinalize  = "/finalize-order/"
+	pebbleCert      = "/certZ/"
+	pebbleAuthz     = "/authZ/"
+	pebbleChallenge = "/chalZ/"
+	pebbleNonce     = "/nonce-plz"
+)
+
+// pebblePaths are the prefixes requests are counted under.
+var pebblePaths = []string{"/dir", pebbleNonce, "/sign-me-up", "/my-account/", pebbleNewOrder, "/my-order/",
+	pebbleFinalize, pebbleAuthz, pebbleChallenge, pebbleCert}
+
+// proxyFault is what the proxy does to the requests under path.
+type proxyFault struct {
+	mode proxyMode
+	// path is the path class (a prefix); empty means the mode's usual one.
+	path string
+	// retryAfter is the Retry-After header of caRateLimited, caUnavailable and
+	// slowPoll answers; empty sends none.
+	retryAfter string
+	// times limits the fault to the first times matching requests; 0 is
+	// every one.
+	times int32
+	body  []byte // garbageCert, foreignCert
+	token string // unsafeToken
+}
+
+// defaultPath is where each mode applies unless the fault names a path.
+func (m proxyMode) defaultPath() string {
+	switch m {
+	case leafOnly, garbageCert, hugeCert, foreignCert:
+		return pebbleCert
+	case unsafeToken:
+		return pebbleAuthz
+	case slowPoll:
+		return pebbleChallenge
+	case caRateLimited, caHang:
+		return pebbleNewOrder
+	default:
+		return pebbleAny
+	}
+}
+
+// activeProxyFault is a fault with its remaining uses.
+type activeProxyFault struct {
+	proxyFault
+	left atomic.Int32
+}
+
+// take reports whether the fault applies to a request for path, and uses
+// one of its times when it does.
+func (f *activeProxyFault) take(path string) bool {
+	if f.mode == passThrough || !strings.HasPrefix(path, f.path) {
+		return false
+	}
+	return f.times == 0 || f.left.Add(-1) >= 0
+}
 
 // caProxy sits in front of Pebble and makes the faults Pebble cannot.
 // Pebble builds every URL from the request's Host, so keeping the client's
 // Host is all it takes for the whole ACME conversation to go through here.
 type caProxy struct {
-	dirURL string
-	mode   atomic.Int32
-	certs  atomic.Int32 // certificate downloads seen
+	dirURL   string
+	nonceURL string        // Pebble's newNonce, for the nonces of made-up answers
+	pebble   *http.Client  // to Pebble directly
+	release  chan struct{} // closed when the test ends: frees hung requests
+
+	// noARI takes renewalInfo out of the directory: a CA without ARI,
+	// whose orders never carry "replaces".
+	noARI     atomic.Bool
+	fault     atomic.Pointer[activeProxyFault]
+	certs     atomic.Int32 // certificate downloads seen
+	faulted   atomic.Int32 // requests the fault was applied to
+	gaveUp    atomic.Int32 // hung requests the client abandoned
+	badNonces atomic.Int32 // badNonce answers from Pebble
+
+	mu       sync.Mutex
+	requests map[string]int // by path class
+	lastCert []byte         // the last certificate answer passed on unchanged
 }
 
 func startProxy(t *testing.T, pb *pebble) *caProxy {
@@ -42,15 +150,22 @@ func startProxy(t *testing.T, pb *pebble) *caProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &caProxy{}
 	pool := x509.NewCertPool()
 	pool.AddCert(env.tls.cert)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	p := &caProxy{
+		nonceURL: (&url.URL{Scheme: target.Scheme, Host: target.Host, Path: pebbleNonce}).String(),
+		pebble:   &http.Client{Transport: tr},
+		release:  make(chan struct{}),
+		requests: map[string]int{},
+	}
+	p.setMode(passThrough)
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(&url.URL{Scheme: target.Scheme, Host: target.Host})
 			pr.Out.Host = pr.In.Host
 		},
-		Transport:      &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		Transport:      tr,
 		ModifyResponse: p.modify,
 	}
 	certFile, keyFile, err := env.tls.issueServer(t.TempDir())
@@ -61,36 +176,261 @@ func startProxy(t *testing.T, pb *pebble) *caProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: rp}
+	srv := &http.Server{Handler: p.handler(rp)}
 	go func() { _ = srv.ServeTLS(l, certFile, keyFile) }()
 	t.Cleanup(func() { _ = srv.Close() })
+	t.Cleanup(func() { close(p.release) }) // runs first: hung handlers return
 	p.dirURL = fmt.Sprintf("https://%s/dir", l.Addr())
 	return p
 }
 
-func (p *caProxy) setMode(m proxyMode) { p.mode.Store(int32(m)) }
+// setMode switches to mode m on its usual path class, every time.
+func (p *caProxy) setMode(m proxyMode) { p.set(proxyFault{mode: m}) }
 
-func (p *caProxy) modify(resp *http.Response) error {
-	if !strings.HasPrefix(resp.Request.URL.Path, "/certZ/") || resp.StatusCode != http.StatusOK {
-		return nil
+// set switches to fault f for the requests from now on.
+func (p *caProxy) set(f proxyFault) {
+	if f.path == "" {
+		f.path = f.mode.defaultPath()
 	}
-	p.certs.Add(1)
-	if proxyMode(p.mode.Load()) != leafOnly {
-		return nil
+	a := &activeProxyFault{proxyFault: f}
+	a.left.Store(f.times)
+	p.fault.Store(a)
+}
+
+// count is how many requests of a path class reached the proxy.
+func (p *caProxy) count(class string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.requests[class]
+}
+
+// lastCertificate is the last certificate answer Pebble gave unchanged.
+func (p *caProxy) lastCertificate() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return bytes.Clone(p.lastCert)
+}
+
+func (p *caProxy) handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		for _, c := range pebblePaths {
+			if strings.HasPrefix(r.URL.Path, c) {
+				p.requests[c]++
+			}
+		}
+		p.mu.Unlock()
+		f := p.fault.Load()
+		switch f.mode {
+		case caRateLimited, caUnavailable, caServerError, caHang:
+			if f.take(r.URL.Path) {
+				p.faulted.Add(1)
+				p.answer(w, r, f)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// answer makes up the CA's answer to r without asking Pebble.
+func (p *caProxy) answer(w http.ResponseWriter, r *http.Request, f *activeProxyFault) {
+	if f.mode == caHang {
+		// The server notices the client going away only once the body
+		// is read: read it, as a CA would, then never answer.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+			p.gaveUp.Add(1)
+		case <-p.release:
+		}
+		return
 	}
-	body, err := io.ReadAll(resp.Body)
+	status, typ, detail := http.StatusInternalServerError, "serverInternal", "proxy: internal error"
+	switch f.mode {
+	case caRateLimited:
+		status, typ, detail = http.StatusTooManyRequests, "rateLimited", "proxy: too many new orders recently"
+	case caUnavailable:
+		status, detail = http.StatusServiceUnavailable, "proxy: the service is down for maintenance"
+	}
+	// Boulder sends a fresh nonce with every answer to a POST, errors
+	// included, and with every newNonce answer; a client may use it at once.
+	if r.Method == http.MethodPost || strings.HasPrefix(r.URL.Path, pebbleNonce) {
+		if nonce := p.freshNonce(); nonce != "" {
+			w.Header().Set("Replay-Nonce", nonce)
+		}
+	}
+	if f.retryAfter != "" {
+		w.Header().Set("Retry-After", f.retryAfter)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"type": "urn:ietf:params:acme:error:" + typ, "detail": detail, "status": status,
+	})
+}
+
+// freshNonce asks Pebble for a nonce it will accept.
+func (p *caProxy) freshNonce() string {
+	resp, err := p.pebble.Head(p.nonceURL)
 	if err != nil {
-		return err
+		return ""
 	}
 	resp.Body.Close()
-	block, _ := pem.Decode(body)
-	if block == nil {
-		return fmt.Errorf("proxy: certificate answer is not PEM")
+	return resp.Header.Get("Replay-Nonce")
+}
+
+func (p *caProxy) modify(resp *http.Response) error {
+	path := resp.Request.URL.Path
+	f := p.fault.Load()
+	if f.mode == caLostAnswer && f.take(path) {
+		p.faulted.Add(1)
+		return loseAnswer(resp)
 	}
-	leaf := pem.EncodeToMemory(block)
-	resp.Body = io.NopCloser(bytes.NewReader(leaf))
-	resp.ContentLength = int64(len(leaf))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(leaf)))
-	resp.Header.Del("Link") // no alternate chains to fall back to
+	if resp.StatusCode == http.StatusBadRequest {
+		body, err := replaceProxyBody(resp, nil)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(body, []byte("urn:ietf:params:acme:error:badNonce")) {
+			p.badNonces.Add(1)
+		}
+		return nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	if path == "/dir" && p.noARI.Load() {
+		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+			var dir map[string]any
+			if err := json.Unmarshal(body, &dir); err != nil {
+				return nil, fmt.Errorf("proxy: directory is not JSON: %w", err)
+			}
+			delete(dir, "renewalInfo")
+			return json.Marshal(dir)
+		})
+		return err
+	}
+	isCert := strings.HasPrefix(path, pebbleCert)
+	if isCert {
+		p.certs.Add(1)
+	}
+	switch f.mode {
+	case leafOnly, garbageCert, hugeCert, foreignCert, unsafeToken, slowPoll:
+		if f.take(path) {
+			p.faulted.Add(1)
+			return p.rewrite(resp, f)
+		}
+	}
+	if isCert {
+		body, err := replaceProxyBody(resp, nil)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.lastCert = body
+		p.mu.Unlock()
+	}
 	return nil
+}
+
+// rewrite changes Pebble's successful answer as f says.
+func (p *caProxy) rewrite(resp *http.Response, f *activeProxyFault) error {
+	switch f.mode {
+	case slowPoll:
+		resp.Header.Set("Retry-After", f.retryAfter)
+		// Pebble may have validated already; "processing" makes the client
+		// wait the Retry-After before polling, every time.
+		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+			var chal map[string]any
+			if err := json.Unmarshal(body, &chal); err != nil {
+				return nil, fmt.Errorf("proxy: challenge is not JSON: %w", err)
+			}
+			chal["status"] = "processing"
+			delete(chal, "validated")
+			return json.Marshal(chal)
+		})
+		return err
+	case leafOnly:
+		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+			block, _ := pem.Decode(body)
+			if block == nil {
+				return nil, fmt.Errorf("proxy: certificate answer is not PEM")
+			}
+			return pem.EncodeToMemory(block), nil
+		})
+		resp.Header.Del("Link") // no alternate chains to fall back to
+		return err
+	case garbageCert:
+		_, err := replaceProxyBody(resp, func([]byte) ([]byte, error) {
+			if f.body != nil {
+				return f.body, nil
+			}
+			return []byte("<html><body><h1>502 Bad Gateway</h1></body></html>\n"), nil
+		})
+		resp.Header.Del("Link")
+		return err
+	case hugeCert:
+		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+			if len(body) == 0 {
+				return nil, fmt.Errorf("proxy: empty certificate answer")
+			}
+			return bytes.Repeat(body, (1<<20)/len(body)+2), nil
+		})
+		resp.Header.Del("Link")
+		return err
+	case foreignCert:
+		_, err := replaceProxyBody(resp, func([]byte) ([]byte, error) { return f.body, nil })
+		resp.Header.Del("Link")
+		return err
+	case unsafeToken:
+		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+			var authz map[string]any
+			if err := json.Unmarshal(body, &authz); err != nil {
+				return nil, fmt.Errorf("proxy: authorization is not JSON: %w", err)
+			}
+			chals, _ := authz["challenges"].([]any)
+			for _, c := range chals {
+				if m, ok := c.(map[string]any); ok {
+					m["token"] = f.token
+				}
+			}
+			return json.Marshal(authz)
+		})
+		return err
+	}
+	return nil
+}
+
+// loseAnswer turns Pebble's answer into a 500 problem document.
+func loseAnswer(resp *http.Response) error {
+	resp.StatusCode, resp.Status = http.StatusInternalServerError, "500 Internal Server Error"
+	resp.Header.Set("Content-Type", "application/problem+json")
+	resp.Header.Del("Location")
+	resp.Header.Del("Retry-After")
+	_, err := replaceProxyBody(resp, func([]byte) ([]byte, error) {
+		return json.Marshal(map[string]any{"type": "urn:ietf:params:acme:error:serverInternal",
+			"detail": "proxy: the answer was lost", "status": http.StatusInternalServerError})
+	})
+	return err
+}
+
+// replaceProxyBody reads resp's body and replaces it with edit's result (the
+// same bytes when edit is nil). It returns what it read.
+func replaceProxyBody(resp *http.Response, edit func([]byte) ([]byte, error)) ([]byte, error) {
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	out := body
+	if edit != nil {
+		if out, err = edit(body); err != nil {
+			return nil, err
+		}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(out))
+	resp.ContentLength = int64(len(out))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
+	return body, nil
 }

@@ -1,0 +1,285 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// daemonProc is a `renewd run` started in the background.
+type daemonProc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	done chan error
+}
+
+func (w *workspace) startDaemon() *daemonProc {
+	w.t.Helper()
+	cmd := exec.Command(env.renewd, "--config", w.config, "run")
+	cmd.Env = append(append(os.Environ(), "RENEWD_CONFIG=", "NOTIFY_SOCKET="), w.env...)
+	out := &bytes.Buffer{}
+	lw := &lockedWriter{w: out} // one writer: exec then copies both streams in one goroutine
+	cmd.Stdout, cmd.Stderr = lw, lw
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	d := &daemonProc{t: w.t, cmd: cmd, out: out, done: make(chan error, 1)}
+	go func() { d.done <- cmd.Wait() }()
+	w.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-d.done
+		if w.t.Failed() {
+			w.t.Logf("daemon output:\n%s", d.output())
+		}
+	})
+	return d
+}
+
+func (d *daemonProc) output() string {
+	outMu.Lock()
+	defer outMu.Unlock()
+	return d.out.String()
+}
+
+// stop sends sig and returns the exit code, failing after a bound.
+func (d *daemonProc) stop(sig syscall.Signal, within time.Duration) int {
+	d.t.Helper()
+	_ = d.cmd.Process.Signal(sig)
+	select {
+	case err := <-d.done:
+		d.done <- err // for the cleanup
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		return 0
+	case <-time.After(within):
+		d.t.Fatalf("renewd run did not exit within %s of %v", within, sig)
+		return -1
+	}
+}
+
+// waitState polls state.json (as a monitoring script would) until cond
+// holds for the record of name.
+func (w *workspace) waitState(name, what string, cond func(map[string]any) bool) map[string]any {
+	w.t.Helper()
+	var rec map[string]any
+	err := waitFor(what, 60*time.Second, func() error {
+		data, err := os.ReadFile(filepath.Join(w.storage, "state.json"))
+		if err != nil {
+			return err
+		}
+		var st struct {
+			Certificates map[string]map[string]any `json:"certificates"`
+		}
+		if err := jsonUnmarshal(data, &st); err != nil {
+			return err
+		}
+		rec = st.Certificates[name]
+		if rec == nil || !cond(rec) {
+			return fmt.Errorf("state of %s: %v", name, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return rec
+}
+
+func (d *daemonProc) waitOutput(what string) {
+	d.t.Helper()
+	if err := waitFor(what, 60*time.Second, func() error {
+		if !strings.Contains(d.output(), what) {
+			return fmt.Errorf("not in the daemon's log yet")
+		}
+		return nil
+	}); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// TestDaemonLifecycle: the daemon issues at start; a second daemon is
+// refused; SIGHUP with a broken configuration keeps the old one; SIGHUP
+// with a new certificate issues it at once; SIGTERM exits 0.
+func TestDaemonLifecycle(t *testing.T) {
+	t.Parallel()
+	pb := startPebble(t, pebbleOpts{})
+	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w.addCert("first", listenCert(pb.httpPort, "first.daemon.example.com"))
+	d := w.startDaemon()
+	w.waitState("first", "first certificate issued by the daemon", func(r map[string]any) bool { return r["serial"] != nil })
+	w.checkComplete("first", []string{"first.daemon.example.com"}, 1)
+
+	res := w.renewd("run")
+	if res.code != 3 || !strings.Contains(res.stderr, "another `renewd run`") {
+		t.Errorf("a second daemon: want exit 3 and a clear message, got %s", res)
+	}
+
+	// `renew --now` works next to the daemon: it waits for the daemon's lock, not its life.
+	w.mustRenew("renew", "--now", "--wait", "1m", "first")
+
+	good := listenCert(pb.httpPort, "second.daemon.example.com")
+	w.addCert("second", "domains: [second.daemon.example.com\n") // broken YAML
+	_ = d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitOutput("reload failed")
+	if d.cmd.ProcessState != nil {
+		t.Fatal("the daemon died on a broken configuration")
+	}
+	w.addCert("second", good)
+	_ = d.cmd.Process.Signal(syscall.SIGHUP)
+	w.waitState("second", "second certificate issued after SIGHUP", func(r map[string]any) bool { return r["serial"] != nil })
+
+	if code := d.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Errorf("SIGTERM: exit %d, want 0", code)
+	}
+}
+
+// TestDaemonRetriesSurviveRestart: with the CA down, each daemon start
+// records one more failure; the count and next retry persist across
+// restarts, and nothing is retried before next_retry_time.
+func TestDaemonRetriesSurviveRestart(t *testing.T) {
+	t.Parallel()
+	w := newWorkspace(t, acmeSettings{directory: fmt.Sprintf("https://127.0.0.1:%d/dir", freePort(t)), rootFile: env.tlsCAFile,
+		retry: "{initial: 1ms, max: 1ms}"})
+	w.addCert("down", listenCert(freePort(t), "down.daemon.example.com"))
+	for want := 1; want <= 3; want++ {
+		d := w.startDaemon()
+		w.waitState("down", fmt.Sprintf("retry_count %d", want), func(r map[string]any) bool { return r["retry_count"] == float64(want) })
+		if code := d.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+			t.Fatalf("SIGTERM: exit %d", code)
+		}
+	}
+
+	// A long backoff is honoured after a restart: no attempt before next_retry_time.
+	w.writeGlobal(strings.Replace(string(mustRead(t, w.config)), "retry: {initial: 1ms, max: 1ms}", "retry: {initial: 1h, max: 24h}", 1))
+	w.renewd("renew", "--now") // failure 4 sets next_retry_time an hour (or more) away
+	d := w.startDaemon()
+	d.waitOutput("renewal pass done")
+	if code := d.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("SIGTERM: exit %d", code)
+	}
+	if st := w.state()["down"]; st["retry_count"] != float64(4) {
+		t.Errorf("the daemon retried before next_retry_time: retry_count %v, want 4", st["retry_count"])
+	}
+}
+
+// TestSIGTERMMidRun: a daemon stuck on a CA that never answers stops at
+// once on SIGTERM, exits 0, and records no failure for the interrupted
+// certificate.
+func TestSIGTERMMidRun(t *testing.T) {
+	t.Parallel()
+	hang := hangingServer(t)
+	w := newWorkspace(t, acmeSettings{directory: "https://" + hang + "/dir", rootFile: env.tlsCAFile})
+	w.addCert("stuck", listenCert(freePort(t), "stuck.daemon.example.com"))
+	d := w.startDaemon()
+	d.waitOutput("renewd started")
+	if err := waitFor("the daemon's request to the CA", 30*time.Second, func() error {
+		if hangConns.Load() == 0 {
+			return errors.New("no connection yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if code := d.stop(syscall.SIGTERM, 20*time.Second); code != 0 {
+		t.Errorf("SIGTERM mid-run: exit %d, want 0", code)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("stopping took %s", took)
+	}
+	if data, err := os.ReadFile(filepath.Join(w.storage, "state.json")); err == nil && bytes.Contains(data, []byte(`"retry_count": 1`)) {
+		t.Errorf("an interrupted renewal was recorded as a failure:\n%s", data)
+	}
+}
+
+// TestCanaryHoldsTheRest: a canary whose challenge fails holds the main
+// certificates, which stay untouched on disk and in state.
+func TestCanaryHoldsTheRest(t *testing.T) {
+	t.Parallel()
+	pb := startPebble(t, pebbleOpts{})
+	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w.addCert("main", listenCert(pb.httpPort, "main.canary.example.com"))
+	w.mustRenew("renew", "--now", "main")
+	oldTarget := w.liveTarget("main")
+
+	// The canary answers on a port Pebble does not check: its challenge fails.
+	w.addCert("canary", "canary: true\n"+listenCert(freePort(t), "canary.canary.example.com"))
+	res := w.renewd("renew", "--now", "main")
+	if res.code != 1 || !strings.Contains(res.stdout, "held") {
+		t.Fatalf("want exit 1 with main held by the canary, got %s", res)
+	}
+	if got := w.liveTarget("main"); got != oldTarget {
+		t.Errorf("main moved from %s to %s although it was held", oldTarget, got)
+	}
+	st := w.state()
+	if main := st["main"]; main["retry_count"] != float64(0) || !strings.Contains(fmt.Sprint(main["held_by"]), "canary") {
+		t.Errorf("main's state: %v", main)
+	}
+	if st["canary"]["retry_count"] != float64(1) {
+		t.Errorf("canary's state: %v", st["canary"])
+	}
+	status := w.mustRenew("status")
+	if !strings.Contains(status.stdout, "held: canary canary") {
+		t.Errorf("status does not show main held by the canary:\n%s", status.stdout)
+	}
+	// --skip-canary renews it anyway, loudly.
+	res = w.renewd("renew", "--now", "--skip-canary", "main")
+	if !strings.Contains(res.stderr, "WARNING") || w.liveTarget("main") == oldTarget {
+		t.Errorf("--skip-canary: %s", res)
+	}
+}
+
+// TestConcurrentRenewNow: a daemon and two `renew --now` at once give
+// exactly one issuance of the certificate.
+func TestConcurrentRenewNow(t *testing.T) {
+	t.Parallel()
+	pb := startPebble(t, pebbleOpts{})
+	proxy := startProxy(t, pb)
+	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.rootFile})
+	w.addCert("one", listenCert(pb.httpPort, "one.concurrent.example.com"))
+	w.mustRenew("renew", "--now")
+	base := proxy.certs.Load()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	type out struct {
+		code int
+		text string
+	}
+	results := make(chan out, 2)
+	for range 2 {
+		go func() {
+			cmd := exec.CommandContext(ctx, env.renewd, "--config", w.config, "renew", "--now", "--wait", "1m")
+			cmd.Env = append(os.Environ(), "RENEWD_CONFIG=")
+			b, err := cmd.CombinedOutput()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			}
+			results <- out{code, string(b)}
+		}()
+	}
+	d := w.startDaemon()
+	for range 2 {
+		if r := <-results; r.code != 0 {
+			t.Errorf("renew --now: exit %d\n%s", r.code, r.text)
+		}
+	}
+	d.waitOutput("renewal pass done")
+	if n := proxy.certs.Load() - base; n != 1 {
+		t.Errorf("%d issuances for one certificate from two renew --now and a daemon, want 1", n)
+	}
+	w.checkComplete("one", []string{"one.concurrent.example.com"}, 1)
+}
