@@ -63,6 +63,8 @@ type Config struct {
 	Trust Trust `yaml:"trust"`
 	// Nginx is how renewd tests, reloads and checks nginx.
 	Nginx Nginx `yaml:"nginx"`
+	// Notify is who is told when renewals fail, recover or run late.
+	Notify Notify `yaml:"notify"`
 	// Certificates come from DomainsDir/*.yaml, sorted by Name.
 	Certificates []*Certificate `yaml:"-"`
 }
@@ -297,6 +299,7 @@ func applyDefaults(c *Config, src *source) {
 	if !src.isSet("nginx.timeout") {
 		c.Nginx.Timeout = defaultCommandTimeout
 	}
+	applyNotifyDefaults(&c.Notify, src)
 }
 
 // applyCertDefaults fills what a certificate file left out; name is the one

@@ -14,15 +14,18 @@ import (
 const masked = "********"
 
 // isSecret reports whether the value at path (as in FieldError.Field) is a
-// secret: the EAB MAC key and every dns-01 provider variable.
+// secret: the EAB MAC key, every dns-01 provider variable, and the URL
+// (which carries the robot's token) and signing secret of notify targets.
 func isSecret(path string) bool {
-	return path == "acme.eab.hmac_key" || strings.HasPrefix(path, "challenge.dns01.env.")
+	return path == "acme.eab.hmac_key" || strings.HasPrefix(path, "challenge.dns01.env.") ||
+		strings.HasPrefix(path, "notify.targets[") && (strings.HasSuffix(path, ".url") || strings.HasSuffix(path, ".secret"))
 }
 
 // Effective renders the configuration as Load left it (defaults applied,
 // ${VAR} expanded, paths absolute, domains normalised) as YAML: the global
 // settings with their file, then every certificate with its file. Secrets
-// (acme.eab.hmac_key and the values of challenge.dns01.env) are shown as
+// (acme.eab.hmac_key, the values of challenge.dns01.env, and the url and
+// secret of notify targets) are shown as
 // "********" when set, so the output is safe to paste into a bug report.
 // It is what `renewd config check` prints.
 func (c *Config) Effective() ([]byte, error) {
@@ -88,6 +91,9 @@ func encodeValue(v reflect.Value, path string) *yaml.Node {
 		return scalarNode("!!bool", fmt.Sprint(v.Bool()))
 	case v.Kind() == reflect.Slice:
 		seq := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+		if v.Type().Elem().Kind() == reflect.Struct {
+			seq.Style = 0 // notify.targets: one block per item, like the file
+		}
 		for i := range v.Len() {
 			seq.Content = append(seq.Content, encodeValue(v.Index(i), fmt.Sprintf("%s[%d]", path, i)))
 		}

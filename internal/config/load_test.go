@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	validTop  = "storage, domains_dir, acme, schedule, concurrency, retry, trust, nginx"
+	validTop  = "storage, domains_dir, acme, schedule, concurrency, retry, trust, nginx, notify"
 	validACME = "directory, email, ca_certificates, eab, key_type, profile, preferred_chain"
 )
 

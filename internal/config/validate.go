@@ -59,6 +59,7 @@ func validateGlobal(c *Config, src *source) {
 	if c.Nginx.Verify.Timeout <= 0 {
 		src.errorf("nginx.verify.timeout", "must be positive, such as 10s")
 	}
+	validateNotify(&c.Notify, src)
 }
 
 func validateACME(a *ACME, src *source) {

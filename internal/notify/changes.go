@@ -1,0 +1,196 @@
+package notify
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/renewd/renewd/internal/store"
+)
+
+// Snapshot is what state.json said about every certificate at one moment.
+type Snapshot struct {
+	// At is when Records were read. For the snapshot before a run it is
+	// the At of the previous run's after-snapshot: the last time anyone
+	// looked. Zero means unknown (the first run after renewd started);
+	// each record's last_attempt then stands in for it, so a restart does
+	// not repeat the expiry warning of a certificate renewd kept retrying,
+	// while one that entered its last days while renewd was down is still
+	// announced.
+	At time.Time
+	// Records are state.json's certificates by name; nil means none.
+	Records map[string]*store.Record
+}
+
+// servedIncomplete is what a record's last_error holds when deploy
+// verification found the served chain incomplete: deploy wraps
+// chain.Verify's error as "served chain: %w" and chain.IncompleteError
+// starts with "chain incomplete". state.json keeps only the text, and a
+// restart must classify the same way, so this is matched as text; if the
+// wording ever changes the failure is still announced, as RenewalFailed.
+const servedIncomplete = "served chain: chain incomplete"
+
+// failure classes of a record, the state RenewalFailed, ChainIncomplete and
+// Recovered announce changes of.
+const (
+	stateOK     = ""
+	stateFailed = RenewalFailed
+	stateChain  = ChainIncomplete
+)
+
+func failState(rec *store.Record) Kind {
+	switch {
+	case rec == nil || rec.RetryCount == 0:
+		return stateOK
+	case strings.Contains(rec.LastError, servedIncomplete):
+		return stateChain
+	}
+	return stateFailed
+}
+
+// Changes returns what changed between prev and next, one Event per state
+// change of a certificate, sorted by certificate and then in the order of
+// Kinds. It is pure: the caller decides where the snapshots come from (the
+// state before and after a run; see Snapshot.At) and what to do with the
+// events. next.At is now.
+//
+//   - RenewalFailed or ChainIncomplete when a certificate starts failing
+//     (retry_count leaves 0, or it fails at its first issuance), or its
+//     failure changes between the two (a failure that repeats is not
+//     announced again, however often it is retried);
+//   - Recovered when retry_count returns to 0;
+//   - CanaryFailed once per canary, listing the certificates that became
+//     held_by it in this run (a certificate still held from an earlier
+//     run is not listed again);
+//   - Expiring when a certificate has entered its last expiringWithin, or
+//     its last quarter of lifetime if that is shorter (so a 6-day
+//     certificate does not warn at every issuance), since prev.At. Zero
+//     expiringWithin turns it off. A renewed certificate has a new
+//     not_after and leaves the window.
+//
+// Certificates in prev but not in next (removed from the configuration)
+// give no events.
+func Changes(prev, next Snapshot, expiringWithin time.Duration) []Event {
+	now := next.At.UTC().Truncate(time.Second)
+	var events []Event
+	held := map[string][]string{} // canary -> certificates newly held by it
+	why := map[string]string{}
+	for _, name := range sortedNames(next.Records) {
+		cur, old := next.Records[name], prev.Records[name]
+		if cur == nil {
+			continue
+		}
+		if ev, ok := failureChange(old, cur); ok {
+			events = append(events, fill(ev, name, cur, now))
+		}
+		if cur.HeldBy != "" && (old == nil || old.HeldBy == "") {
+			c := canaryOf(cur.HeldBy, next.Records)
+			held[c] = append(held[c], name)
+			if why[c] == "" {
+				why[c] = cur.HeldBy
+			}
+		}
+		if expiringWithin > 0 && enteredExpiry(old, cur, prev.At, now, expiringWithin) {
+			events = append(events, fill(Event{Kind: Expiring, Error: cur.LastError, RetryCount: cur.RetryCount}, name, cur, now))
+		}
+	}
+	for canary, names := range held {
+		ev := Event{Kind: CanaryFailed, Certificate: canary, Held: names, Error: why[canary], At: now}
+		if rec := next.Records[canary]; rec != nil {
+			ev = fill(ev, canary, rec, now)
+			ev.RetryCount = rec.RetryCount
+		}
+		events = append(events, ev)
+	}
+	slices.SortStableFunc(events, func(a, b Event) int {
+		return cmp.Or(strings.Compare(a.Certificate, b.Certificate), cmp.Compare(kindIndex(a.Kind), kindIndex(b.Kind)))
+	})
+	return events
+}
+
+// failureChange is the RenewalFailed, ChainIncomplete or Recovered event
+// between two records of one certificate, if any.
+func failureChange(old, cur *store.Record) (Event, bool) {
+	before, after := failState(old), failState(cur)
+	switch {
+	case after == before:
+		return Event{}, false
+	case after == stateOK:
+		return Event{Kind: Recovered, RetryCount: old.RetryCount}, true
+	}
+	return Event{Kind: after, Error: cur.LastError, RetryCount: cur.RetryCount}, true
+}
+
+// enteredExpiry reports whether cur's expiry window opened after the last
+// look (since, or old's last attempt when since is unknown) and by now.
+func enteredExpiry(old, cur *store.Record, since, now time.Time, within time.Duration) bool {
+	if cur.NotAfter == nil {
+		return false
+	}
+	w := within
+	if cur.NotBefore != nil {
+		if q := cur.NotAfter.Sub(*cur.NotBefore) / 4; q > 0 && q < w {
+			w = q
+		}
+	}
+	start := cur.NotAfter.Add(-w)
+	if now.Before(start) {
+		return false
+	}
+	if since.IsZero() && old != nil && old.LastAttempt != nil {
+		since = *old.LastAttempt
+	}
+	return since.IsZero() || since.Before(start)
+}
+
+// canaryOf finds the canary named by a held_by text, which the renewer
+// writes as "canary <name> failed: ..." or "canary <name> is waiting for
+// retry ...". "" when it names no certificate of records.
+func canaryOf(heldBy string, records map[string]*store.Record) string {
+	rest, ok := strings.CutPrefix(heldBy, "canary ")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, " ")
+	if _, known := records[name]; !known {
+		return ""
+	}
+	return name
+}
+
+// fill copies the certificate's identity and dates from rec into ev.
+func fill(ev Event, name string, rec *store.Record, now time.Time) Event {
+	ev.Certificate = name
+	ev.Domains = slices.Clone(rec.Domains)
+	ev.NotAfter = utc(rec.NotAfter)
+	if ev.Kind != Recovered {
+		ev.NextRetry = utc(rec.NextRetryTime)
+	}
+	ev.At = now
+	return ev
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Second)
+	return &u
+}
+
+func kindIndex(k Kind) int {
+	if i := slices.Index(Kinds, k); i >= 0 {
+		return i
+	}
+	return len(Kinds)
+}
+
+func sortedNames(m map[string]*store.Record) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
