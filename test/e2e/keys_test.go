@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEABAndKeyTypes: a CA that requires External Account Binding gets
+// one from acme.eab, and every certificate gets the key type it asks for.
+func TestEABAndKeyTypes(t *testing.T) {
+	t.Parallel()
+	pb := startPebble(t, pebbleOpts{eab: true})
+
+	// Without EAB the CA refuses the account, and renewd says why.
+	plain := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	plain.addCert("noeab", listenCert(pb.httpPort, "noeab.example.com"))
+	if res := plain.renewd("renew", "--now"); res.code != 1 || !strings.Contains(res.stdout, "externalAccount") {
+		t.Errorf("a CA requiring EAB, no EAB configured: want exit 1 naming it, got %s", res)
+	}
+
+	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w.writeGlobal(strings.Replace(string(mustRead(t, w.config)), "  email: e2e@example.com\n",
+		fmt.Sprintf("  email: e2e@example.com\n  eab: {kid: %s, hmac_key: %s}\n", eabKID, eabHMAC), 1))
+	w.addCert("rsa", "key_type: rsa2048\n"+listenCert(pb.httpPort, "rsa.keys.example.com"))
+	w.addCert("ec384", "key_type: ec384\n"+listenCert(pb.httpPort, "ec384.keys.example.com"))
+	w.mustRenew("renew", "--now")
+
+	if k, ok := w.liveLeaf("rsa").PublicKey.(*rsa.PublicKey); !ok || k.N.BitLen() != 2048 {
+		t.Errorf("rsa: leaf key %T, want RSA 2048", w.liveLeaf("rsa").PublicKey)
+	}
+	if k, ok := w.liveLeaf("ec384").PublicKey.(*ecdsa.PublicKey); !ok || k.Curve.Params().Name != "P-384" {
+		t.Errorf("ec384: leaf key %T, want ECDSA P-384", w.liveLeaf("ec384").PublicKey)
+	}
+	w.checkComplete("rsa", []string{"rsa.keys.example.com"}, 1)
+	w.checkComplete("ec384", []string{"ec384.keys.example.com"}, 1)
+	if out := w.renewd("config", "check").stdout; strings.Contains(out, eabHMAC) {
+		t.Error("config check printed the EAB HMAC key")
+	}
+
+	// The account is stored and reused: a second run registers nothing new.
+	w.mustRenew("renew", "--now", "rsa")
+}
+
+// TestARIDaemon: the daemon renews when the CA moves the ARI window into
+// the past (Pebble's POST /set-renewal-info/).
+func TestARIDaemon(t *testing.T) {
+	t.Parallel()
+	pb := startPebble(t, pebbleOpts{})
+	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w.addCert("shop", listenCert(pb.httpPort, "ari-daemon.example.com"))
+	w.mustRenew("renew", "--now")
+	w.mustRenew("renew") // records Pebble's window
+	leaf1 := w.liveLeaf("shop")
+
+	past := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	pb.setRenewalInfo(t, leaf1, ariWindowJSON(past, past.Add(time.Hour)))
+	w.setNextPoll("shop", time.Now().Add(-time.Minute))
+
+	d := w.startDaemon()
+	w.waitState("shop", "renewed by the daemon after the ARI window moved", func(r map[string]any) bool {
+		return r["serial"] != fmt.Sprintf("%x", leaf1.SerialNumber)
+	})
+	w.checkComplete("shop", []string{"ari-daemon.example.com"}, 1)
+	if n := pb.replacements(t); n != 1 {
+		t.Errorf("Pebble saw %d replacement orders, want 1 (replaces sent)", n)
+	}
+	_ = d
+}
