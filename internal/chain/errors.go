@@ -68,6 +68,12 @@ func (e *IncompleteError) Error() string {
 	return b.String()
 }
 
+// UntrustedRoot reports whether the path is complete up to a root that is
+// not trusted: every issuer was found, the last one is self-signed or
+// supplied, but no trusted root signs it (a staging CA, a private CA whose
+// root is not in trust.extra_roots).
+func (e *IncompleteError) UntrustedRoot() bool { return e.untrusted }
+
 // Unwrap exposes the fetch or verify error, so errors.Is and errors.As find
 // context.DeadlineExceeded or x509.UnknownAuthorityError behind the gap.
 func (e *IncompleteError) Unwrap() error { return e.Err }

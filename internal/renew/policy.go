@@ -213,6 +213,7 @@ func RetryDelay(failures int, initial, max time.Duration, jitter float64) time.D
 // CA's Retry-After when that is later.
 func RecordFailure(rec *store.Record, err error, now time.Time, retry config.Retry, jitter float64) {
 	rec.LastAttempt = ptr(now)
+	rec.LastFailure = ptr(now)
 	rec.RetryCount++
 	next := now.Add(RetryDelay(rec.RetryCount, retry.Initial, RetryCap(rec, now, retry), jitter))
 	if ra, ok := acme.RetryAfter(err, now); ok && ra.After(next) {

@@ -83,6 +83,12 @@ type Options struct {
 	// nothing behind them: for an emergency, when the canary itself is
 	// what is broken.
 	SkipCanary bool
+	// DryRun orders and checks the selected certificates (as with Force)
+	// but stores nothing, deploys nothing and leaves state.json alone:
+	// `renew --dry-run`, normally against a staging CA (the caller picks
+	// the Issuer). A chain that is complete up to a root this machine does
+	// not trust passes, since staging roots are not in any trust store.
+	DryRun bool
 }
 
 // Renewer runs renewals for a configuration. The caller holds the store's
@@ -101,8 +107,9 @@ type Renewer struct {
 	Jitter  func() float64
 	Fetcher chain.Fetcher
 
-	mu    sync.Mutex // guards state and its file
-	state *store.State
+	mu     sync.Mutex // guards state and its file
+	state  *store.State
+	dryRun bool // this run is Options.DryRun: nothing is written
 }
 
 func (r *Renewer) now() time.Time {
@@ -139,8 +146,11 @@ func (r *Renewer) Run(ctx context.Context, opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	r.state = st
-	if rebuilt && len(st.Certificates) > 0 {
+	r.state, r.dryRun = st, opts.DryRun
+	if opts.DryRun {
+		opts.Force = true
+	}
+	if rebuilt && len(st.Certificates) > 0 && !opts.DryRun {
 		// Say so where a person sees it, and write the rebuilt state now
 		// rather than at the first attempt.
 		r.step("state", "rebuilt", fmt.Sprintf("state.json was missing or unreadable; rebuilt %d record(s) from %s/live", len(st.Certificates), r.Store.Dir()))
@@ -151,7 +161,9 @@ func (r *Renewer) Run(ctx context.Context, opts Options) ([]Result, error) {
 	}
 
 	r.reconcile(certs)
-	r.refreshARI(ctx, certs, opts)
+	if !opts.DryRun {
+		r.refreshARI(ctx, certs, opts)
+	}
 
 	now := r.now()
 	var canaries, others []*config.Certificate
@@ -226,7 +238,7 @@ func (r *Renewer) hold(certs []*config.Certificate, results map[string]*Result, 
 		res.Record = rec
 		r.step(c.Name, "held", cause.Error())
 	}
-	if len(certs) > 0 {
+	if len(certs) > 0 && !r.dryRun {
 		if err := r.Store.SaveState(r.state); err != nil {
 			r.Log.Error("save state", zap.Error(err))
 		}
@@ -321,9 +333,10 @@ func (r *Renewer) runAll(ctx context.Context, certs []*config.Certificate, resul
 	}
 	wg.Wait()
 
+	served := make([]string, len(certs)) // served-chain verdicts, "" when none ran
 	var batch []*deploy.Item
 	for i, c := range certs {
-		if errs[i] == nil && c.Deploy.Enabled() {
+		if errs[i] == nil && c.Deploy.Enabled() && !r.dryRun {
 			batch = append(batch, items[i])
 		}
 	}
@@ -333,10 +346,12 @@ func (r *Renewer) runAll(ctx context.Context, certs []*config.Certificate, resul
 			derrs = r.Deployer.Deploy(ctx, batch)
 		}
 		for i, c := range certs {
-			if errs[i] == nil && c.Deploy.Enabled() {
+			if errs[i] == nil && c.Deploy.Enabled() && !r.dryRun {
 				errs[i] = derrs[c.Name]
 				if r.Deployer == nil {
 					errs[i] = errors.New("internal error: no deployer for a certificate with a deploy block")
+				} else if c.Deploy.Nginx {
+					served[i] = servedVerdict(errs[i])
 				}
 			}
 		}
@@ -349,8 +364,23 @@ func (r *Renewer) runAll(ctx context.Context, certs []*config.Certificate, resul
 			r.step(c.Name, "stopped", "interrupted before it finished; it will be retried on the next run")
 			continue
 		}
-		r.finish(c, results[c.Name], items[i], errs[i])
+		r.finish(c, results[c.Name], items[i], errs[i], served[i])
 	}
+}
+
+// servedVerdict is what a deploy error says of the chain nginx served:
+// "complete" after a verified deploy, "incomplete" when the served chain
+// did not verify, "" when the check did not get that far (nginx -t
+// failed, nginx serves another certificate, a hook failed after it...).
+func servedVerdict(err error) string {
+	var inc *chain.IncompleteError
+	switch {
+	case err == nil:
+		return "complete"
+	case errors.As(err, &inc):
+		return "incomplete"
+	}
+	return ""
 }
 
 // obtainSafely turns a panic in one renewal into that renewal's failure,
@@ -370,12 +400,19 @@ func (r *Renewer) obtainSafely(ctx context.Context, c *config.Certificate, deplo
 }
 
 // finish records the outcome of one certificate in state.json.
-func (r *Renewer) finish(c *config.Certificate, res *Result, it *deploy.Item, err error) {
+func (r *Renewer) finish(c *config.Certificate, res *Result, it *deploy.Item, err error, served string) {
+	if r.dryRun {
+		r.finishDry(c, res, err)
+		return
+	}
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec := r.record(c)
 	rec.HeldBy = ""
+	if served != "" {
+		rec.ServedChain, rec.ServedCheckedAt = served, ptr(now)
+	}
 	if err != nil {
 		RecordFailure(rec, err, now, r.Config.Retry, r.jitter())
 		res.Outcome, res.Err = Failed, err
@@ -401,6 +438,18 @@ func (r *Renewer) finish(c *config.Certificate, res *Result, it *deploy.Item, er
 	}
 }
 
+// finishDry reports the outcome of a dry run, which records nothing.
+func (r *Renewer) finishDry(c *config.Certificate, res *Result, err error) {
+	res.Record = r.state.Certificates[c.Name]
+	if err != nil {
+		res.Outcome, res.Err = Failed, err
+		r.step(c.Name, "failed", fmt.Sprintf("dry run: %v", err))
+		return
+	}
+	res.Outcome = Renewed
+	r.step(c.Name, "done", "dry run: issued and checked; nothing stored, deployed or recorded")
+}
+
 // record returns c's record, creating it. The caller holds r.mu.
 func (r *Renewer) record(c *config.Certificate) *store.Record {
 	rec := r.state.Certificates[c.Name]
@@ -423,7 +472,11 @@ func (r *Renewer) obtain(ctx context.Context, c *config.Certificate) (*deploy.It
 	// A deadline for the whole order: lego's polls and a CA that sends
 	// headers and then stalls are otherwise bounded per request only.
 	octx, cancel := context.WithTimeout(ctx, orderTimeout+c.Challenge.DNS01.PropagationTimeout)
-	issued, err := r.Issuer.Obtain(octx, c, r.previous(c))
+	previous := r.previous(c)
+	if r.dryRun {
+		previous = nil // the staging CA never issued it: no `replaces`
+	}
+	issued, err := r.Issuer.Obtain(octx, c, previous)
 	cancel()
 	if err != nil {
 		return nil, err
@@ -434,6 +487,9 @@ func (r *Renewer) obtain(ctx context.Context, c *config.Certificate) (*deploy.It
 		fetcher = &chain.HTTPFetcher{}
 	}
 	bundle, err := chain.Build(ctx, issued.Certs, issued.Key, c.Domains, chain.Options{Roots: r.Roots, Now: r.now(), Fetcher: fetcher})
+	if r.dryRun {
+		return nil, r.dryChain(c, bundle, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("refusing the CA's certificate: %w", err)
 	}
@@ -459,6 +515,22 @@ func (r *Renewer) obtain(ctx context.Context, c *config.Certificate) (*deploy.It
 	r.Log.Info("issued and stored", zap.String("certificate", c.Name), zap.Strings("domains", c.Domains), zap.String("serial", rec.Serial),
 		zap.String("version", version), zap.Duration("duration", time.Since(start)))
 	return r.item(c, files, bundle.Leaf, version), nil
+}
+
+// dryChain judges the chain of a dry-run order, which is not stored. A
+// staging CA's root is in no trust store, so a chain complete up to an
+// untrusted root passes, saying so.
+func (r *Renewer) dryChain(c *config.Certificate, bundle *chain.Bundle, err error) error {
+	var inc *chain.IncompleteError
+	switch {
+	case err == nil:
+		r.step(c.Name, "chain", fmt.Sprintf("complete: %s", describeChain(bundle)))
+		return nil
+	case errors.As(err, &inc) && inc.UntrustedRoot():
+		r.step(c.Name, "chain", fmt.Sprintf("complete up to %q, a root this machine does not trust (normal for a staging CA; add it to trust.extra_roots to check the whole path)", inc.Issuer))
+		return nil
+	}
+	return fmt.Errorf("the CA's certificate would be refused: %w", err)
 }
 
 // stored returns the live version of c for a deploy without a new order.

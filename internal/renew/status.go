@@ -25,6 +25,9 @@ type Status struct {
 	RetryCount      int        `json:"retry_count"`
 	NextRetryTime   *time.Time `json:"next_retry_time"`
 	LastError       string     `json:"last_error,omitempty"`
+	LastFailure     *time.Time `json:"last_failure"`
+	ServedChain     string     `json:"served_chain,omitempty"`
+	ServedCheckedAt *time.Time `json:"served_checked_at"`
 	HeldBy          string     `json:"held_by,omitempty"`
 	NextRenewal     *time.Time `json:"next_renewal"`
 	NextReason      string     `json:"next_renewal_reason"`
@@ -49,6 +52,7 @@ func StatusRows(cfg *config.Config, st *store.State, now time.Time) []Status {
 			row.RenewTime, row.LastAttempt = rec.RenewTime, rec.LastAttempt
 			row.RetryCount, row.NextRetryTime, row.LastError = rec.RetryCount, rec.NextRetryTime, rec.LastError
 			row.HeldBy = rec.HeldBy
+			row.LastFailure, row.ServedChain, row.ServedCheckedAt = rec.LastFailure, rec.ServedChain, rec.ServedCheckedAt
 			row.DeployedVersion = rec.DeployedVersion
 			if rec.NotAfter != nil {
 				// Floor, so an expired certificate never shows 0 days.

@@ -48,6 +48,14 @@ type Record struct {
 	RetryCount      int        `json:"retry_count"`
 	NextRetryTime   *time.Time `json:"next_retry_time"`
 	LastError       string     `json:"last_error,omitempty"`
+	// LastFailure is when the last failed attempt was; kept after a
+	// success, so a dashboard can tell a certificate that recovered.
+	LastFailure *time.Time `json:"last_failure,omitempty"`
+	// ServedChain is what the last served-chain check after a deploy to
+	// nginx found: "complete", "incomplete", or empty when none ran yet.
+	// ServedCheckedAt is when that check ran.
+	ServedChain     string     `json:"served_chain,omitempty"`
+	ServedCheckedAt *time.Time `json:"served_checked_at,omitempty"`
 	// HeldBy says why the last run did not attempt this certificate: a
 	// canary failed. Cleared when the certificate is next attempted.
 	HeldBy string `json:"held_by,omitempty"`
