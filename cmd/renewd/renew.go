@@ -50,6 +50,11 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	// RenewTime has whole seconds: round down, so a renewal finished in
 	// this very second still counts as "while we waited".
 	since := time.Now().Truncate(time.Second)
+	// Deferred before the lock, so the flush of queued notifications
+	// runs after the lock is released.
+	al := newAlerts(log)
+	al.configure(cfg.Notify)
+	defer al.close()
 	lock, waited, err := takeLock(ctx, st, *wait, stderr)
 	if err != nil {
 		return err
@@ -67,7 +72,9 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	if !waited {
 		since = time.Time{}
 	}
+	prev := al.before(st)
 	results, err := r.Run(ctx, renew.Options{Force: *now, Names: names, SkipCanary: *skipCanary, Since: since})
+	al.after(st, prev)
 	if err != nil {
 		return err
 	}

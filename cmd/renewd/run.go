@@ -58,9 +58,11 @@ func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) err
 		}
 	}()
 
+	al := newAlerts(log)
+	defer al.close()
 	d := &daemon.Daemon{
 		Log:  log.Named("daemon"),
-		Load: runtimeLoader(g, st.Dir(), log),
+		Load: runtimeLoader(g, st.Dir(), log, al),
 	}
 	// Long enough for a deploy in flight to roll back (nginx test and
 	// reload, the reload after a rollback, the served-chain check), and
@@ -80,7 +82,7 @@ func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) err
 // runtimeLoader reads the configuration and builds a renewal pass from it,
 // at start and on every SIGHUP. The storage directory cannot change under
 // a running daemon: it holds that directory's daemon lock.
-func runtimeLoader(g globals, storage string, log *zap.Logger) daemon.Loader {
+func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts) daemon.Loader {
 	return func() (*daemon.Runtime, error) {
 		cfg, err := loadConfig(g)
 		if err != nil {
@@ -97,6 +99,7 @@ func runtimeLoader(g globals, storage string, log *zap.Logger) daemon.Loader {
 		if err != nil {
 			return nil, err
 		}
+		al.configure(cfg.Notify)
 		return &daemon.Runtime{
 			Schedule: cfg.Schedule,
 			Renew: func(ctx context.Context) (string, error) {
@@ -105,7 +108,9 @@ func runtimeLoader(g globals, storage string, log *zap.Logger) daemon.Loader {
 					return "", err
 				}
 				defer func() { _ = lock.Unlock() }()
+				prev := al.before(st)
 				results, err := r.Run(ctx, renew.Options{})
+				al.after(st, prev)
 				if err != nil {
 					return "", err
 				}
