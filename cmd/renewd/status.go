@@ -45,7 +45,7 @@ func cmdStatus(g globals, args []string, stdout, stderr io.Writer) error {
 
 func printStatus(w io.Writer, rows []renew.Status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tDOMAINS\tEXPIRES\tDAYS\tNEXT RENEWAL\tRETRIES\tLAST ERROR")
+	fmt.Fprintln(tw, "NAME\tDOMAINS\tEXPIRES\tDAYS\tNEXT RENEWAL\tRETRIES\tSERVED\tLAST ERROR")
 	for _, r := range rows {
 		name := r.Name
 		if r.Canary {
@@ -67,6 +67,13 @@ func printStatus(w io.Writer, rows []renew.Status) {
 		if r.NextRetryTime != nil {
 			retries += " (next " + r.NextRetryTime.Format(time.RFC3339) + ")"
 		}
+		served := "-" // no deploy to nginx verified yet
+		switch r.ServedChain {
+		case "complete":
+			served = "complete"
+		case "incomplete":
+			served = "INCOMPLETE"
+		}
 		lastErr := firstLine(r.LastError)
 		if r.HeldBy != "" {
 			lastErr = "held: " + firstLine(r.HeldBy)
@@ -74,7 +81,7 @@ func printStatus(w io.Writer, rows []renew.Status) {
 		if lastErr == "" {
 			lastErr = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, strings.Join(r.Domains, ","), expires, days, next, retries, lastErr)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, strings.Join(r.Domains, ","), expires, days, next, retries, served, lastErr)
 	}
 	_ = tw.Flush()
 }

@@ -200,6 +200,9 @@ func TestDeployToNginx(t *testing.T) {
 	if st["deployed_version"] == nil || st["deployed_version"] != st["version"] {
 		t.Errorf("deployed_version %v, version %v", st["deployed_version"], st["version"])
 	}
+	if st["served_chain"] != "complete" || st["served_checked_at"] == nil {
+		t.Errorf("served_chain %v at %v, want complete", st["served_chain"], st["served_checked_at"])
+	}
 }
 
 // TestDeployListenBehindProxyPass: renewd answers HTTP-01 itself behind
