@@ -81,7 +81,7 @@ func (c *Client) RenewalInfo(ctx context.Context, leaf *x509.Certificate) (*Rene
 	if err != nil {
 		return nil, fmt.Errorf("renewal info: %w", err)
 	}
-	tr := &ariTransport{base: ctxTransport{ctx: ctx, base: c.transport}, now: time.Now}
+	tr := &ariTransport{base: ctxTransport{ctx: ctx, base: c.observed(c.transport)}, now: time.Now}
 	lc := lego.NewConfig(ariUser{key: key})
 	lc.CADirURL = c.cfg.Directory
 	lc.UserAgent = "renewd"

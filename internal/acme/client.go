@@ -28,6 +28,17 @@ import (
 // solvers to a client), and all of them share the account, the transport and
 // the HTTP-01 responder.
 type Client struct {
+	// ObserveRequest, when set, is called after every HTTP request to the
+	// CA (orders and ARI alike) with its method, an endpoint naming what
+	// was asked for, the HTTP status (0 when no answer came) and how long
+	// the answer's headers took. The endpoint is one of "directory",
+	// "nonce", "account", "order", "authz", "challenge", "finalize",
+	// "certificate", "renewal-info" or "other", whatever the CA's URLs
+	// look like, so it suits a metric label. It is called from concurrent
+	// orders at once and should return quickly. Set it before the first
+	// Obtain or RenewalInfo and leave it; nil observes nothing.
+	ObserveRequest func(method, endpoint string, code int, d time.Duration)
+
 	cfg         config.ACME
 	accountsDir string
 	log         *zap.Logger
@@ -69,7 +80,7 @@ func (c *Client) legoClient(ctx context.Context, acc *account, hint *retryHint) 
 	lc := lego.NewConfig(acc)
 	lc.CADirURL = c.cfg.Directory
 	lc.UserAgent = "renewd"
-	tr := hintTransport{base: c.transport, hint: hint, now: time.Now}
+	tr := hintTransport{base: c.observed(c.transport), hint: hint, now: time.Now}
 	lc.HTTPClient = &http.Client{Transport: ctxTransport{ctx: ctx, base: tr}, Timeout: 2 * time.Minute}
 	lc.Certificate.Timeout = 90 * time.Second
 	client, err := lego.NewClient(lc)

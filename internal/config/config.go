@@ -16,9 +16,12 @@ const DefaultPath = "/etc/renewd/renewd.yaml"
 
 // Defaults, applied by applyDefaults and nowhere else.
 const (
-	defaultStorage            = "/var/lib/renewd"
-	defaultDomainsDir         = "domains.d"
-	defaultDirectory          = "https://acme-v02.api.letsencrypt.org/directory"
+	defaultStorage    = "/var/lib/renewd"
+	defaultDomainsDir = "domains.d"
+	defaultDirectory  = "https://acme-v02.api.letsencrypt.org/directory"
+	// letsEncryptStaging is the default staging_directory when directory
+	// is Let's Encrypt production.
+	letsEncryptStaging        = "https://acme-staging-v02.api.letsencrypt.org/directory"
 	defaultKeyType            = "ec256"
 	defaultSchedule           = "@every 1h"
 	defaultConcurrency        = 4
@@ -65,6 +68,9 @@ type Config struct {
 	Nginx Nginx `yaml:"nginx"`
 	// Notify is who is told when renewals fail, recover or run late.
 	Notify Notify `yaml:"notify"`
+	// Metrics is where `renewd run` serves Prometheus metrics (default:
+	// nowhere).
+	Metrics Metrics `yaml:"metrics"`
 	// Certificates come from DomainsDir/*.yaml, sorted by Name.
 	Certificates []*Certificate `yaml:"-"`
 }
@@ -90,6 +96,10 @@ type ACME struct {
 	// PreferredChain is the issuer CN of the root to prefer among alternate
 	// chains; empty for the CA's default chain.
 	PreferredChain string `yaml:"preferred_chain"`
+	// StagingDirectory is the ACME directory `renew --dry-run` orders
+	// from: default Let's Encrypt staging when Directory is Let's Encrypt
+	// production, else empty (a dry run then asks for it).
+	StagingDirectory string `yaml:"staging_directory"`
 }
 
 // EAB is External Account Binding (RFC 8555 section 7.3.4): both fields or
@@ -275,6 +285,9 @@ func applyDefaults(c *Config, src *source) {
 	setString(&c.Storage, defaultStorage)
 	setString(&c.DomainsDir, defaultDomainsDir)
 	setString(&c.ACME.Directory, defaultDirectory)
+	if c.ACME.Directory == defaultDirectory {
+		setString(&c.ACME.StagingDirectory, letsEncryptStaging)
+	}
 	setString(&c.ACME.KeyType, defaultKeyType)
 	setString(&c.Schedule, defaultSchedule)
 	if !src.isSet("concurrency") {

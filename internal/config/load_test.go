@@ -11,8 +11,8 @@ import (
 )
 
 const (
-	validTop  = "storage, domains_dir, acme, schedule, concurrency, retry, trust, nginx, notify"
-	validACME = "directory, email, ca_certificates, eab, key_type, profile, preferred_chain"
+	validTop  = "storage, domains_dir, acme, schedule, concurrency, retry, trust, nginx, notify, metrics"
+	validACME = "directory, email, ca_certificates, eab, key_type, profile, preferred_chain, staging_directory"
 )
 
 func TestLoadGlobalErrors(t *testing.T) {

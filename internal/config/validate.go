@@ -60,6 +60,7 @@ func validateGlobal(c *Config, src *source) {
 		src.errorf("nginx.verify.timeout", "must be positive, such as 10s")
 	}
 	validateNotify(&c.Notify, src)
+	validateMetrics(&c.Metrics, src)
 }
 
 func validateACME(a *ACME, src *source) {
@@ -68,6 +69,9 @@ func validateACME(a *ACME, src *source) {
 	}
 	if a.Email != "" && !isEmail(a.Email) {
 		src.errorf("acme.email", "%q is not an email address; write it as name@example.com, without mailto: or a display name", a.Email)
+	}
+	if u, err := url.Parse(a.StagingDirectory); a.StagingDirectory != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		src.errorf("acme.staging_directory", "%q is not an absolute http(s) URL; use one such as %s", a.StagingDirectory, letsEncryptStaging)
 	}
 	checkRootFiles(src, "acme.ca_certificates", a.CACertificates)
 	switch {
