@@ -42,7 +42,7 @@ const usage = `usage: renewd [--config PATH] [--log-level LEVEL] COMMAND [ARGS]
 
 commands:
   run                                         the daemon: renew on the schedule, reload on SIGHUP
-  renew [--now] [--wait DURATION] [--skip-canary] [NAME...]
+  renew [--now] [--dry-run] [--wait DURATION] [--skip-canary] [NAME...]
                                               renew what is due (with --now: the named or all certificates)
   status [--json]                             one row per certificate
   check [--json] [--strict] [--warn-days N] [--timeout D] [--connect ADDR] [NAME | HOST[:PORT]...]

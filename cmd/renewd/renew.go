@@ -24,6 +24,7 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	now := fs.Bool("now", false, "renew the named (or all) certificates now, due or not")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for a renewal another renewd process is running")
 	skipCanary := fs.Bool("skip-canary", false, "emergency only: do not hold certificates behind their canary")
+	dryRun := fs.Bool("dry-run", false, "order from acme.staging_directory and check everything; store, deploy and record nothing")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
 		return &exitError{code: exitUsage}
@@ -43,6 +44,12 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 			return fail(exitUsage, "no certificate named %q in %s", n, cfg.DomainsDir)
 		}
 	}
+	if *dryRun {
+		if cfg, err = dryRunConfig(cfg, g.configPath); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "dry run against %s: nothing is stored, deployed or recorded\n", cfg.ACME.Directory)
+	}
 	st, roots, err := openStorage(cfg)
 	if err != nil {
 		return err
@@ -53,7 +60,9 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	// Deferred before the lock, so the flush of queued notifications
 	// runs after the lock is released.
 	al := newAlerts(log)
-	al.configure(cfg.Notify)
+	if !*dryRun { // a dry run changes no state: nothing to announce
+		al.configure(cfg.Notify)
+	}
 	defer al.close()
 	lock, waited, err := takeLock(ctx, st, *wait, stderr)
 	if err != nil {
@@ -73,12 +82,24 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		since = time.Time{}
 	}
 	prev := al.before(st)
-	results, err := r.Run(ctx, renew.Options{Force: *now, Names: names, SkipCanary: *skipCanary, Since: since})
+	results, err := r.Run(ctx, renew.Options{Force: *now, Names: names, SkipCanary: *skipCanary, Since: since, DryRun: *dryRun})
 	al.after(st, prev)
 	if err != nil {
 		return err
 	}
-	return summarize(results, stdout)
+	return summarize(results, stdout, *dryRun)
+}
+
+// dryRunConfig is cfg ordering from its staging directory.
+func dryRunConfig(cfg *config.Config, path string) (*config.Config, error) {
+	if cfg.ACME.StagingDirectory == "" {
+		return nil, fail(exitUsage, "--dry-run needs acme.staging_directory in %s: the staging ACME directory of your CA "+
+			"(the default is Let's Encrypt staging only when acme.directory is Let's Encrypt production); "+
+			"set it to the value of acme.directory to dry-run against the CA itself", path)
+	}
+	dry := *cfg
+	dry.ACME.Directory = cfg.ACME.StagingDirectory
+	return &dry, nil
 }
 
 // newRenewer wires the ACME client, the deployer and the renewer for cfg.
@@ -165,7 +186,7 @@ func (o outcomes) String() string {
 }
 
 // summarize prints the outcome per certificate and turns failures into exit 1.
-func summarize(results []renew.Result, w io.Writer) error {
+func summarize(results []renew.Result, w io.Writer, dryRun bool) error {
 	for _, res := range results {
 		if res.Outcome != renew.NotDue {
 			continue
@@ -177,6 +198,9 @@ func summarize(results []renew.Result, w io.Writer) error {
 		fmt.Fprintf(w, "%-16s %-7s next renewal %s (%s)\n", res.Name, "not due", when, res.Plan.Reason)
 	}
 	o := countOutcomes(results)
+	if dryRun {
+		fmt.Fprint(w, "dry run: ")
+	}
 	fmt.Fprintln(w, o)
 	if o.failed+o.held > 0 {
 		return &exitError{code: exitFailed}

@@ -60,9 +60,13 @@ func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) err
 
 	al := newAlerts(log)
 	defer al.close()
+	obs, err := startMetrics(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
 	d := &daemon.Daemon{
 		Log:  log.Named("daemon"),
-		Load: runtimeLoader(g, st.Dir(), log, al),
+		Load: runtimeLoader(g, st.Dir(), log, al, obs),
 	}
 	// Long enough for a deploy in flight to roll back (nginx test and
 	// reload, the reload after a rollback, the served-chain check), and
@@ -82,7 +86,7 @@ func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) err
 // runtimeLoader reads the configuration and builds a renewal pass from it,
 // at start and on every SIGHUP. The storage directory cannot change under
 // a running daemon: it holds that directory's daemon lock.
-func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts) daemon.Loader {
+func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts, obs *observer) daemon.Loader {
 	return func() (*daemon.Runtime, error) {
 		cfg, err := loadConfig(g)
 		if err != nil {
@@ -100,6 +104,7 @@ func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts) daemo
 			return nil, err
 		}
 		al.configure(cfg.Notify)
+		obs.configure(cfg, r)
 		return &daemon.Runtime{
 			Schedule: cfg.Schedule,
 			Renew: func(ctx context.Context) (string, error) {
@@ -109,8 +114,10 @@ func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts) daemo
 				}
 				defer func() { _ = lock.Unlock() }()
 				prev := al.before(st)
+				start := time.Now()
 				results, err := r.Run(ctx, renew.Options{})
 				al.after(st, prev)
+				obs.observe(results, time.Since(start), err)
 				if err != nil {
 					return "", err
 				}
