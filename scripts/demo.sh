@@ -10,6 +10,7 @@ ROOT=$PWD
 D=$ROOT/.demo
 PEBBLE=${DEMO_PEBBLE_PORT:-14000} PEBBLE_MGMT=${DEMO_PEBBLE_MGMT_PORT:-15000}
 HTTP01=${DEMO_HTTP_PORT:-5002} DNS=${DEMO_DNS_PORT:-8053} CHALL=${DEMO_CHALL_PORT:-8055} HTTPS=${DEMO_HTTPS_PORT:-8443}
+METRICS=${DEMO_METRICS_PORT:-9402}
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -22,12 +23,12 @@ cleanup() {
 }
 trap cleanup EXIT
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "nothing listens on $1" >&2; exit 1; }
-for port in $PEBBLE $PEBBLE_MGMT $HTTP01 $DNS $CHALL $HTTPS; do
+for port in $PEBBLE $PEBBLE_MGMT $HTTP01 $DNS $CHALL $HTTPS $METRICS; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is in use; set DEMO_*_PORT (see scripts/demo.sh) to free ones" >&2; exit 1
   fi
 done
-rm -rf "$D"; mkdir -p "$D"/{bin,etc/domains.d,webroot,nginx/tmp,storage}
+rm -rf "$D"; mkdir -p "$D"/{bin,etc/domains.d,webroot,elsewhere,nginx/tmp,storage}
 
 bold "Build renewd; the pinned Pebble and challtestsrv come from go.mod via go tool"
 go build -o "$D/bin/renewd" ./cmd/renewd
@@ -48,7 +49,7 @@ cat > "$D/pebble.json" <<JSON
 JSON
 "$CHALL_BIN" -dnsserver "127.0.0.1:$DNS" -management "127.0.0.1:$CHALL" -http01 "" -https01 "" -tlsalpn01 "" -doh "" \
   -defaultIPv4 127.0.0.1 -defaultIPv6 "" >"$D/challtestsrv.log" 2>&1 & pids+=($!)
-PEBBLE_VA_NOSLEEP=1 "$PEBBLE_BIN" -config "$D/pebble.json" -dnsserver "127.0.0.1:$DNS" >"$D/pebble.log" 2>&1 & pids+=($!)
+PEBBLE_VA_NOSLEEP=1 PEBBLE_AUTHZREUSE=0 "$PEBBLE_BIN" -config "$D/pebble.json" -dnsserver "127.0.0.1:$DNS" >"$D/pebble.log" 2>&1 & pids+=($!)
 wait_port "$PEBBLE_MGMT"; wait_port "$CHALL"
 curl -sf --cacert "$D/tls-ca.pem" "https://127.0.0.1:$PEBBLE_MGMT/roots/0" >"$D/pebble-root.pem"
 echo "Pebble root: $(openssl x509 -in "$D/pebble-root.pem" -noout -subject)"
@@ -98,6 +99,7 @@ cat > "$D/etc/renewd.yaml" <<YAML
 storage: $D/storage
 acme:
   directory: https://127.0.0.1:$PEBBLE/dir
+  staging_directory: https://127.0.0.1:$PEBBLE/dir   # for renew --dry-run; a real CA has its own
   email: demo@example.com
   ca_certificates: [$D/tls-ca.pem]   # Pebble's HTTPS endpoint
 trust:
@@ -106,6 +108,7 @@ nginx:                               # argv lists, no shell
   test: [$NGINX, -p, $D/nginx, -c, $D/nginx/nginx.conf, -t]
   reload: [$NGINX, -p, $D/nginx, -c, $D/nginx/nginx.conf, -s, reload]
   verify: {address: "127.0.0.1:$HTTPS"}
+metrics: {listen: "127.0.0.1:$METRICS"}   # Prometheus metrics from renewd run
 YAML
 cat > "$D/etc/domains.d/canary.yaml" <<YAML
 domains: [canary.demo.example.com]
@@ -161,5 +164,30 @@ for host in canary.demo.example.com shop.demo.example.com; do
   echo "$out" | grep -q 'Verify return code: 0 (ok)' || { echo "served chain did not verify" >&2; exit 1; }
 done
 curl -s --cacert "$D/pebble-root.pem" --resolve "shop.demo.example.com:$HTTPS:127.0.0.1" "https://shop.demo.example.com:$HTTPS/"
+
+bold "A dry run: order and check everything, store and deploy nothing"
+R renew --dry-run
+
+bold "A broken canary holds the rest: its webroot is one nginx does not serve"
+canary_ok=$(cat "$D/etc/domains.d/canary.yaml")
+sed -i "s|webroot: $D/webroot|webroot: $D/elsewhere|" "$D/etc/domains.d/canary.yaml"
+before=$(openssl x509 -in "$D/storage/live/wildcard/cert.pem" -noout -serial)
+R renew --now || echo "(exit $?: the canary failed, so the wildcard was not attempted)"
+R status
+after=$(openssl x509 -in "$D/storage/live/wildcard/cert.pem" -noout -serial)
+[ "$before" = "$after" ] && echo "the wildcard is untouched: still $after"
+
+bold "Fixed: the canary renews, then the wildcard; retry_count is back to 0"
+printf '%s\n' "$canary_ok" > "$D/etc/domains.d/canary.yaml"
+R renew --now
+R status
+
+bold "The daemon: renewd run on its schedule, with Prometheus metrics on :$METRICS"
+"$D/bin/renewd" --config "$D/etc/renewd.yaml" run >"$D/daemon.log" 2>&1 & daemon=$!; pids+=($daemon)
+for _ in $(seq 100); do grep -q 'renewal pass done' "$D/daemon.log" && break; sleep 0.1; done
+grep -m1 'renewal pass done' "$D/daemon.log" || { cat "$D/daemon.log"; exit 1; }
+echo "\$ curl -s http://127.0.0.1:$METRICS/metrics | grep ..."
+curl -sf "http://127.0.0.1:$METRICS/metrics" | grep -E '^renewd_(certificate_(not_after_timestamp_seconds|retries|served_chain_complete)|canary_failing|renewal_attempts_total\{.*result="failed"|runs_total)' || true
+kill -TERM "$daemon"; wait "$daemon" && echo "renewd run stopped cleanly on SIGTERM"
 
 bold "Done: stopping Pebble, challtestsrv and nginx and removing .demo/"
