@@ -2,6 +2,7 @@ package renew
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -274,6 +275,9 @@ func (r *Renewer) selectCerts(names []string) ([]*config.Certificate, error) {
 // read for certificates whose version matches, so this stays cheap.
 func (r *Renewer) reconcile(certs []*config.Certificate) {
 	for _, c := range certs {
+		if !r.dryRun {
+			r.promoteCommitted(c)
+		}
 		target, err := os.Readlink(r.Store.LiveDir(c.Name))
 		if err != nil {
 			continue
@@ -296,6 +300,70 @@ func (r *Renewer) reconcile(certs []*config.Certificate) {
 		rec.Version = version
 		r.step(c.Name, "found", fmt.Sprintf("stored version %s was not recorded; adopting it", version))
 	}
+}
+
+// promoteCommitted makes live an archived version newer than live/<name>:
+// renewd stored it completely and died before switching live/<name> to it.
+// Ordering again would spend an order (and a rate limit) on a certificate
+// already issued (FAULTS.md I5). Only a version whose files check out and
+// whose names are the configured ones is taken; anything else is left for
+// a new order.
+func (r *Renewer) promoteCommitted(c *config.Certificate) {
+	versions, err := r.Store.Versions(c.Name)
+	if err != nil || len(versions) == 0 {
+		return
+	}
+	newest, current := versions[len(versions)-1], ""
+	if target, err := os.Readlink(r.Store.LiveDir(c.Name)); err == nil {
+		current = filepath.Base(target)
+	}
+	if newest <= current { // versions sort in the order they were made
+		return
+	}
+	files, err := r.Store.Version(c.Name, newest)
+	if err == nil {
+		err = r.checkFiles(c, files)
+	}
+	if err == nil {
+		err = r.Store.Promote(c.Name, newest)
+	}
+	if err != nil {
+		r.Log.Warn("unfinished stored version not used", zap.String("certificate", c.Name), zap.String("version", newest), zap.Error(err))
+		return
+	}
+	r.step(c.Name, "found", fmt.Sprintf("stored version %s was never made live; it is live now, no new order", newest))
+}
+
+// checkFiles checks stored files as Build checked them before storing: a
+// complete chain to a trusted root, the key matching the leaf, the
+// configured names.
+func (r *Renewer) checkFiles(c *config.Certificate, files store.Files) error {
+	certs, err := chain.ParsePEM(files.Fullchain)
+	if err != nil {
+		return err
+	}
+	if _, err := chain.Verify(certs, chain.Options{Roots: r.Roots, Now: r.now()}); err != nil {
+		return err
+	}
+	if _, err := tls.X509KeyPair(files.Fullchain, files.Key); err != nil {
+		return err
+	}
+	if !sameNames(certs[0].DNSNames, c.Domains) {
+		return fmt.Errorf("its names %v are not the configured %v", certs[0].DNSNames, c.Domains)
+	}
+	return nil
+}
+
+func sameNames(a, b []string) bool {
+	norm := func(s []string) []string {
+		out := make([]string, len(s))
+		for i, n := range s {
+			out[i] = strings.ToLower(n)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return slices.Equal(norm(a), norm(b))
 }
 
 // orderTimeout bounds one ACME order (plus the DNS propagation timeout).

@@ -347,3 +347,37 @@ func (s *Store) Versions(name string) ([]string, error) {
 	slices.Sort(versions)
 	return versions, nil
 }
+
+// Version returns the files of one archived version of name, with the same
+// checks as Live.
+func (s *Store) Version(name, version string) (Files, error) {
+	if err := ValidName(name); err != nil {
+		return Files{}, err
+	}
+	if !versionRE.MatchString(version) {
+		return Files{}, fmt.Errorf("archive/%s: %q is not a version name", name, version)
+	}
+	return s.readVersion(name, version)
+}
+
+// Promote points live/<name> at an archived version, atomically: for a
+// version that was written completely but not yet made live when renewd
+// died (between SaveVersion's commit and its swap). The caller checks the
+// version's files first.
+func (s *Store) Promote(name, version string) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	if !versionRE.MatchString(version) {
+		return fmt.Errorf("archive/%s: %q is not a version name", name, version)
+	}
+	if _, err := os.Stat(filepath.Join(s.archiveRoot(), name, version)); err != nil {
+		return fmt.Errorf("promote %s: %w", name, err)
+	}
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	if _, err := s.swapLive(name, version); err != nil {
+		return fmt.Errorf("promote %s to %s: %w", name, version, err)
+	}
+	return nil
+}

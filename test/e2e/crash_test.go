@@ -91,3 +91,40 @@ func TestKillAtEveryStep(t *testing.T) {
 		}
 	}
 }
+
+// TestKillBeforeLiveSwap: renewd is killed after a due certificate's new
+// version is complete in archive/ but before live/ points at it. The next
+// run makes that version live and deploys it: no second order (I5).
+func TestKillBeforeLiveSwap(t *testing.T) {
+	t.Parallel()
+	s, _ := deployedSite(t, siteOpts{}, "swap.example.com")
+	s.w.mustRenew("renew") // records Pebble's ARI window for the live certificate
+	past := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	s.pb.setRenewalInfo(t, s.w.liveLeaf("site"), ariWindowJSON(past, past.Add(time.Hour)))
+	s.w.setNextPoll("site", time.Now().Add(-time.Minute)) // due by ARI at the next run
+	before := versions(t, s.w.storage, "site")
+
+	if killed, out := s.w.crashRenew("store-version-committed", "renew"); !killed {
+		t.Fatalf("renewd was not killed before the live swap:\n%s", out)
+	}
+	stored := versions(t, s.w.storage, "site")
+	if len(stored) != len(before)+1 || s.w.liveTarget("site") != filepath.Join("..", "archive", "site", before[len(before)-1]) {
+		t.Fatalf("want a new version in archive/ and live/ unchanged: versions %v -> %v, live %s", before, stored, s.w.liveTarget("site"))
+	}
+
+	res := s.w.mustRenew("renew")
+	newest := stored[len(stored)-1]
+	if !strings.Contains(res.stdout, "stored version "+newest+" was never made live") {
+		t.Errorf("the unfinished version was not taken over:\n%s", res.stdout)
+	}
+	if got := versions(t, s.w.storage, "site"); len(got) != len(stored) {
+		t.Errorf("the run after the kill ordered again: %v -> %v", stored, got)
+	}
+	if got := s.w.liveTarget("site"); got != filepath.Join("..", "archive", "site", newest) {
+		t.Errorf("live/site -> %s, want the stored version %s", got, newest)
+	}
+	s.w.checkComplete("site", s.domains, 1)
+	if served := s.servedSerial("swap.example.com"); served != s.liveSerial() {
+		t.Errorf("nginx serves %s, live is %s", served, s.liveSerial())
+	}
+}
