@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/daemon"
 	"github.com/renewd/renewd/internal/renew"
 	"github.com/renewd/renewd/internal/store"
@@ -99,7 +101,7 @@ func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts, obs *
 		if st.Dir() != storage {
 			return nil, fmt.Errorf("storage changed from %s to %s; restart renewd to use another storage directory", storage, st.Dir())
 		}
-		r, err := newRenewer(cfg, st, roots, log, &logProgress{log: log.Named("renew")})
+		r, err := newRenewer(cfg, st, roots, log, newLogProgress(log.Named("renew"), cfg))
 		if err != nil {
 			return nil, err
 		}
@@ -127,9 +129,38 @@ func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts, obs *
 	}
 }
 
-// logProgress turns renewal steps into one structured log line each.
-type logProgress struct{ log *zap.Logger }
+// logProgress turns renewal steps into one structured log line each, with
+// the certificate's domains and the time since its first step in this run.
+// The serial is on the lines that have one: "renewed", "issued and
+// stored", and the details of "verify" and "done".
+type logProgress struct {
+	log     *zap.Logger
+	domains map[string][]string
+
+	mu    sync.Mutex
+	start map[string]time.Time // first step of each certificate in this run
+}
+
+func newLogProgress(log *zap.Logger, cfg *config.Config) *logProgress {
+	p := &logProgress{log: log, domains: map[string][]string{}, start: map[string]time.Time{}}
+	for _, c := range cfg.Certificates {
+		p.domains[c.Name] = c.Domains
+	}
+	return p
+}
 
 func (p *logProgress) Step(name, step, detail string) {
-	p.log.Info(step, zap.String("certificate", name), zap.String("step", step), zap.String("detail", detail))
+	now := time.Now()
+	p.mu.Lock()
+	first, ok := p.start[name]
+	switch {
+	case !ok:
+		first = now
+		p.start[name] = now
+	case step == "done" || step == "failed" || step == "held" || step == "stopped":
+		delete(p.start, name) // the next run starts its clock again
+	}
+	p.mu.Unlock()
+	p.log.Info(step, zap.String("certificate", name), zap.Strings("domains", p.domains[name]), zap.String("step", step),
+		zap.String("detail", detail), zap.Duration("elapsed", now.Sub(first)))
 }
