@@ -9,6 +9,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
+
+	"github.com/renewd/renewd/internal/acme"
 )
 
 // newLogger builds the process logger: readable console lines on a
@@ -34,7 +36,9 @@ func newLogger(level, defaultLevel string) (*zap.Logger, error) {
 		enc = zapcore.NewJSONEncoder(ec)
 	}
 	log := zap.New(zapcore.NewCore(enc, zapcore.Lock(os.Stderr), lvl))
-	legolog.Logger = legoLogger{log.Named("lego").WithOptions(zap.AddCallerSkip(2)).Sugar()}
+	// Masked: lego logs what an exec DNS script prints and a provider's
+	// failed cleanup, either of which may carry a credential.
+	legolog.Logger = acme.MaskingLogger(legoLogger{log.Named("lego").WithOptions(zap.AddCallerSkip(3)).Sugar()})
 	return log, nil
 }
 

@@ -128,10 +128,18 @@ func (c *Client) account(ctx context.Context, hint *retryHint) (*account, error)
 // issuance. When the CA offers ARI and knows previous, the order names it in
 // its replaces field (RFC 9773 section 5); if the CA refuses the order for
 // that, it is placed once more without (see obtainReplacing).
+//
+// The error's text has cert's DNS-01 secrets masked (the env map's values
+// and the provider's credentials in the process environment, see
+// secretValues): a provider's error may quote them, and the error goes to
+// logs, state.json and notifications. It still unwraps to lego's errors.
 func (c *Client) Obtain(ctx context.Context, cert *config.Certificate, previous *x509.Certificate) (*Issued, error) {
 	hint := &retryHint{}
 	issued, err := c.obtain(ctx, cert, previous, hint)
-	return issued, hint.wrap(err)
+	if err != nil {
+		return nil, maskError(hint.wrap(err), cert.Challenge.DNS01.Provider, cert.Challenge.DNS01.Env)
+	}
+	return issued, nil
 }
 
 func (c *Client) obtain(ctx context.Context, cert *config.Certificate, previous *x509.Certificate, hint *retryHint) (*Issued, error) {

@@ -4,10 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-acme/lego/v4/challenge"
@@ -16,84 +13,43 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/procenv"
 )
-
-// envMu serialises the construction of lego DNS providers. lego providers
-// read their settings from the process environment when they are built, so
-// a certificate's env map is set in the environment only while its provider
-// is constructed, then the previous values are restored. Holding envMu for
-// the whole swap keeps one certificate's credentials out of another's
-// provider, also when renewals run concurrently.
-//
-// Limit: a provider that reads the environment again later (at Present time)
-// sees the process environment, not its map. None of the providers renewd is
-// tested with does; lego's own providers read their config in the constructor.
-var envMu sync.Mutex
 
 // NewDNSProvider builds lego's DNS provider called name with vars layered
 // over the process environment. An unknown name yields an error wrapping
-// config.ErrUnknownDNSProvider. Values never appear in errors.
+// config.ErrUnknownDNSProvider. Errors are masked like Obtain's: neither
+// the values of vars nor credentials from the process environment appear
+// in them.
+//
+// lego providers read their settings from the process environment when
+// they are built, so vars are set there only while the provider is
+// constructed (procenv.With), then the previous values are restored.
+// Constructions are serialised, which keeps one certificate's credentials
+// out of another's provider when renewals run concurrently, and child
+// processes renewd starts take procenv.Environ, which never has them.
+//
+// Limit: a provider that reads the environment again later (at Present
+// time) sees the process environment, not vars. lego's own providers read
+// their config in the constructor. lego's exec provider starts its script
+// with the process environment of that moment, without procenv's lock: it
+// never has vars, and has another certificate's if that one's provider is
+// being built just then.
 func NewDNSProvider(name string, vars map[string]string) (challenge.Provider, error) {
-	envMu.Lock()
-	defer envMu.Unlock()
-
-	type saved struct {
-		val string
-		set bool
-	}
-	prev := make(map[string]saved, len(vars))
-	for k, v := range vars {
-		old, ok := os.LookupEnv(k)
-		prev[k] = saved{old, ok}
-		if err := os.Setenv(k, v); err != nil {
-			return nil, fmt.Errorf("dns-01: set %s: %w", k, err)
-		}
-	}
-	defer func() {
-		for k, s := range prev {
-			if s.set {
-				_ = os.Setenv(k, s.val)
-			} else {
-				_ = os.Unsetenv(k)
-			}
-		}
-	}()
-
-	p, err := legodns.NewDNSChallengeProviderByName(name)
+	remember(name, vars)
+	var p challenge.Provider
+	err := procenv.With(vars, func() error {
+		var err error
+		p, err = legodns.NewDNSChallengeProviderByName(name)
+		return err
+	})
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "unrecognized DNS provider") {
 			return nil, fmt.Errorf("%w %q; use a lego provider name such as alidns, tencentcloud, huaweicloud, cloudflare, route53 or exec", config.ErrUnknownDNSProvider, name)
 		}
-		return nil, &maskedError{msg: mask(err.Error(), vars), err: err}
+		return nil, maskError(err, name, vars)
 	}
 	return p, nil
-}
-
-// maskedError is a provider error whose text has the env map's values
-// replaced: lego quotes some settings in its errors (httpreq a URL with a
-// password), and these errors reach logs and state.json.
-type maskedError struct {
-	msg string
-	err error
-}
-
-func (e *maskedError) Error() string { return e.msg }
-func (e *maskedError) Unwrap() error { return e.err }
-
-// mask replaces every non-empty value of vars in s, longest first, so a
-// value that contains another is masked whole.
-func mask(s string, vars map[string]string) string {
-	vals := make([]string, 0, len(vars))
-	for _, v := range vars {
-		if v != "" {
-			vals = append(vals, v)
-		}
-	}
-	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
-	for _, v := range vals {
-		s = strings.ReplaceAll(s, v, "********")
-	}
-	return s
 }
 
 // CheckDNSProvider is config.Options.CheckDNSProvider: it proves that the

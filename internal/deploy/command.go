@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/renewd/renewd/internal/procenv"
 )
 
 // Runner runs a command given as an argv list. ExecRunner is the real one.
@@ -23,7 +25,15 @@ type Runner interface {
 // so that a timeout kills the command and everything it started (a reload
 // script that hangs in a child, say). A command that exits but leaves a
 // child holding its output open is not waited for beyond waitDelay.
-type ExecRunner struct{}
+//
+// Commands get an explicit environment: the process environment as
+// procenv.Environ returns it (never with a certificate's DNS-01 env map,
+// which is set process-wide while its provider is built), plus env.
+type ExecRunner struct {
+	// Environ returns the environment a command starts from, before env
+	// is added; nil means procenv.Environ. A test seam.
+	Environ func() []string
+}
 
 var _ Runner = ExecRunner{}
 
@@ -33,14 +43,18 @@ const (
 )
 
 // Run implements Runner. env is added to the process environment.
-func (ExecRunner) Run(ctx context.Context, argv, env []string, timeout time.Duration) ([]byte, error) {
+func (r ExecRunner) Run(ctx context.Context, argv, env []string, timeout time.Duration) ([]byte, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return nil, errors.New("empty command")
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(cmd.Environ(), env...)
+	environ := r.Environ
+	if environ == nil {
+		environ = procenv.Environ
+	}
+	cmd.Env = append(environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		// The negative pid is the process group: the command and its children.

@@ -6,11 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/procenv"
 )
 
 func TestExecRunner(t *testing.T) {
@@ -79,6 +82,52 @@ func TestExecRunner(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExecRunnerEnviron: commands start from the Environ seam, not from
+// whatever os.Environ holds at the moment.
+func TestExecRunnerEnviron(t *testing.T) {
+	t.Setenv("RENEWD_TEST_PARENT", "from the parent")
+	r := ExecRunner{Environ: func() []string { return []string{"PATH=/usr/bin:/bin", "ONLY=this"} }}
+	out, err := r.Run(context.Background(), []string{"env"}, []string{"RENEWD_NAME=shop"}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(string(out))
+	slices.Sort(got)
+	if want := []string{"ONLY=this", "PATH=/usr/bin:/bin", "RENEWD_NAME=shop"}; !slices.Equal(got, want) {
+		t.Errorf("environment %q, want %q", got, want)
+	}
+}
+
+// TestExecRunnerNeverSeesDNSSettings: a command started while another
+// certificate's DNS-01 env map is set in the process environment (its
+// provider being built) does not inherit it.
+func TestExecRunnerNeverSeesDNSSettings(t *testing.T) {
+	t.Setenv("RENEWD_TEST_DNS_TOKEN", "")
+	if err := os.Unsetenv("RENEWD_TEST_DNS_TOKEN"); err != nil {
+		t.Fatal(err)
+	}
+	set := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- procenv.With(map[string]string{"RENEWD_TEST_DNS_TOKEN": "other-cert-secret"}, func() error {
+			close(set)
+			time.Sleep(200 * time.Millisecond) // a slow provider constructor
+			return nil
+		})
+	}()
+	<-set
+	out, err := ExecRunner{}.Run(context.Background(), []string{"env"}, nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "other-cert-secret") {
+		t.Errorf("the command inherited another certificate's DNS setting:\n%s", out)
 	}
 }
 

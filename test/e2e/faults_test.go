@@ -151,14 +151,20 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestSecretsStayOutOfLogs runs a failing DNS-01 renewal at debug level
-// with a credential in the env map and greps everything renewd printed.
+// TestSecretsStayOutOfLogs runs failing DNS-01 renewals at debug level
+// and greps everything renewd printed, state.json and `renewd status`:
+// one with a credential in the env map, one whose lego exec script prints
+// credentials (one it was configured with, as a DNS API echoing its token
+// would, and one renewd has in its process environment, as from systemd's
+// EnvironmentFile) and exits 1.
 func TestSecretsStayOutOfLogs(t *testing.T) {
 	t.Parallel()
 	const secret = "s3cr3t-T0KEN-never-logged"
+	const mapToken = "map-T0KEN-from-the-yaml"
+	const envToken = "env-T0KEN-from-the-process"
 	pb := startPebble(t, pebbleOpts{})
 	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
-	w.env = []string{"RENEWD_E2E_TOKEN=" + secret}
+	w.env = []string{"RENEWD_E2E_TOKEN=" + secret, "RENEWD_E2E_MAP_TOKEN=" + mapToken, "ALICLOUD_SECRET_KEY=" + envToken}
 	w.addCert("sec", `domains: [sec.example.com]
 challenge:
   type: dns-01
@@ -166,23 +172,40 @@ challenge:
     provider: exec
     env: {EXEC_PATH: /bin/false, EXEC_MODE: "${RENEWD_E2E_TOKEN}"}
 `)
+	script := filepath.Join(t.TempDir(), "leaky-dns.sh")
+	body := "#!/bin/sh\necho \"API refused token " + mapToken + "\" >&2\necho \"and key $ALICLOUD_SECRET_KEY\"\nexit 1\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.addCert("leaky", fmt.Sprintf(`domains: [leaky.example.com]
+challenge:
+  type: dns-01
+  dns01:
+    provider: exec
+    env: {EXEC_PATH: %s, EXEC_SEQUENCE_INTERVAL: "1", DNS_API_TOKEN: "${RENEWD_E2E_MAP_TOKEN}"}
+`, script))
 	res := w.renewd("--log-level", "debug", "renew", "--now")
 	if res.code != 1 || !strings.Contains(res.stdout, "exec") {
-		t.Fatalf("want the DNS-01 script to fail the renewal, got %s", res)
+		t.Fatalf("want the DNS-01 scripts to fail the renewals, got %s", res)
+	}
+	if !strings.Contains(res.stderr, "API refused token ********") {
+		t.Errorf("the exec script's output is not in the debug log, masked:\n%s", res.stderr)
 	}
 	out := res.stdout + res.stderr
 	for _, args := range [][]string{{"config", "check"}, {"status", "--json"}} {
 		res := w.renewd(args...)
 		out += res.stdout + res.stderr
 	}
-	if strings.Contains(out, secret) {
-		t.Fatalf("a secret from the env map was printed:\n%s", out)
+	data, _ := os.ReadFile(filepath.Join(w.storage, "state.json"))
+	for _, s := range []string{secret, mapToken, envToken} {
+		if strings.Contains(out, s) {
+			t.Errorf("secret %q was printed:\n%s", s, out)
+		}
+		if bytes.Contains(data, []byte(s)) {
+			t.Errorf("secret %q reached state.json:\n%s", s, data)
+		}
 	}
 	if !strings.Contains(out, "********") {
 		t.Errorf("config check did not show the masked value:\n%s", out)
-	}
-	data, _ := os.ReadFile(filepath.Join(w.storage, "state.json"))
-	if bytes.Contains(data, []byte(secret)) {
-		t.Fatal("a secret reached state.json")
 	}
 }
