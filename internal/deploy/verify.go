@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/internal/check"
 )
 
 // Prober returns the certificates a TLS server sends for sni at addr,
@@ -66,6 +67,12 @@ func verifyServed(served []*x509.Certificate, sni string, serial *big.Int, roots
 	}
 	if _, err := chain.Verify(served, chain.Options{Roots: roots, Now: now}); err != nil {
 		return fmt.Errorf("served chain: %w", err)
+	}
+	// The rest of what `renewd check` fails a server for (weak keys, SHA-1
+	// signatures, the dates of every certificate on the path), so a
+	// deploy passes only what strict clients accept. Warnings do not fail.
+	if err := check.Judge(served, sni, check.Options{Roots: roots, Now: now}).Err(false); err != nil {
+		return fmt.Errorf("served certificate: %w", err)
 	}
 	return nil
 }

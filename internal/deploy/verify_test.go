@@ -38,6 +38,7 @@ func TestVerifyServed(t *testing.T) {
 	old := pki.leaf(t, 0xa0, "a.example.com", "www.a.example.com")
 	wild := pki.leaf(t, 0xc1, "*.example.com")
 	other := newPKI(t)
+	weak := pki.rsaLeaf(t, 0xa1, 1024, "a.example.com")
 	tests := []struct {
 		desc    string
 		served  []*x509.Certificate
@@ -113,6 +114,12 @@ func TestVerifyServed(t *testing.T) {
 					t.Errorf("error %v does not wrap chain.ErrOrder", err)
 				}
 			},
+		},
+		{
+			desc:    "RSA 1024 leaf, as strict clients refuse it",
+			served:  []*x509.Certificate{weak, pki.inter},
+			sni:     "a.example.com",
+			wantErr: []string{"served certificate", "1024"},
 		},
 		{
 			desc:    "expired at verification time",
