@@ -240,17 +240,30 @@ func TestCanaryHoldsTheRest(t *testing.T) {
 	}
 }
 
-// TestConcurrentRenewNow: a daemon and two `renew --now` at once give
-// exactly one issuance of the certificate.
+// TestConcurrentRenewNow: a daemon and two `renew --now` at once, all
+// waiting on the lock another renewd holds, give exactly one issuance of a
+// certificate that is due. It is due by renew_before for the 6-day
+// certificate it has and would not be for the 90-day one a renewal brings,
+// so the daemon's pass, which is not forced, renews it only if nobody did
+// before it; the `renew --now` that waited skip a certificate renewed
+// meanwhile. Whichever order the three take the lock in, one issuance.
 func TestConcurrentRenewNow(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
 	proxy := startProxy(t, pb)
-	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.rootFile})
-	w.addCert("one", listenCert(pb.httpPort, "one.concurrent.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.rootFile, profile: "shortlived"})
+	w.addCert("one", "renew_before: 720h\n"+listenCert(pb.httpPort, "one.concurrent.example.com"))
 	w.mustRenew("renew", "--now")
+	w.writeGlobal(strings.Replace(string(mustRead(t, w.config)), "profile: shortlived\n", "profile: default\n", 1))
+	first := w.liveLeaf("one")
+	if life := first.NotAfter.Sub(first.NotBefore); life > 720*time.Hour {
+		t.Fatalf("the first certificate lives %s, want under renew_before 720h so that it is due", life)
+	}
 	base := proxy.certs.Load()
+	versions0 := versions(t, w.storage, "one")
 
+	// Another renewd holds the lock while all three start and queue up.
+	release := holdLock(t, w.storage)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	type out struct {
@@ -258,20 +271,45 @@ func TestConcurrentRenewNow(t *testing.T) {
 		text string
 	}
 	results := make(chan out, 2)
-	for range 2 {
+	var outs [2]*bytes.Buffer
+	for i := range outs {
+		outs[i] = &bytes.Buffer{}
+		cmd := exec.CommandContext(ctx, env.renewd, "--config", w.config, "renew", "--now", "--wait", "1m")
+		cmd.Env = append(os.Environ(), "RENEWD_CONFIG=")
+		lw := &lockedWriter{w: outs[i]}
+		cmd.Stdout, cmd.Stderr = lw, lw
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
 		go func() {
-			cmd := exec.CommandContext(ctx, env.renewd, "--config", w.config, "renew", "--now", "--wait", "1m")
-			cmd.Env = append(os.Environ(), "RENEWD_CONFIG=")
-			b, err := cmd.CombinedOutput()
+			err := cmd.Wait()
 			code := 0
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				code = ee.ExitCode()
 			}
-			results <- out{code, string(b)}
+			outMu.Lock()
+			text := outs[i].String()
+			outMu.Unlock()
+			results <- out{code, text}
 		}()
 	}
 	d := w.startDaemon()
+	if err := waitFor("both renew --now waiting for the lock", 60*time.Second, func() error {
+		outMu.Lock()
+		defer outMu.Unlock()
+		for _, b := range outs {
+			if !strings.Contains(b.String(), "waiting for the running renewal") {
+				return fmt.Errorf("not waiting yet: %q", b.String())
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d.waitOutput("renewd started") // its first pass follows at once, on the lock
+	release()
+
 	for range 2 {
 		if r := <-results; r.code != 0 {
 			t.Errorf("renew --now: exit %d\n%s", r.code, r.text)
@@ -280,6 +318,19 @@ func TestConcurrentRenewNow(t *testing.T) {
 	d.waitOutput("renewal pass done")
 	if n := proxy.certs.Load() - base; n != 1 {
 		t.Errorf("%d issuances for one certificate from two renew --now and a daemon, want 1", n)
+	}
+	if v := versions(t, w.storage, "one"); len(v) != len(versions0)+1 {
+		t.Errorf("versions %v -> %v, want exactly one more", versions0, v)
+	}
+	leaf := w.liveLeaf("one")
+	if leaf.SerialNumber.Cmp(first.SerialNumber) == 0 {
+		t.Error("the live certificate did not change")
+	}
+	if st := w.state()["one"]; st["serial"] != fmt.Sprintf("%x", leaf.SerialNumber) {
+		t.Errorf("state.json serial %v, live %x", st["serial"], leaf.SerialNumber)
+	}
+	if life := leaf.NotAfter.Sub(leaf.NotBefore); life <= 720*time.Hour {
+		t.Errorf("the new certificate lives %s: not from the default profile, so it would still be due", life)
 	}
 	w.checkComplete("one", []string{"one.concurrent.example.com"}, 1)
 }

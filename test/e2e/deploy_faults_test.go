@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/renewd/renewd/internal/chain"
 )
 
 // deployedSite returns a site that already serves a good certificate from
@@ -81,15 +85,20 @@ func TestNginxTestFails(t *testing.T) {
 	}
 }
 
-// TestNginxNotRunning: the reload fails; files are restored.
+// TestNginxNotRunning: the reload fails; files are restored, so nginx
+// started again serves the previous certificate.
 func TestNginxNotRunning(t *testing.T) {
 	t.Parallel()
-	s, _ := deployedSite(t, siteOpts{standalone: true}, "down.nginx.example.com")
+	s, old := deployedSite(t, siteOpts{standalone: true}, "down.nginx.example.com")
 	oldFull := mustRead(t, s.fullchain)
 	s.ng.stop()
 	s.failRenew("nginx reload failed")
 	if !bytes.Equal(mustRead(t, s.fullchain), oldFull) {
 		t.Error("the previous fullchain was not restored")
+	}
+	s.ng.start(s.httpsPort)
+	if got := s.servedSerial("down.nginx.example.com"); got != old {
+		t.Errorf("nginx started again serves %s, want the previous %s", got, old)
 	}
 }
 
@@ -131,10 +140,17 @@ func TestReloadForks(t *testing.T) {
 
 // TestNginxServesLeafOnly: nginx is pointed at renewd's cert.pem (the leaf
 // alone) instead of the fullchain: the served chain is incomplete and
-// renewd must say so loudly and fail.
+// renewd must say so loudly and fail. `renewd check`, by name and by host,
+// names the missing intermediate; it passes while the deploy is good.
 func TestNginxServesLeafOnly(t *testing.T) {
 	t.Parallel()
-	s, _ := deployedSite(t, siteOpts{}, "leafonly.nginx.example.com")
+	const domain = "leafonly.nginx.example.com"
+	s, old := deployedSite(t, siteOpts{}, domain)
+	oldFull := mustRead(t, s.fullchain)
+	if res := s.w.renewd("check", "site"); res.code != 0 || !strings.Contains(res.stdout, "overall: PASS") {
+		t.Errorf("renewd check site after a good deploy: want exit 0, got %s", res)
+	}
+
 	live := filepath.Join(s.w.storage, "live", "site")
 	s.ng.servers = s.ng.servers[:1]
 	s.ng.tls(s.httpsPort, s.domains, filepath.Join(live, "cert.pem"), filepath.Join(live, "privkey.pem"))
@@ -149,13 +165,65 @@ func TestNginxServesLeafOnly(t *testing.T) {
 	if out := s.w.renewd("status").stdout; !strings.Contains(out, "INCOMPLETE") {
 		t.Errorf("status does not show the incomplete served chain:\n%s", out)
 	}
+
+	// The rollback restored the deploy files, not live/: the new version
+	// stays stored and live, so after the rollback's reload this nginx,
+	// reading live/site/cert.pem, still sends the new leaf alone.
+	newSerial := s.liveSerial()
+	if newSerial == old {
+		t.Fatalf("live/site still holds the previous serial %s: no new certificate was stored", old)
+	}
+	if sent := s.served(domain); len(sent) != 1 || fmt.Sprintf("%x", sent[0].SerialNumber) != newSerial {
+		t.Errorf("after the rollback nginx sends %d certificate(s), want the new leaf %s alone", len(sent), newSerial)
+	}
+	if !bytes.Equal(mustRead(t, s.fullchain), oldFull) {
+		t.Error("the previous fullchain was not restored")
+	}
+
+	// `renewd check` names the intermediate nginx leaves out: by certificate
+	// name (the stored chain and what nginx.verify.address serves) and by
+	// host.
+	inter, err := chain.ParsePEM(s.w.live("site", "chain.pem"))
+	if err != nil || len(inter) == 0 {
+		t.Fatalf("live/site/chain.pem: %v", err)
+	}
+	missing := "incomplete: no certificate for issuer \"" + inter[0].Subject.String() + "\""
+	for _, args := range [][]string{
+		{"check", "site"},
+		{"check", "--connect", fmt.Sprintf("127.0.0.1:%d", s.httpsPort), domain},
+	} {
+		res := s.w.renewd(args...)
+		if res.code != 1 || !strings.Contains(res.stdout, missing) {
+			t.Errorf("renewd %s: want exit 1 saying %q, got %s", strings.Join(args, " "), missing, res)
+		}
+	}
+
+	// The operator points nginx back at the deployed files, which the
+	// rollback restored: nginx serves the previous certificate, complete.
+	s.ng.servers = s.ng.servers[:1]
+	s.ng.tls(s.httpsPort, s.domains, s.fullchain, s.key)
+	s.ng.writeConf()
+	if out, err := exec.Command(s.ng.bin, s.ng.argv("-s", "reload")[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("reload nginx: %v\n%s", err, out)
+	}
+	if err := waitFor("nginx to serve the restored files", 20*time.Second, func() error {
+		if got := fmt.Sprintf("%x", s.served(domain)[0].SerialNumber); got != old {
+			return fmt.Errorf("serves %s", got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.servedSerial(domain); got != old {
+		t.Errorf("nginx on the restored files serves %s, want the previous %s", got, old)
+	}
 }
 
 // TestDeployDirMissing: a deploy path in a missing directory is caught
 // before any ACME order.
 func TestDeployDirMissing(t *testing.T) {
 	t.Parallel()
-	s, _ := deployedSite(t, siteOpts{}, "nodir.example.com")
+	s, old := deployedSite(t, siteOpts{}, "nodir.example.com")
 	before := versions(t, s.w.storage, "site")
 	missing := filepath.Join(t.TempDir(), "no", "such", "dir")
 	s.w.addCert("site", fmt.Sprintf("domains: [nodir.example.com]\nchallenge:\n  type: http-01\n  http01: {webroot: %s}\ndeploy:\n  fullchain: %s/f.pem\n  key: %s/k.pem\n  nginx: true\n",
@@ -166,6 +234,9 @@ func TestDeployDirMissing(t *testing.T) {
 	}
 	if after := versions(t, s.w.storage, "site"); len(after) != len(before) {
 		t.Errorf("an order was made before the deploy directory was checked: %v -> %v", before, after)
+	}
+	if got := s.servedSerial("nodir.example.com"); got != old {
+		t.Errorf("nginx serves %s, want the previous %s", got, old)
 	}
 }
 

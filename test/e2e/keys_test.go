@@ -4,6 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +27,9 @@ func TestEABAndKeyTypes(t *testing.T) {
 		t.Errorf("a CA requiring EAB, no EAB configured: want exit 1 naming it, got %s", res)
 	}
 
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	// Through a pass-through proxy, to count the account requests.
+	proxy := startProxy(t, pb)
+	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.rootFile})
 	w.writeGlobal(strings.Replace(string(mustRead(t, w.config)), "  email: e2e@example.com\n",
 		fmt.Sprintf("  email: e2e@example.com\n  eab: {kid: %s, hmac_key: %s}\n", eabKID, eabHMAC), 1))
 	w.addCert("rsa", "key_type: rsa2048\n"+listenCert(pb.httpPort, "rsa.keys.example.com"))
@@ -41,8 +48,49 @@ func TestEABAndKeyTypes(t *testing.T) {
 		t.Error("config check printed the EAB HMAC key")
 	}
 
-	// The account is stored and reused: a second run registers nothing new.
+	// The account is stored and reused: a second run registers nothing new,
+	// and does not even look the account up.
+	accounts := filepath.Join(w.storage, "accounts")
+	before := treeFiles(t, accounts)
+	if len(before) == 0 {
+		t.Fatalf("no account stored under %s", accounts)
+	}
+	// Pebble's newAccount: registration and lookup by key both go there.
+	const pebbleNewAccount = "/sign-me-up"
+	lookups := proxy.count(pebbleNewAccount)
+	if lookups == 0 {
+		t.Fatalf("the first run sent no request to %s", pebbleNewAccount)
+	}
 	w.mustRenew("renew", "--now", "rsa")
+	if n := proxy.count(pebbleNewAccount) - lookups; n != 0 {
+		t.Errorf("the second run sent %d request(s) to %s, want none", n, pebbleNewAccount)
+	}
+	if after := treeFiles(t, accounts); !maps.Equal(after, before) {
+		t.Errorf("the second run changed %s:\nbefore %v\nafter  %v", accounts, slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after)))
+	}
+}
+
+// treeFiles maps every regular file under dir (relative path) to its
+// contents.
+func treeFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		files[rel] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
 
 // TestARIDaemon: the daemon renews when the CA moves the ARI window into
