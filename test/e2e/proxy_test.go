@@ -136,6 +136,7 @@ type caProxy struct {
 	fault     atomic.Pointer[activeProxyFault]
 	certs     atomic.Int32 // certificate downloads seen
 	faulted   atomic.Int32 // requests the fault was applied to
+	heldPoll  atomic.Bool  // slowPoll: the first authorization poll after the challenge was answered "pending"
 	gaveUp    atomic.Int32 // hung requests the client abandoned
 	badNonces atomic.Int32 // badNonce answers from Pebble
 
@@ -314,6 +315,20 @@ func (p *caProxy) modify(resp *http.Response) error {
 	isCert := strings.HasPrefix(path, pebbleCert)
 	if isCert {
 		p.certs.Add(1)
+	}
+	if f.mode == slowPoll && strings.HasPrefix(path, pebbleAuthz) && p.faulted.Load() > 0 && p.heldPoll.CompareAndSwap(false, true) {
+		// lego polls the authorization once at once, then waits: when
+		// Pebble validated first, that poll would end the wait the test
+		// is about. Answer it "pending", once.
+		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+			var authz map[string]any
+			if err := json.Unmarshal(body, &authz); err != nil {
+				return nil, fmt.Errorf("proxy: authorization is not JSON: %w", err)
+			}
+			authz["status"] = "pending"
+			return json.Marshal(authz)
+		})
+		return err
 	}
 	switch f.mode {
 	case leafOnly, garbageCert, hugeCert, foreignCert, unsafeToken, slowPoll:
