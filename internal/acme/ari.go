@@ -237,14 +237,19 @@ func obtainReplacing(obtain func(certificate.ObtainRequest) (*certificate.Resour
 // might not meet. lego's Certifier.Obtain returns that error as it is, and
 // wraps every error of the later steps (authorizations, challenges,
 // finalize), so an order that already spent a challenge is never repeated.
-// Rate limits and bad nonces are not refusals of replaces; server errors
-// are left alone so a failing CA gets one request, not two.
+// Rate limits and bad nonces are not refusals of replaces. Of the server
+// errors only a plain 500 counts, once: a CA that trips over the replaces
+// field itself answers that (Pebble 2.10.1 does for serials whose top bit
+// is set: it files them under one hex form and looks them up under
+// another). 502, 503 and 504 say the CA is down or overloaded, and a
+// failing CA gets one request, not two.
 func refusedNewOrder(err error) bool {
 	switch e := err.(type) { // not errors.As: only the unwrapped newOrder error counts; see above
 	case *legoacme.AlreadyReplacedError:
 		return true
 	case *legoacme.ProblemDetails:
-		return e.HTTPStatus >= 400 && e.HTTPStatus < 500 && e.HTTPStatus != http.StatusTooManyRequests
+		return e.HTTPStatus >= 400 && e.HTTPStatus < 500 && e.HTTPStatus != http.StatusTooManyRequests ||
+			e.HTTPStatus == http.StatusInternalServerError
 	}
 	return false
 }

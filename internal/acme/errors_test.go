@@ -91,7 +91,14 @@ func TestHintTransport(t *testing.T) {
 	now := time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status, retryAfter, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		w.Header().Set("Retry-After", retryAfter)
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		if strings.HasPrefix(status, "chall") {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Add("Link", `<https://ca.example/authz/1>;rel="up"`)
+			status = strings.TrimPrefix(status, "chall")
+		}
 		switch status {
 		case "429":
 			w.WriteHeader(http.StatusTooManyRequests)
@@ -106,6 +113,7 @@ func TestHintTransport(t *testing.T) {
 	tests := []struct {
 		desc       string
 		path       string
+		method     string // default GET
 		wantHeader string // Retry-After as lego sees it
 		wantHint   string // recorded for the order's error
 	}{
@@ -118,12 +126,24 @@ func TestHintTransport(t *testing.T) {
 		{desc: "a short poll interval kept", path: "/200/3", wantHeader: "3"},
 		{desc: "the cap itself kept", path: "/200/10", wantHeader: "10"},
 		{desc: "garbage on success left to lego", path: "/200/soon", wantHeader: "soon"},
+		{desc: "a challenge answer without one gets the default poll interval", path: "/chall200/", method: http.MethodPost, wantHeader: "2"},
+		{desc: "a challenge answer's own interval kept", path: "/chall200/1", method: http.MethodPost, wantHeader: "1"},
+		{desc: "a GET (ARI) without one left alone", path: "/chall200/", wantHeader: ""},
+		{desc: "an answer that is no challenge left alone", path: "/200/", method: http.MethodPost, wantHeader: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			hint := &retryHint{}
 			client := &http.Client{Transport: hintTransport{base: srv.Client().Transport, hint: hint, now: func() time.Time { return now }}}
-			resp, err := client.Get(srv.URL + tt.path)
+			method := tt.method
+			if method == "" {
+				method = http.MethodGet
+			}
+			req, err := http.NewRequest(method, srv.URL+tt.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := client.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -63,6 +64,32 @@ func (t ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // to wait; lego itself polls every 5s when there is none.
 const maxPollInterval = 10 * time.Second
 
+// defaultPollInterval is the Retry-After renewd gives a challenge answer
+// that has none (Let's Encrypt sends none): lego then polls the
+// authorization after this long, growing by half each time up to ten
+// times it, instead of starting at 5s. Validation usually takes a second or
+// two, so a renewal no longer sits out most of a 5s wait; certbot polls
+// every second. lego gives up after 100 intervals (here 200s), which a CA
+// validating a token never needs.
+const defaultPollInterval = 2 * time.Second
+
+// isChallengeAnswer reports whether resp answers a POST to a challenge
+// URL: RFC 8555 section 7.5.1 has the server link it "up" to its
+// authorization. Order, authorization and account answers have no such
+// link, and certificate answers are not JSON.
+func isChallengeAnswer(req *http.Request, resp *http.Response) bool {
+	if req.Method != http.MethodPost || resp.StatusCode != http.StatusOK ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		return false
+	}
+	for _, l := range resp.Header.Values("Link") {
+		if strings.Contains(l, `rel="up"`) {
+			return true
+		}
+	}
+	return false
+}
+
 // hintTransport reads the CA's Retry-After headers: on a 429 or 503 it is
 // recorded in hint for the order's error (see retryAfterError); on a
 // successful answer it is capped at maxPollInterval. Error answers are
@@ -80,6 +107,9 @@ func (t hintTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	v := resp.Header.Get("Retry-After")
 	if v == "" {
+		if isChallengeAnswer(req, resp) {
+			resp.Header.Set("Retry-After", strconv.Itoa(int(defaultPollInterval/time.Second)))
+		}
 		return resp, nil
 	}
 	switch {
