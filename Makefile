@@ -40,6 +40,15 @@ deps:
 demo: deps
 	@scripts/demo.sh
 
+# Benchmarks (not part of test): renewd next to lego's CLI and certbot
+# against one Pebble, the idle daemon, status at 10,000 certificates, build
+# times; rewrites docs/benchmarks.md and docs/benchmarks.json.
+#   make bench [BENCH_N="10 100"] [BENCH_ARGS="-idle 30s -build=false"]
+BENCH_N    ?= 10 100
+BENCH_ARGS ?=
+bench: deps
+	@GO='$(GO)' BENCH_N='$(BENCH_N)' BENCH_ARGS='$(BENCH_ARGS)' scripts/bench.sh
+
 clean:
 	rm -rf bin .demo
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make bench` (issue 7): measures renewd next to lego's CLI and certbot in
+# one run on this machine and rewrites docs/benchmarks.md and
+# docs/benchmarks.json. Not part of `make test`.
+#
+# Installs certbot from Debian's packages when it is missing, builds
+# renewd, lego (the version in go.mod), pebble and pebble-challtestsrv into
+# a temporary directory, and runs the harness in test/bench (build tag
+# bench). Knobs (environment, or make variables):
+#   BENCH_N="10 100"   certificate counts for renew-all
+#   BENCH_ARGS=""      more harness flags, e.g. "-build=false -idle 30s"
+#                      (go run -tags bench ./test/bench -h lists them)
+#   GO=go
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+BENCH_N=${BENCH_N:-10 100}
+BENCH_ARGS=${BENCH_ARGS:-}
+
+if ! command -v certbot >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing certbot from Debian's packages"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq certbot >/dev/null
+fi
+
+bin=$(mktemp -d "${TMPDIR:-/tmp}/renewd-bench-bin.XXXXXX")
+trap 'rm -rf "$bin"' EXIT
+echo "building renewd, lego, pebble, pebble-challtestsrv and the harness into $bin"
+version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+"$GO" build -ldflags "-s -w -X main.version=$version" -o "$bin/renewd" ./cmd/renewd
+"$GO" build -o "$bin/lego" github.com/go-acme/lego/v4/cmd/lego
+"$GO" build -o "$bin/pebble" github.com/letsencrypt/pebble/v2/cmd/pebble
+"$GO" build -o "$bin/pebble-challtestsrv" github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv
+"$GO" build -tags bench -o "$bin/bench" ./test/bench
+
+# shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+"$bin/bench" -bin "$bin" -root . -n "$BENCH_N" \
+  -md docs/benchmarks.md -json docs/benchmarks.json $BENCH_ARGS

@@ -1,0 +1,302 @@
+//go:build bench
+
+package main
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// freePort returns a loopback port nothing listens on right now.
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// testCA is a throwaway CA: it signs Pebble's HTTPS certificate, and, for
+// the generated states, the certificates renewd's idle daemon holds.
+type testCA struct {
+	cert    *x509.Certificate
+	key     crypto.Signer
+	certPEM []byte
+}
+
+func newTestCA(cn string) *testCA {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		fatalf("CA key: %v", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		fatalf("CA cert: %v", err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key, certPEM: pemCert(der)}
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// issue signs a leaf for dnsNames (and ips) valid from notBefore to
+// notAfter, and returns its DER and PKCS#8 key PEM.
+func (ca *testCA) issue(dnsNames []string, ips []net.IP, notBefore, notAfter time.Time) (der, keyPEM []byte, leaf *x509.Certificate) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		fatalf("leaf key: %v", err)
+	}
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: dnsNames[0]},
+		DNSNames:     dnsNames,
+		IPAddresses:  ips,
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err = x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	if err != nil {
+		fatalf("leaf: %v", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		fatalf("leaf key: %v", err)
+	}
+	leaf, _ = x509.ParseCertificate(der)
+	return der, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), leaf
+}
+
+// issueServer writes an HTTPS certificate for localhost/127.0.0.1 into dir.
+func (ca *testCA) issueServer(dir, prefix string) (certFile, keyFile string) {
+	der, keyPEM, _ := ca.issue([]string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}, time.Now().Add(-time.Hour), time.Now().Add(7*24*time.Hour))
+	certFile, keyFile = filepath.Join(dir, prefix+"-cert.pem"), filepath.Join(dir, prefix+"-key.pem")
+	mustWrite(certFile, pemCert(der), 0o644)
+	mustWrite(keyFile, keyPEM, 0o600)
+	return certFile, keyFile
+}
+
+// daemonProc is a long-running helper (Pebble, challtestsrv).
+type daemonProc struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+func startDaemon(logFile string, envs []string, name string, args ...string) *daemonProc {
+	f, err := os.Create(logFile)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), envs...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		fatalf("start %s: %v", name, err)
+	}
+	p := &daemonProc{cmd: cmd, log: logFile, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
+	return p
+}
+
+func (p *daemonProc) stop() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *daemonProc) tail() string {
+	data, _ := os.ReadFile(p.log)
+	if len(data) > 3000 {
+		data = data[len(data)-3000:]
+	}
+	return string(data)
+}
+
+func waitFor(what string, timeout time.Duration, check func() error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			fatalf("%s not ready after %s: %v", what, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ca is the test CA environment: challtestsrv for DNS, one Pebble, and the
+// poll guard in front of it.
+type ca struct {
+	tls      *testCA
+	tlsCA    string // PEM file of tls: ACME clients trust Pebble's HTTPS with it
+	dnsAddr  string
+	dirURL   string // ACME directory, through the guard
+	mgmtURL  string
+	httpPort int    // where Pebble sends HTTP-01 validation requests
+	rootFile string // Pebble's root, for renewd's trust.extra_roots
+	pebble   *daemonProc
+	chall    *daemonProc
+	guard    *http.Server
+}
+
+func (c *ca) client() *http.Client {
+	pool := x509.NewCertPool()
+	pool.AddCert(c.tls.cert)
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+// startCA starts pebble-challtestsrv (every name resolves to 127.0.0.1) and
+// Pebble with PEBBLE_VA_NOSLEEP=1, retryAfter 1 s, no authorization reuse,
+// and one 90-day profile, so that all three clients get the same kind of
+// certificate without naming a profile.
+func startCA(bin, dir string, guardHold time.Duration) *ca {
+	c := &ca{tls: newTestCA("renewd bench TLS CA")}
+	c.tlsCA = filepath.Join(dir, "tls-ca.pem")
+	mustWrite(c.tlsCA, c.tls.certPEM, 0o644)
+
+	c.dnsAddr = fmt.Sprintf("127.0.0.1:%d", freePort())
+	challMgmt := fmt.Sprintf("http://127.0.0.1:%d", freePort())
+	c.chall = startDaemon(filepath.Join(dir, "challtestsrv.log"), nil, filepath.Join(bin, "pebble-challtestsrv"),
+		"-dnsserver", c.dnsAddr, "-management", strings.TrimPrefix(challMgmt, "http://"),
+		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "")
+	waitFor("challtestsrv", 30*time.Second, func() error {
+		resp, err := http.Post(challMgmt+"/clear-txt", "application/json", strings.NewReader(`{"host":"ready.invalid."}`))
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+
+	certFile, keyFile := c.tls.issueServer(dir, "pebble")
+	c.httpPort = freePort()
+	listen, mgmt := fmt.Sprintf("127.0.0.1:%d", freePort()), fmt.Sprintf("127.0.0.1:%d", freePort())
+	c.mgmtURL = "https://" + mgmt
+	cfg := map[string]any{"pebble": map[string]any{
+		"listenAddress": listen, "managementListenAddress": mgmt,
+		"certificate": certFile, "privateKey": keyFile,
+		"httpPort": c.httpPort, "tlsPort": freePort(),
+		"ocspResponderURL": "", "externalAccountBindingRequired": false,
+		"retryAfter": map[string]int{"authz": 1, "order": 1},
+		"profiles": map[string]any{
+			"default": map[string]any{"description": "90 days", "validityPeriod": 7776000},
+		},
+	}}
+	data, _ := json.Marshal(cfg)
+	cfgFile := filepath.Join(dir, "pebble.json")
+	mustWrite(cfgFile, data, 0o644)
+	c.pebble = startDaemon(filepath.Join(dir, "pebble.log"),
+		[]string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_AUTHZREUSE=0", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_ALTERNATE_ROOTS=0"},
+		filepath.Join(bin, "pebble"), "-config", cfgFile, "-dnsserver", c.dnsAddr)
+	direct := "https://" + listen + "/dir"
+	waitFor("pebble", 30*time.Second, func() error {
+		resp, err := c.client().Get(direct)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+	c.dirURL = c.startGuard(dir, direct, guardHold)
+	root := c.mgmt("/roots/0")
+	c.rootFile = filepath.Join(dir, "pebble-root.pem")
+	mustWrite(c.rootFile, root, 0o644)
+	return c
+}
+
+func (c *ca) mgmt(path string) []byte {
+	resp, err := c.client().Get(c.mgmtURL + path)
+	if err != nil {
+		fatalf("pebble %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		fatalf("pebble %s: %d %v", path, resp.StatusCode, err)
+	}
+	return body
+}
+
+// startGuard puts the pass-through proxy of test/e2e (guardOrderPolls) in
+// front of Pebble: it holds each order poll (POST /my-order/) for hold
+// before passing it on. Pebble 2.10.1 can deadlock an order when a client
+// polls it while the issuance goroutine takes the order's write lock; lego
+// (inside renewd and the lego CLI) polls right after finalize. The same
+// guard serves all three clients. hold 0 passes everything straight on.
+func (c *ca) startGuard(dir, dirURL string, hold time.Duration) string {
+	target, err := url.Parse(dirURL)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(c.tls.cert)
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(&url.URL{Scheme: target.Scheme, Host: target.Host})
+			pr.Out.Host = pr.In.Host // Pebble builds its URLs from Host
+		},
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64},
+		ErrorLog:  nil,
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hold > 0 && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/my-order/") {
+			select {
+			case <-time.After(hold):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	})
+	certFile, keyFile := c.tls.issueServer(dir, "guard")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fatalf("%v", err)
+	}
+	c.guard = &http.Server{Handler: handler}
+	go func() { _ = c.guard.ServeTLS(l, certFile, keyFile) }()
+	return fmt.Sprintf("https://%s%s", l.Addr(), target.Path)
+}
+
+func (c *ca) stop() {
+	if c.guard != nil {
+		_ = c.guard.Close()
+	}
+	c.pebble.stop()
+	c.chall.stop()
+}

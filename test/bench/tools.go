@@ -1,0 +1,201 @@
+//go:build bench
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// client is one ACME client under test: it gets its own account, its own
+// N certificates (names of its own), and the same Pebble.
+type client interface {
+	Name() string
+	// Setup writes the client's configuration for n certificates.
+	Setup(c *ca, dir string, n int)
+	// Issue obtains all n certificates; untimed.
+	Issue() error
+	// Renew renews all n certificates now, whether due or not; timed.
+	Renew() (Usage, error)
+	// Leaves are the PEM files whose first certificate is each leaf.
+	Leaves() []string
+}
+
+const procTimeout = 30 * time.Minute
+
+func domainsFor(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d-%04d.bench.test", prefix, n, i+1)
+	}
+	return out
+}
+
+// renewd: one config, one domains.d file per certificate, its own HTTP-01
+// responder on Pebble's httpPort shared by all orders; the default
+// concurrency (4); no deploy section (lego and certbot deploy nothing
+// either).
+type renewdClient struct {
+	bin, dir, config, storage, log string
+	names                          []string
+}
+
+func (r *renewdClient) Name() string { return "renewd" }
+
+func (r *renewdClient) Setup(c *ca, dir string, n int) {
+	r.dir, r.config, r.storage, r.log = dir, filepath.Join(dir, "renewd.yaml"), filepath.Join(dir, "storage"), filepath.Join(dir, "renewd.log")
+	mustWrite(r.config, []byte(fmt.Sprintf(`storage: %s
+acme:
+  directory: %s
+  email: bench-renewd@example.com
+  ca_certificates: [%s]
+trust:
+  extra_roots: [%s]
+`, r.storage, c.dirURL, c.tlsCA, c.rootFile)), 0o644)
+	r.names = nil
+	for i, d := range domainsFor("r", n) {
+		name := fmt.Sprintf("c%04d", i+1)
+		r.names = append(r.names, name)
+		mustWrite(filepath.Join(dir, "domains.d", name+".yaml"), []byte(fmt.Sprintf(
+			"domains: [%s]\nchallenge:\n  type: http-01\n  http01: {listen: \"127.0.0.1:%d\"}\n", d, c.httpPort)), 0o644)
+	}
+}
+
+func (r *renewdClient) cmd(args ...string) (Usage, error) {
+	return run(r.log, []string{"RENEWD_CONFIG="}, procTimeout, r.bin, append([]string{"--config", r.config}, args...)...)
+}
+
+func (r *renewdClient) Issue() error { _, err := r.cmd("renew"); return err }
+
+func (r *renewdClient) Renew() (Usage, error) { return r.cmd("renew", "--now") }
+
+func (r *renewdClient) Leaves() []string {
+	var out []string
+	for _, n := range r.names {
+		out = append(out, filepath.Join(r.storage, "live", n, "cert.pem"))
+	}
+	return out
+}
+
+// lego's CLI: one process per certificate, as a cron job or a shell loop
+// over `lego renew` runs it; its built-in HTTP-01 server on Pebble's
+// httpPort. Renewal is forced with --days 10000 (every 90-day certificate
+// has fewer days left) and --ari-disable (otherwise the CA's renewal window
+// says "not yet"); --no-random-sleep drops lego's deliberate delay.
+type legoClient struct {
+	bin, path, log, server, tlsCA string
+	port                          int
+	domains                       []string
+}
+
+func (l *legoClient) Name() string { return "lego" }
+
+func (l *legoClient) Setup(c *ca, dir string, n int) {
+	l.path, l.log, l.server, l.tlsCA, l.port = filepath.Join(dir, "lego"), filepath.Join(dir, "lego.log"), c.dirURL, c.tlsCA, c.httpPort
+	l.domains = domainsFor("l", n)
+}
+
+func (l *legoClient) cmd(domain string, args ...string) (Usage, error) {
+	global := []string{"--server", l.server, "--path", l.path, "--accept-tos", "--email", "bench-lego@example.com",
+		"--http", "--http.port", fmt.Sprintf("127.0.0.1:%d", l.port), "--domains", domain}
+	return run(l.log, []string{"LEGO_CA_CERTIFICATES=" + l.tlsCA}, procTimeout, l.bin, append(global, args...)...)
+}
+
+func (l *legoClient) Issue() error {
+	for _, d := range l.domains {
+		if _, err := l.cmd(d, "run"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *legoClient) Renew() (Usage, error) {
+	var total Usage
+	start := time.Now()
+	var firstErr error
+	for _, d := range l.domains {
+		u, err := l.cmd(d, "renew", "--days", "10000", "--ari-disable", "--no-random-sleep")
+		total.add(u)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	total.WallS = time.Since(start).Seconds()
+	return total, firstErr
+}
+
+func (l *legoClient) Leaves() []string {
+	var out []string
+	for _, d := range l.domains {
+		out = append(out, filepath.Join(l.path, "certificates", d+".crt"))
+	}
+	return out
+}
+
+// certbot from Debian's packages: its standalone authenticator on Pebble's
+// httpPort; one lineage per certificate, issued with one `certbot
+// certonly` each, and renewed by one `certbot renew --force-renewal`, as
+// the packaged timer runs it (less the random sleep).
+type certbotClient struct {
+	bin, dir, log, server, tlsCA string
+	port                         int
+	domains                      []string
+}
+
+func (c *certbotClient) Name() string { return "certbot" }
+
+func (c *certbotClient) Setup(ca *ca, dir string, n int) {
+	c.dir, c.log, c.server, c.tlsCA, c.port = filepath.Join(dir, "certbot"), filepath.Join(dir, "certbot.log"), ca.dirURL, ca.tlsCA, ca.httpPort
+	c.domains = domainsFor("c", n)
+}
+
+func (c *certbotClient) cmd(args ...string) (Usage, error) {
+	dirs := []string{"--config-dir", filepath.Join(c.dir, "config"), "--work-dir", filepath.Join(c.dir, "work"),
+		"--logs-dir", filepath.Join(c.dir, "logs"), "--non-interactive",
+		"--http-01-port", fmt.Sprint(c.port), "--http-01-address", "127.0.0.1"}
+	return run(c.log, []string{"REQUESTS_CA_BUNDLE=" + c.tlsCA}, procTimeout, c.bin, append(args, dirs...)...)
+}
+
+func (c *certbotClient) Issue() error {
+	for _, d := range c.domains {
+		if _, err := c.cmd("certonly", "--standalone", "--agree-tos", "-m", "bench-certbot@example.com", "--no-eff-email",
+			"--server", c.server, "-d", d, "--cert-name", d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *certbotClient) Renew() (Usage, error) {
+	return c.cmd("renew", "--force-renewal", "--no-random-sleep-on-renew")
+}
+
+func (c *certbotClient) Leaves() []string {
+	var out []string
+	for _, d := range c.domains {
+		out = append(out, filepath.Join(c.dir, "config", "live", d, "cert.pem"))
+	}
+	return out
+}
+
+// version runs a tool's version command and returns its first line.
+func version(name string, args ...string) string {
+	u, err := os.CreateTemp("", "bench-version-")
+	if err != nil {
+		return "?"
+	}
+	u.Close()
+	defer os.Remove(u.Name())
+	_, _ = run(u.Name(), nil, time.Minute, name, args...)
+	data, _ := os.ReadFile(u.Name())
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	// run writes the command line first.
+	if len(lines) > 1 {
+		return strings.TrimSpace(lines[1])
+	}
+	return "?"
+}
