@@ -3,11 +3,16 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // fakeClock has a wall clock and a monotonic clock. Timers run on the
@@ -112,11 +117,12 @@ type harness struct {
 
 var start = time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)
 
-func newHarness(t *testing.T, schedule string, maxSleep time.Duration) *harness {
+// newHarness starts the daemon; extra cores also receive its log.
+func newHarness(t *testing.T, schedule string, maxSleep time.Duration, extra ...zapcore.Core) *harness {
 	h := &harness{t: t, clock: newFakeClock(start), passes: make(chan time.Time, 100), hup: make(chan struct{})}
 	h.load = func() (*Runtime, error) { return h.runtime(schedule, nil), nil }
 	d := &Daemon{
-		Log:      zaptest.NewLogger(t),
+		Log:      zap.New(zapcore.NewTee(append(extra, zaptest.NewLogger(t).Core())...)),
 		Load:     func() (*Runtime, error) { h.mu.Lock(); defer h.mu.Unlock(); return h.load() },
 		Now:      h.clock.Now,
 		After:    h.clock.After,
@@ -255,7 +261,26 @@ func TestReload(t *testing.T) {
 
 // TestPanicInPass: a panic is logged and the daemon goes on.
 func TestPanicInPass(t *testing.T) {
-	h := newHarness(t, "@every 1h", 24*time.Hour)
+	core, logs := observer.New(zapcore.ErrorLevel)
+	// Registered first, so it runs after the harness has stopped the
+	// daemon and every pass has ended.
+	t.Cleanup(func() {
+		entries := logs.FilterMessage("renewal pass panicked").All()
+		if len(entries) != 3 {
+			t.Fatalf("%d panic log lines, want 3 (one per pass)", len(entries))
+		}
+		for _, e := range entries {
+			f := e.ContextMap()
+			stack := fmt.Sprint(f["stack"])
+			if b, ok := f["stack"].([]byte); ok {
+				stack = string(b)
+			}
+			if f["panic"] != "boom" || !strings.Contains(stack, "daemon.(*Daemon).pass") {
+				t.Errorf("panic logged without its value or stack: %v", f)
+			}
+		}
+	})
+	h := newHarness(t, "@every 1h", 24*time.Hour, core)
 	h.reloadWithPass(func() (*Runtime, error) { return h.runtime("@every 1h", func() { panic("boom") }), nil }) // panics
 	h.advance(time.Hour, true)                                                                                  // panics again
 	h.advance(time.Hour, true)                                                                                  // and the daemon is still there
