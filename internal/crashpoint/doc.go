@@ -4,5 +4,7 @@
 //
 // Hit is a no-op in normal builds. Only a binary built with
 // `-tags crashpoints` reads RENEWD_CRASH_AT, and kills itself when Hit is
-// called with that name. Released binaries cannot be made to crash this way.
+// called with that name, or pauses at RENEWD_PAUSE_AT until it gets
+// SIGTERM (for shutdown tests). Released binaries cannot be made to crash
+// or pause this way.
 package crashpoint

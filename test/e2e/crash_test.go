@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -126,5 +128,90 @@ func TestKillBeforeLiveSwap(t *testing.T) {
 	s.w.checkComplete("site", s.domains, 1)
 	if served := s.servedSerial("swap.example.com"); served != s.liveSerial() {
 		t.Errorf("nginx serves %s, live is %s", served, s.liveSerial())
+	}
+}
+
+// TestSIGTERMMidDeploy stops the daemon with SIGTERM in the middle of a
+// deploy to nginx: after installing the files, and after the reload
+// before the served chain is checked. The daemon exits 0 within its stop
+// bound, puts the previous files back (reloading nginx onto them when it
+// had reloaded), records no failure, and the next run deploys the stored
+// certificate without a new order.
+func TestSIGTERMMidDeploy(t *testing.T) {
+	t.Parallel()
+	for _, point := range []string{"deploy-installed", "deploy-reloaded"} {
+		t.Run(point, func(t *testing.T) {
+			domain := "term-" + strings.TrimPrefix(point, "deploy-") + ".example.com"
+			s, old := deployedSite(t, siteOpts{}, domain)
+			cert := filepath.Join(s.w.domains, "site.yaml")
+			plain := string(mustRead(t, cert))
+			s.w.addCert("site", plain+"renew_before: 2400h\n") // due at once, for the daemon's first pass
+			deployed := mustRead(t, s.fullchain)
+
+			marker := filepath.Join(t.TempDir(), "paused")
+			cmd := exec.Command(env.renewdCrash, "--config", s.w.config, "run")
+			cmd.Env = append(os.Environ(), "RENEWD_CONFIG=", "NOTIFY_SOCKET=", "RENEWD_PAUSE_AT="+point, "RENEWD_PAUSE_FILE="+marker)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &lockedWriter{w: &out}, nil
+			cmd.Stderr = cmd.Stdout
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			if err := waitFor("the daemon paused at "+point, 90*time.Second, func() error {
+				_, err := os.Stat(marker)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("SIGTERM mid-deploy: %v\n%s", err, out.String())
+				}
+			case <-time.After(2 * time.Minute):
+				t.Fatalf("the daemon did not stop after SIGTERM\n%s", out.String())
+			}
+
+			// The previous certificate is served and installed; nginx -t passes.
+			if out, err := exec.Command(s.ng.bin, s.ng.argv("-t")[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("nginx -t: %v\n%s", err, out)
+			}
+			// nginx's workers switch over asynchronously after the reload
+			// back onto the previous files.
+			if err := waitFor("nginx serving the previous certificate", 30*time.Second, func() error {
+				if got := s.servedSerial(domain); got != old {
+					return fmt.Errorf("nginx serves %s, want the previous %s", got, old)
+				}
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+			if !bytes.Equal(mustRead(t, s.fullchain), deployed) {
+				t.Error("the previous fullchain was not put back")
+			}
+			st := s.w.state()["site"]
+			if st["retry_count"] != float64(0) || st["deployed_version"] == st["version"] {
+				t.Errorf("after the interrupted deploy: retry_count %v, deployed %v, version %v; want no failure and a deploy pending",
+					st["retry_count"], st["deployed_version"], st["version"])
+			}
+
+			// No cleanup by hand: the next run deploys what was stored.
+			stored := versions(t, s.w.storage, "site")
+			s.w.addCert("site", plain)
+			res := s.w.mustRenew("renew")
+			if !strings.Contains(res.stdout, "no new order") {
+				t.Errorf("the stored certificate was not deployed from storage:\n%s", res.stdout)
+			}
+			if got := versions(t, s.w.storage, "site"); len(got) != len(stored) {
+				t.Errorf("the run after SIGTERM ordered again: %v -> %v", stored, got)
+			}
+			if served := s.servedSerial(domain); served != s.liveSerial() {
+				t.Errorf("nginx serves %s, live is %s", served, s.liveSerial())
+			}
+		})
 	}
 }
