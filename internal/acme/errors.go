@@ -16,6 +16,8 @@ import (
 
 	legoacme "github.com/go-acme/lego/v4/acme"
 	legolog "github.com/go-acme/lego/v4/log"
+
+	"github.com/renewd/renewd/internal/procenv"
 )
 
 // maxRetryAfter caps what a CA may ask for, so a garbled header cannot park
@@ -276,53 +278,50 @@ func maskError(err error, provider string, vars map[string]string) error {
 	return &maskedError{msg: maskWith(err.Error(), secretValues(provider, vars, os.Environ())), err: err}
 }
 
-// known collects the providers and env maps of every DNS provider built in
-// this process, for MaskSecrets. Entries are never removed: a secret of a
-// certificate that was removed by a reload stays masked.
+// known collects what MaskSecrets masks: the secrets (secretValues) of
+// every DNS provider built in this process, its env map and the process
+// environment's credentials as they were then. They are gathered once per
+// build, not per log line: lego logs many lines per order, and *_FILE
+// secrets would be read from disk each time. Entries are never removed: a
+// secret of a certificate removed by a reload stays masked.
 var known struct {
-	mu        sync.Mutex
-	providers map[string]bool
-	vals      map[string]bool
+	mu      sync.Mutex
+	vals    map[string]bool
+	generic []string // before any provider: the environment's credentials
+	once    sync.Once
 }
 
-// remember records provider and the values of vars for MaskSecrets.
+// remember records the secrets of provider with the env map vars.
 func remember(provider string, vars map[string]string) {
+	vals := secretValues(provider, vars, procenv.Environ())
 	known.mu.Lock()
 	defer known.mu.Unlock()
-	if known.providers == nil {
-		known.providers, known.vals = map[string]bool{}, map[string]bool{}
+	if known.vals == nil {
+		known.vals = map[string]bool{}
 	}
-	known.providers[provider] = true
-	for _, v := range secretValues("", vars, nil) {
+	for _, v := range vals {
 		known.vals[v] = true
 	}
 }
 
 // MaskSecrets returns s with every secret renewd knows of replaced by
-// ********: the values of the env maps of all DNS providers built so far
-// (6 characters or longer), and the values of process-environment
-// variables that are credentials: a name containing KEY, SECRET, TOKEN,
-// PASS, CREDENTIAL or AUTH, or starting with the variable prefix of a
-// provider built so far (ALICLOUD_, CF_, EXEC_...), and the content of the
-// files their *_FILE variants name. It reads the environment on every
-// call; it is meant for error and log text, not for hot paths.
+// ********: those of every DNS provider built so far (the values of its env
+// map, and of process-environment variables that are credentials: a name
+// containing KEY, SECRET, TOKEN, PASS, CREDENTIAL or AUTH, or starting with
+// the provider's variable prefix such as ALICLOUD_, CF_ or EXEC_, and the
+// content of the files their *_FILE variants name). Before any provider is
+// built, the environment's credentials by name alone. It is meant for
+// error and log text.
 func MaskSecrets(s string) string {
 	known.mu.Lock()
 	vals := make([]string, 0, len(known.vals))
 	for v := range known.vals {
 		vals = append(vals, v)
 	}
-	providers := make([]string, 0, len(known.providers))
-	for p := range known.providers {
-		providers = append(providers, p)
-	}
 	known.mu.Unlock()
-	environ := os.Environ()
-	if len(providers) == 0 {
-		providers = []string{""}
-	}
-	for _, p := range providers {
-		vals = append(vals, secretValues(p, nil, environ)...)
+	if len(vals) == 0 {
+		known.once.Do(func() { known.generic = secretValues("", nil, procenv.Environ()) })
+		vals = known.generic
 	}
 	return maskWith(s, vals)
 }

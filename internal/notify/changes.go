@@ -23,14 +23,6 @@ type Snapshot struct {
 	Records map[string]*store.Record
 }
 
-// servedIncomplete is what a record's last_error holds when deploy
-// verification found the served chain incomplete: deploy wraps
-// chain.Verify's error as "served chain: %w" and chain.IncompleteError
-// starts with "chain incomplete". state.json keeps only the text, and a
-// restart must classify the same way, so this is matched as text; if the
-// wording ever changes the failure is still announced, as RenewalFailed.
-const servedIncomplete = "served chain: chain incomplete"
-
 // failure classes of a record, the state RenewalFailed, ChainIncomplete and
 // Recovered announce changes of.
 const (
@@ -43,10 +35,18 @@ func failState(rec *store.Record) Kind {
 	switch {
 	case rec == nil || rec.RetryCount == 0:
 		return stateOK
-	case strings.Contains(rec.LastError, servedIncomplete):
+	case servedIncomplete(rec):
 		return stateChain
 	}
 	return stateFailed
+}
+
+// servedIncomplete reports whether rec's last failure was the served-chain
+// check finding the chain incomplete: the renewer records the verdict and
+// the failure at the same moment.
+func servedIncomplete(rec *store.Record) bool {
+	return rec.ServedChain == "incomplete" && rec.ServedCheckedAt != nil && rec.LastFailure != nil &&
+		!rec.ServedCheckedAt.Before(*rec.LastFailure)
 }
 
 // Changes returns what changed between prev and next, one Event per state

@@ -44,6 +44,13 @@ func failing(n int, msg string) func(*store.Record) {
 	}
 }
 
+// servedBad is what the renewer records when the served-chain check after
+// a deploy found the chain incomplete, at the failure's time.
+func servedBad(r *store.Record) {
+	r.LastFailure = r.LastAttempt
+	r.ServedChain, r.ServedCheckedAt = "incomplete", r.LastAttempt
+}
+
 func heldBy(why string) func(*store.Record) { return func(r *store.Record) { r.HeldBy = why } }
 
 func valid(nb, na time.Time) func(*store.Record) {
@@ -100,14 +107,21 @@ func TestChanges(t *testing.T) {
 		},
 		{
 			desc: "served chain incomplete",
-			prev: snap(lastRun, rec("shop")), next: snap(now, rec("shop", failing(1, chainErr))),
+			prev: snap(lastRun, rec("shop")), next: snap(now, rec("shop", failing(1, chainErr), servedBad)),
 			want: []Event{{Kind: ChainIncomplete, Certificate: "shop", Domains: []string{"shop.example.com"}, Error: chainErr,
 				RetryCount: 1, NextRetry: tp(retryAt), NotAfter: tp(expires), At: now}},
 		},
 		{
 			desc: "a failure that turns into an incomplete chain is a new state",
-			prev: snap(lastRun, rec("shop", failing(1, acmeErr))), next: snap(now, rec("shop", failing(2, chainErr))),
+			prev: snap(lastRun, rec("shop", failing(1, acmeErr))), next: snap(now, rec("shop", failing(2, chainErr), servedBad)),
 			want: []Event{{Kind: ChainIncomplete, Certificate: "shop", Domains: []string{"shop.example.com"}, Error: chainErr,
+				RetryCount: 2, NextRetry: tp(retryAt), NotAfter: tp(expires), At: now}},
+		},
+		{
+			desc: "a later failure of another kind after an incomplete chain is a new state",
+			prev: snap(lastRun, rec("shop", failing(1, chainErr), servedBad)),
+			next: snap(now, rec("shop", failing(1, chainErr), servedBad, failing(2, acmeErr), func(r *store.Record) { r.LastAttempt, r.LastFailure = tp(now), tp(now) })),
+			want: []Event{{Kind: RenewalFailed, Certificate: "shop", Domains: []string{"shop.example.com"}, Error: acmeErr,
 				RetryCount: 2, NextRetry: tp(retryAt), NotAfter: tp(expires), At: now}},
 		},
 		{

@@ -322,7 +322,7 @@ func (r *Renewer) promoteCommitted(c *config.Certificate) {
 	}
 	files, err := r.Store.Version(c.Name, newest)
 	if err == nil {
-		err = r.checkFiles(c, files)
+		_, err = r.checkFiles(c, files)
 	}
 	if err == nil {
 		err = r.Store.Promote(c.Name, newest)
@@ -334,24 +334,24 @@ func (r *Renewer) promoteCommitted(c *config.Certificate) {
 	r.step(c.Name, "found", fmt.Sprintf("stored version %s was never made live; it is live now, no new order", newest))
 }
 
-// checkFiles checks stored files as Build checked them before storing: a
+// checkFiles checks stored files as Build checked them before storing (a
 // complete chain to a trusted root, the key matching the leaf, the
-// configured names.
-func (r *Renewer) checkFiles(c *config.Certificate, files store.Files) error {
+// configured names) and returns the leaf.
+func (r *Renewer) checkFiles(c *config.Certificate, files store.Files) (*x509.Certificate, error) {
 	certs, err := chain.ParsePEM(files.Fullchain)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("fullchain: %w", err)
 	}
 	if _, err := chain.Verify(certs, chain.Options{Roots: r.Roots, Now: r.now()}); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := tls.X509KeyPair(files.Fullchain, files.Key); err != nil {
-		return err
+		return nil, err
 	}
 	if !sameNames(certs[0].DNSNames, c.Domains) {
-		return fmt.Errorf("its names %v are not the configured %v", certs[0].DNSNames, c.Domains)
+		return nil, fmt.Errorf("its names %v are not the configured %v", certs[0].DNSNames, c.Domains)
 	}
-	return nil
+	return certs[0], nil
 }
 
 func sameNames(a, b []string) bool {
@@ -607,16 +607,13 @@ func (r *Renewer) stored(c *config.Certificate) (*deploy.Item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load the stored certificate to deploy: %w", err)
 	}
-	certs, err := chain.ParsePEM(files.Fullchain)
-	if err != nil {
-		return nil, fmt.Errorf("stored fullchain: %w", err)
-	}
 	// Re-check what is about to be deployed: the disk may have changed.
-	if _, err := chain.Verify(certs, chain.Options{Roots: r.Roots, Now: r.now()}); err != nil {
+	leaf, err := r.checkFiles(c, files)
+	if err != nil {
 		return nil, fmt.Errorf("stored version %s: %w", version, err)
 	}
 	r.step(c.Name, "stored", fmt.Sprintf("deploying stored version %s (no new order)", version))
-	return r.item(c, files, certs[0], version), nil
+	return r.item(c, files, leaf, version), nil
 }
 
 func (r *Renewer) item(c *config.Certificate, files store.Files, leaf *x509.Certificate, version string) *deploy.Item {
