@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench` (issue 7): measures renewd next to lego's CLI and certbot in
+# `make bench`: measures renewd next to lego's CLI and certbot in
 # one run on this machine and rewrites docs/benchmarks.md and
 # docs/benchmarks.json. Not part of `make test`.
 #

@@ -1,6 +1,7 @@
 // Package crashpoint lets the end-to-end tests kill renewd with SIGKILL at
 // a named step of a renewal, to prove that a crash anywhere leaves a
-// complete live version, a parseable state and a working nginx (FAULTS.md).
+// complete live version, a parseable state and a working nginx (the
+// invariants in docs/crash-safety.md).
 //
 // Hit is a no-op in normal builds. Only a binary built with
 // `-tags crashpoints` reads RENEWD_CRASH_AT, and kills itself when Hit is

@@ -157,7 +157,7 @@ func TestInstallENOSPCRestores(t *testing.T) {
 // Bug: when the restore after a failed write fails too, install drops that
 // error: the caller hears "install: no space left on device" and believes the
 // previous files are in place, while the new fullchain sits next to the old
-// key (FAULTS.md I1).
+// key (docs/crash-safety.md, I1).
 func TestInstallReportsFailedRestore(t *testing.T) {
 	pki := newPKI(t)
 	old := pki.leaf(t, 0xa0, "a.example.com")

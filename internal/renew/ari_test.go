@@ -504,7 +504,7 @@ func TestRunARI(t *testing.T) {
 // After a crash between storing a certificate and recording its success,
 // state.json holds the new certificate with the previous one's window,
 // which says "now". renewd asks the CA before ordering on it, and orders
-// nothing (FAULTS.md I5).
+// nothing (docs/crash-safety.md, I5).
 func TestRunARIStaleWindowIsCheckedBeforeOrdering(t *testing.T) {
 	h := newHarness(t, certCfg("shop", false))
 	if res := h.run(Options{}); res["shop"].Outcome != Renewed {

@@ -271,7 +271,7 @@ func (r *Renewer) selectCerts(names []string) ([]*config.Certificate, error) {
 
 // reconcile adopts a live version state.json does not know: renewd stored
 // it and died before recording it. Without this the next run would order
-// again for a certificate it already has (FAULTS.md I5). Only the link is
+// again for a certificate it already has (docs/crash-safety.md, I5). Only the link is
 // read for certificates whose version matches, so this stays cheap.
 func (r *Renewer) reconcile(certs []*config.Certificate) {
 	for _, c := range certs {
@@ -305,7 +305,7 @@ func (r *Renewer) reconcile(certs []*config.Certificate) {
 // promoteCommitted makes live an archived version newer than live/<name>:
 // renewd stored it completely and died before switching live/<name> to it.
 // Ordering again would spend an order (and a rate limit) on a certificate
-// already issued (FAULTS.md I5). Only a version whose files check out and
+// already issued (docs/crash-safety.md, I5). Only a version whose files check out and
 // whose names are the configured ones is taken; anything else is left for
 // a new order.
 func (r *Renewer) promoteCommitted(c *config.Certificate) {

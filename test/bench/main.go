@@ -1,7 +1,7 @@
 //go:build bench
 
 // Command bench measures what renewd costs and how it scales, next to lego's
-// CLI and certbot, in one run on one machine (issue 7). scripts/bench.sh
+// CLI and certbot, in one run on one machine. scripts/bench.sh
 // builds the binaries and runs it; `make bench` runs the script:
 //
 //	go run -tags bench ./test/bench -bin DIR [-n 10,100] [-md docs/benchmarks.md] ...

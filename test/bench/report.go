@@ -60,7 +60,7 @@ func report(r *Result) string {
 
 	p("## Against the targets")
 	p("")
-	p("Targets from issue 7; measured here, not asserted by any test.")
+	p("Targets from the performance goals (docs/performance.md); measured here, not asserted by any test.")
 	p("")
 	p("| Target | Measured | |")
 	p("|---|---|---|")

@@ -472,7 +472,7 @@ func TestCAUnsafeToken(t *testing.T) {
 	}
 }
 
-// TestCAServerErrorNoNonceStorm is FAULTS.md's known trap: a 5xx on a POST
+// TestCAServerErrorNoNonceStorm is a known trap: a 5xx on a POST
 // that a client retries with the same signed body turns into a run of
 // badNonce errors. renewd must end with one clear failure instead, in
 // bounded time, and recover when the CA does. "lost answer" lets Pebble

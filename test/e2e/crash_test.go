@@ -34,7 +34,7 @@ func (w *workspace) crashRenew(point string, args ...string) (killed bool, out s
 }
 
 // TestKillAtEveryStep kills renewd with SIGKILL at each step of a renewal
-// that deploys to nginx, then checks FAULTS.md's invariants after one
+// that deploys to nginx, then checks the crash-safety invariants (docs/crash-safety.md) after one
 // ordinary `renewd renew`: the live version is complete (I1), keys are 0600
 // (I2), state.json parses (I3), nginx passes nginx -t and serves a complete
 // chain (I4), what was stored is deployed without a new order (I5), and no
