@@ -37,7 +37,7 @@ type options struct {
 	ns                             []int
 	clients                        []string
 	idleCerts, planCerts, planRuns int
-	idle, guard                    time.Duration
+	idle                           time.Duration
 	idleSource                     string
 	build, gobench, keep           bool
 }
@@ -60,7 +60,6 @@ func main() {
 	flag.IntVar(&o.planRuns, "plan-runs", 5, "runs of each planning command")
 	flag.BoolVar(&o.build, "build", true, "measure binary size and cold and warm build times")
 	flag.BoolVar(&o.gobench, "gobench", true, "run the in-process Go benchmarks of internal/renew")
-	flag.DurationVar(&o.guard, "guard", 250*time.Millisecond, "hold on order polls in front of Pebble (see startGuard); 0: none")
 	render := flag.String("render", "", "only rewrite the -md report from this JSON file of an earlier run")
 	flag.Parse()
 	if *render != "" {
@@ -116,7 +115,7 @@ func main() {
 	res.Machine.LoadBefore = loadavg()
 
 	if len(o.ns) > 0 || o.idleCerts > 0 || o.planCerts > 0 {
-		c := startCA(o.bin, mkdir(o.work, "ca"), o.guard)
+		c := startCA(o.bin, mkdir(o.work, "ca"))
 		atExit(c.stop)
 		for _, n := range o.ns {
 			res.RenewAll = append(res.RenewAll, renewAll(o, c, n))
@@ -189,7 +188,6 @@ type Settings struct {
 	Ns          []int    `json:"n"`
 	Clients     []string `json:"clients"`
 	Pebble      string   `json:"pebble"`
-	GuardHoldMS int64    `json:"order_poll_hold_ms"`
 	IdleCerts   int      `json:"idle_certs"`
 	IdleSeconds float64  `json:"idle_seconds"`
 	IdleSource  string   `json:"idle_source"`
@@ -201,7 +199,7 @@ type Settings struct {
 }
 
 func settings(o options) Settings {
-	return Settings{Ns: o.ns, Clients: o.clients, GuardHoldMS: o.guard.Milliseconds(),
+	return Settings{Ns: o.ns, Clients: o.clients,
 		Pebble:    "PEBBLE_VA_NOSLEEP=1, PEBBLE_AUTHZREUSE=0, PEBBLE_WFE_NONCEREJECT=0, retryAfter authz 1 s / order 1 s, one 90-day profile, chain leaf + 1 intermediate",
 		IdleCerts: o.idleCerts, IdleSeconds: o.idle.Seconds(), IdleSource: o.idleSource, PlanCerts: o.planCerts, PlanRuns: o.planRuns,
 		Renewd:  "renewd renew --now; one domains.d file per certificate, http01 {listen: 127.0.0.1:<httpPort>}, default concurrency 4, ec256, no deploy",

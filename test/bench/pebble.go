@@ -17,8 +17,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,19 +157,17 @@ func waitFor(what string, timeout time.Duration, check func() error) {
 	}
 }
 
-// ca is the test CA environment: challtestsrv for DNS, one Pebble, and the
-// poll guard in front of it.
+// ca is the test CA environment: challtestsrv for DNS and one Pebble.
 type ca struct {
 	tls      *testCA
 	tlsCA    string // PEM file of tls: ACME clients trust Pebble's HTTPS with it
 	dnsAddr  string
-	dirURL   string // ACME directory, through the guard
+	dirURL   string // ACME directory
 	mgmtURL  string
 	httpPort int    // where Pebble sends HTTP-01 validation requests
 	rootFile string // Pebble's root, for renewd's trust.extra_roots
 	pebble   *daemonProc
 	chall    *daemonProc
-	guard    *http.Server
 }
 
 func (c *ca) client() *http.Client {
@@ -184,7 +180,7 @@ func (c *ca) client() *http.Client {
 // Pebble with PEBBLE_VA_NOSLEEP=1, retryAfter 1 s, no authorization reuse,
 // and one 90-day profile, so that all three clients get the same kind of
 // certificate without naming a profile.
-func startCA(bin, dir string, guardHold time.Duration) *ca {
+func startCA(bin, dir string) *ca {
 	c := &ca{tls: newTestCA("renewd bench TLS CA")}
 	c.tlsCA = filepath.Join(dir, "tls-ca.pem")
 	mustWrite(c.tlsCA, c.tls.certPEM, 0o644)
@@ -223,16 +219,15 @@ func startCA(bin, dir string, guardHold time.Duration) *ca {
 	c.pebble = startDaemon(filepath.Join(dir, "pebble.log"),
 		[]string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_AUTHZREUSE=0", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_ALTERNATE_ROOTS=0"},
 		filepath.Join(bin, "pebble"), "-config", cfgFile, "-dnsserver", c.dnsAddr)
-	direct := "https://" + listen + "/dir"
+	c.dirURL = "https://" + listen + "/dir"
 	waitFor("pebble", 30*time.Second, func() error {
-		resp, err := c.client().Get(direct)
+		resp, err := c.client().Get(c.dirURL)
 		if err != nil {
 			return err
 		}
 		resp.Body.Close()
 		return nil
 	})
-	c.dirURL = c.startGuard(dir, direct, guardHold)
 	root := c.mgmt("/roots/0")
 	c.rootFile = filepath.Join(dir, "pebble-root.pem")
 	mustWrite(c.rootFile, root, 0o644)
@@ -252,51 +247,7 @@ func (c *ca) mgmt(path string) []byte {
 	return body
 }
 
-// startGuard puts the pass-through proxy of test/e2e (guardOrderPolls) in
-// front of Pebble: it holds each order poll (POST /my-order/) for hold
-// before passing it on. Pebble 2.10.1 can deadlock an order when a client
-// polls it while the issuance goroutine takes the order's write lock; lego
-// (inside renewd and the lego CLI) polls right after finalize. The same
-// guard serves all three clients. hold 0 passes everything straight on.
-func (c *ca) startGuard(dir, dirURL string, hold time.Duration) string {
-	target, err := url.Parse(dirURL)
-	if err != nil {
-		fatalf("%v", err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(c.tls.cert)
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(&url.URL{Scheme: target.Scheme, Host: target.Host})
-			pr.Out.Host = pr.In.Host // Pebble builds its URLs from Host
-		},
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64},
-		ErrorLog:  nil,
-	}
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if hold > 0 && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/my-order/") {
-			select {
-			case <-time.After(hold):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		rp.ServeHTTP(w, r)
-	})
-	certFile, keyFile := c.tls.issueServer(dir, "guard")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fatalf("%v", err)
-	}
-	c.guard = &http.Server{Handler: handler}
-	go func() { _ = c.guard.ServeTLS(l, certFile, keyFile) }()
-	return fmt.Sprintf("https://%s%s", l.Addr(), target.Path)
-}
-
 func (c *ca) stop() {
-	if c.guard != nil {
-		_ = c.guard.Close()
-	}
 	c.pebble.stop()
 	c.chall.stop()
 }

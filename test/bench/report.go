@@ -12,9 +12,8 @@ func notes(o options) []string {
 	n := []string{
 		"Wall time is time.Now around the client's processes; CPU time is user+sys from wait4 rusage, summed over all of a client's processes (rusage includes the children each process waited for); peak RSS is the largest ru_maxrss of one process.",
 		"Every client issues its N certificates first (untimed), under its own ACME account, names of its own, and the same Pebble; then the forced renewal of all N is timed. The three clients run one after another, never at the same time, each answering HTTP-01 on Pebble's httpPort.",
-		"Pebble runs with PEBBLE_WFE_NONCEREJECT=0: by default it rejects 5% of good nonces, which every client retries at its own cost, and which made one of certbot's renewals fail in a trial run. PEBBLE_AUTHZREUSE=0 makes (nearly: Pebble 2.10.1 still reuses about 1 in 100) every order validate afresh.",
+		"Pebble runs with PEBBLE_WFE_NONCEREJECT=0: by default it rejects 5% of good nonces, which every client retries at its own cost, and which made one of certbot's renewals fail in a trial run. PEBBLE_AUTHZREUSE=0 makes (nearly: Pebble still reuses about 1 in 100) every order validate afresh.",
 		"A renewal counts only when the certificate file afterwards holds a leaf with a new serial.",
-		fmt.Sprintf("The same pass-through proxy as test/e2e's guardOrderPolls sits in front of Pebble for all three clients and holds each order poll for %d ms: Pebble 2.10.1 can deadlock an order that is polled while it is being issued. Each client pays it on every order poll; a client that runs orders concurrently (renewd, 4 at a time) overlaps it, as it overlaps Pebble's Retry-After of 1 s.", o.guard.Milliseconds()),
 		"Pebble's own CPU during each timed run (utime+stime of the Pebble process) is shown for context; it is not part of any client's CPU.",
 	}
 	switch o.idleSource {

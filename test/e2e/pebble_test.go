@@ -10,8 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -233,7 +231,6 @@ func startPebble(t *testing.T, o pebbleOpts) *pebble {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, pb.proc.tail())
 	}
-	pb.dirURL = guardOrderPolls(t, pb.dirURL)
 	var all []byte
 	for i := 0; i <= o.alternateRoots; i++ {
 		root := pb.get(t, fmt.Sprintf("/roots/%d", i))
@@ -277,53 +274,4 @@ func parseRoots(t *testing.T, pb *pebble) []*x509.Certificate {
 		out = append(out, c)
 	}
 	return out
-}
-
-// guardOrderPolls puts a pass-through proxy in front of Pebble that holds
-// each order poll (POST /my-order/) for a moment, and returns the directory
-// URL through it. Pebble 2.10.1 can deadlock an order: its order handler
-// takes the order's read lock twice (Order, then orderForDisplay), and the
-// issuance goroutine started by finalize takes the write lock; when the
-// writer queues between the two read locks, both wait forever and the
-// client times out. lego polls the order right after finalize, so the tests
-// hit it now and then. Holding the poll until the issuance is done avoids
-// the window; it works around Pebble, not renewd, and renewd's handling of
-// a stuck CA is tested on purpose elsewhere (TestCAHangs, TestSIGTERMMidRun).
-func guardOrderPolls(t *testing.T, dirURL string) string {
-	t.Helper()
-	target, err := url.Parse(dirURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(env.tls.cert)
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(&url.URL{Scheme: target.Scheme, Host: target.Host})
-			pr.Out.Host = pr.In.Host // Pebble builds its URLs from Host
-		},
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
-	}
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/my-order/") {
-			select {
-			case <-time.After(250 * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		rp.ServeHTTP(w, r)
-	})
-	certFile, keyFile, err := env.tls.issueServer(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: handler}
-	go func() { _ = srv.ServeTLS(l, certFile, keyFile) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return fmt.Sprintf("https://%s%s", l.Addr(), target.Path)
 }
