@@ -9,21 +9,22 @@ import (
 
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/notify"
-	"github.com/renewd/renewd/internal/store"
+	"github.com/renewd/renewd/internal/renew"
 )
 
-// alerts turns what a renewal run changed in state.json into notifications:
-// it reads the state before and after each run and hands the difference
-// (notify.Changes) to a Notifier, which sends in the background. One alerts
-// lives as long as the command: the daemon keeps it across SIGHUP reloads,
-// so the time of its last look survives a new configuration.
+// alerts turns what a renewal pass changed into notifications: it hands
+// the difference between the pass's records before and after
+// (notify.Changes) to a Notifier, which sends in the background. It never
+// reads the storage: the pass's report says what changed. One alerts lives
+// as long as the command: the daemon keeps it across SIGHUP reloads, so
+// the time of its last look survives a new configuration.
 type alerts struct {
 	log *zap.Logger
 
 	mu       sync.Mutex
 	n        *notify.Notifier // nil: no targets configured
 	within   time.Duration    // notify.expiring_days
-	lastLook time.Time        // At of the last after-snapshot; zero at start
+	lastLook time.Time        // end of the last pass sent; zero at start
 }
 
 // newAlerts returns alerts with no targets: configure sets them.
@@ -49,43 +50,23 @@ func (a *alerts) configure(cfg config.Notify) {
 // exits or reloads; a webhook that hangs costs at most this much.
 const notifyFlush = 10 * time.Second
 
-// before reads the state a run starts from. The caller holds the storage
-// lock, so no other renewd changes it until the run ends.
-func (a *alerts) before(st *store.Store) notify.Snapshot {
-	a.mu.Lock()
-	enabled, since := a.n != nil, a.lastLook
-	a.mu.Unlock()
-	if !enabled {
-		return notify.Snapshot{}
+// send announces what a pass changed.
+func (a *alerts) send(rep *renew.Report) {
+	if rep == nil {
+		return
 	}
-	s, err := st.PeekState()
-	if err != nil {
-		a.log.Warn("read state for notifications", zap.Error(err))
-		return notify.Snapshot{At: since}
-	}
-	return notify.Snapshot{At: since, Records: s.Certificates}
-}
-
-// after reads the state a run left and sends what changed since prev.
-func (a *alerts) after(st *store.Store, prev notify.Snapshot) {
 	a.mu.Lock()
-	n, within := a.n, a.within
+	n, within, since := a.n, a.within, a.lastLook
+	a.lastLook = rep.End
 	a.mu.Unlock()
 	if n == nil {
 		return
 	}
-	s, err := st.PeekState()
-	if err != nil {
-		a.log.Warn("read state for notifications", zap.Error(err))
-		return
-	}
-	next := notify.Snapshot{At: time.Now().UTC(), Records: s.Certificates}
+	prev := notify.Snapshot{At: since, Records: rep.Before}
+	next := notify.Snapshot{At: rep.End, Records: rep.After}
 	if events := notify.Changes(prev, next, within); len(events) > 0 {
 		n.Send(events)
 	}
-	a.mu.Lock()
-	a.lastLook = next.At
-	a.mu.Unlock()
 }
 
 // close flushes what is queued, within notifyFlush.

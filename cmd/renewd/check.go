@@ -192,7 +192,7 @@ func (k *checker) jobs(arg string) ([]func() *check.Report, error) {
 // stored judges live/<name>/fullchain.pem and privkey.pem.
 func (k *checker) stored(c *config.Certificate) *check.Report {
 	if !k.opened {
-		k.st, k.stErr = store.Open(k.cfg.Storage)
+		k.st, k.stErr = store.OpenReadOnly(k.cfg.Storage)
 		k.opened = true
 	}
 	file := filepath.Join(k.cfg.Storage, "live", c.Name, "fullchain.pem")

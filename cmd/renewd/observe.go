@@ -7,18 +7,21 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/renewd/renewd/internal/acme"
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/metrics"
 	"github.com/renewd/renewd/internal/renew"
 	"github.com/renewd/renewd/internal/store"
 )
 
-// observer feeds the daemon's Prometheus metrics; a nil *observer (no
-// metrics.listen) does nothing.
+// observer feeds the daemon's Prometheus metrics from memory: the records
+// are read once at start and replaced by each pass's report, so a scrape
+// parses nothing. A change made by a `renewd renew` in another process
+// shows after the daemon's next pass. A nil *observer (no metrics.listen)
+// does nothing.
 type observer struct {
-	m   *metrics.Metrics
-	cfg atomic.Pointer[config.Config] // the configuration in force, for status rows
+	m       *metrics.Metrics
+	cfg     atomic.Pointer[config.Config]            // the configuration in force, for status rows
+	records atomic.Pointer[map[string]*store.Record] // the last pass's records
 }
 
 // startMetrics serves metrics on cfg.Metrics.Listen until ctx ends. A port
@@ -35,12 +38,14 @@ func startMetrics(ctx context.Context, cfg *config.Config, st *store.Store, log 
 	}
 	o := &observer{}
 	o.cfg.Store(cfg)
+	recs, _, err := st.Records()
+	if err != nil {
+		log.Warn("records unreadable at start; metrics show them after the first pass", zap.Error(err))
+		recs = map[string]*store.Record{}
+	}
+	o.records.Store(&recs)
 	o.m = metrics.New(version, func() ([]renew.Status, error) {
-		state, err := st.PeekState()
-		if err != nil {
-			return nil, err
-		}
-		return renew.StatusRows(o.cfg.Load(), state, time.Now().UTC()), nil
+		return renew.StatusRows(o.cfg.Load(), *o.records.Load(), time.Now().UTC()), nil
 	})
 	mlog := log.Named("metrics")
 	go func() {
@@ -52,23 +57,33 @@ func startMetrics(ctx context.Context, cfg *config.Config, st *store.Store, log 
 	return o, nil
 }
 
-// configure points the metrics at a newly loaded configuration and times
-// the ACME requests of its renewer.
-func (o *observer) configure(cfg *config.Config, r *renew.Renewer) {
+// configure points the metrics at a newly loaded configuration.
+func (o *observer) configure(cfg *config.Config) {
 	if o == nil {
 		return
 	}
 	o.cfg.Store(cfg)
-	if c, ok := r.Issuer.(*acme.Client); ok {
-		c.ObserveRequest = o.m.ObserveACMERequest
+}
+
+// acmeObserver times the ACME requests of a renewer; nil without metrics.
+func (o *observer) acmeObserver() func(method, endpoint string, code int, d time.Duration) {
+	if o == nil {
+		return nil
 	}
+	return o.m.ObserveACMERequest
 }
 
 // observe records one renewal pass.
-func (o *observer) observe(results []renew.Result, d time.Duration, err error) {
+func (o *observer) observe(rep *renew.Report, err error) {
 	if o == nil {
 		return
 	}
-	o.m.ObserveResults(results)
-	o.m.ObserveRun(d, err)
+	if rep == nil {
+		o.m.ObserveRun(0, err)
+		return
+	}
+	after := rep.After
+	o.records.Store(&after)
+	o.m.ObserveResults(rep.Results)
+	o.m.ObserveRun(rep.End.Sub(rep.Start), err)
 }

@@ -23,7 +23,7 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	fs := newFlagSet("renew", stderr)
 	now := fs.Bool("now", false, "renew the named (or all) certificates now, due or not")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for a renewal another renewd process is running")
-	skipCanary := fs.Bool("skip-canary", false, "emergency only: do not hold certificates behind their canary")
+	skipCanary := fs.Bool("skip-canary", false, "emergency only: order no canary that is not named, and hold nothing behind one")
 	dryRun := fs.Bool("dry-run", false, "order from acme.staging_directory and check everything; store, deploy and record nothing")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -45,66 +45,52 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		}
 	}
 	if *dryRun {
-		if cfg, err = dryRunConfig(cfg, g.configPath); err != nil {
-			return err
+		if cfg, err = cfg.ForDryRun(); err != nil {
+			return fail(exitUsage, "%v", err)
 		}
 		fmt.Fprintf(stdout, "dry run against %s: nothing is stored, deployed or recorded\n", cfg.ACME.Directory)
 	}
-	st, roots, err := openStorage(cfg)
+	st, roots, err := openStorage(cfg, *dryRun)
 	if err != nil {
 		return err
 	}
-	// RenewTime has whole seconds: round down, so a renewal finished in
-	// this very second still counts as "while we waited".
-	since := time.Now().Truncate(time.Second)
-	// Deferred before the lock, so the flush of queued notifications
-	// runs after the lock is released.
+	// Deferred first, so the flush of queued notifications runs after the
+	// pass (and its lock) is over.
 	al := newAlerts(log)
-	if !*dryRun { // a dry run changes no state: nothing to announce
+	if !*dryRun { // a dry run changes no record: nothing to announce
 		al.configure(cfg.Notify)
 	}
 	defer al.close()
-	lock, waited, err := takeLock(ctx, st, *wait, stderr)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = lock.Unlock() }()
 
-	r, err := newRenewer(cfg, st, roots, log, &lineProgress{w: stdout})
+	r, err := newRenewer(cfg, st, roots, log, &lineProgress{w: stdout}, nil)
 	if err != nil {
 		return err
 	}
 	if *skipCanary {
-		fmt.Fprintln(stderr, "renewd: WARNING: --skip-canary: certificates are renewed without their canary first; a broken CA, challenge or nginx setup will hit all of them")
+		fmt.Fprintln(stderr, "renewd: WARNING: --skip-canary: no canary is ordered unless named, and nothing is held behind one; a broken CA, challenge or nginx setup will hit all of them")
 		log.Warn("canary gating skipped on request (--skip-canary)")
 	}
-	if !waited {
-		since = time.Time{}
+	rep, err := r.Pass(ctx, renew.Options{
+		Force: *now, Names: names, SkipCanary: *skipCanary, DryRun: *dryRun, Wait: *wait,
+		Waiting: func() {
+			fmt.Fprintf(stderr, "renewd: waiting for the running renewal (another renewd holds %s/renewd.lock; up to %s)\n", st.Dir(), *wait)
+		},
+	})
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return fail(exitLocked, "another renewal is still running after %s; try again later or pass a longer --wait", *wait)
+	case err != nil:
+		return fail(exitFailed, "%v", err)
 	}
-	prev := al.before(st)
-	results, err := r.Run(ctx, renew.Options{Force: *now, Names: names, SkipCanary: *skipCanary, Since: since, DryRun: *dryRun})
-	al.after(st, prev)
-	if err != nil {
-		return err
-	}
-	return summarize(results, stdout, *dryRun)
-}
-
-// dryRunConfig is cfg ordering from its staging directory.
-func dryRunConfig(cfg *config.Config, path string) (*config.Config, error) {
-	if cfg.ACME.StagingDirectory == "" {
-		return nil, fail(exitUsage, "--dry-run needs acme.staging_directory in %s: the staging ACME directory of your CA "+
-			"(the default is Let's Encrypt staging only when acme.directory is Let's Encrypt production); "+
-			"set it to the value of acme.directory to dry-run against the CA itself", path)
-	}
-	dry := *cfg
-	dry.ACME.Directory = cfg.ACME.StagingDirectory
-	return &dry, nil
+	al.send(rep)
+	return summarize(rep.Results, stdout, *dryRun)
 }
 
 // newRenewer wires the ACME client, the deployer and the renewer for cfg.
-func newRenewer(cfg *config.Config, st *store.Store, roots *x509.CertPool, log *zap.Logger, progress renew.Progress) (*renew.Renewer, error) {
-	client, err := acme.New(cfg.ACME, st.AccountsDir(), log.Named("acme"))
+// observe, when set, times every request to the CA (metrics).
+func newRenewer(cfg *config.Config, st *store.Store, roots *x509.CertPool, log *zap.Logger, progress renew.Progress,
+	observe func(method, endpoint string, code int, d time.Duration)) (*renew.Renewer, error) {
+	client, err := acme.New(cfg.ACME, st.AccountsDir(), log.Named("acme"), acme.WithObserver(observe))
 	if err != nil {
 		return nil, fail(exitUsage, "%v", err)
 	}
@@ -115,10 +101,15 @@ func newRenewer(cfg *config.Config, st *store.Store, roots *x509.CertPool, log *
 	}, nil
 }
 
-// openStorage opens the store (proving it writable before any ACME request)
-// and loads the trust roots chains must verify to.
-func openStorage(cfg *config.Config) (*store.Store, *x509.CertPool, error) {
-	st, err := store.Open(cfg.Storage)
+// openStorage opens the store for renewals (proving it writable before any
+// ACME request), or read-only for a dry run, which changes no record, and
+// loads the trust roots chains must verify to.
+func openStorage(cfg *config.Config, readOnly bool) (*store.Store, *x509.CertPool, error) {
+	open := store.Open
+	if readOnly {
+		open = store.OpenReadOnly
+	}
+	st, err := open(cfg.Storage)
 	if err != nil {
 		return nil, nil, fail(exitUsage, "storage: %v", err)
 	}
@@ -127,26 +118,6 @@ func openStorage(cfg *config.Config) (*store.Store, *x509.CertPool, error) {
 		return nil, nil, fail(exitUsage, "trust.extra_roots: %v", err)
 	}
 	return st, roots, nil
-}
-
-// takeLock takes the storage lock, waiting up to wait (visibly) when another
-// renewd process holds it.
-func takeLock(ctx context.Context, st *store.Store, wait time.Duration, stderr io.Writer) (lock *store.Lock, waited bool, err error) {
-	lock, err = st.TryLock()
-	if err == nil {
-		return lock, false, nil
-	}
-	if !errors.Is(err, store.ErrLocked) {
-		return nil, false, fail(exitFailed, "lock: %v", err)
-	}
-	fmt.Fprintf(stderr, "renewd: waiting for the running renewal (another renewd holds %s/renewd.lock; up to %s)\n", st.Dir(), wait)
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	lock, err = st.Lock(wctx)
-	if err != nil {
-		return nil, true, fail(exitLocked, "another renewal is still running after %s; try again later or pass a longer --wait", wait)
-	}
-	return lock, true, nil
 }
 
 // lineProgress prints one line per step and certificate.

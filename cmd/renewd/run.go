@@ -34,7 +34,7 @@ func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	st, _, err := openStorage(cfg)
+	st, _, err := openStorage(cfg, false)
 	if err != nil {
 		return err
 	}
@@ -94,36 +94,30 @@ func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts, obs *
 		if err != nil {
 			return nil, err
 		}
-		st, roots, err := openStorage(cfg)
+		st, roots, err := openStorage(cfg, false)
 		if err != nil {
 			return nil, err
 		}
 		if st.Dir() != storage {
 			return nil, fmt.Errorf("storage changed from %s to %s; restart renewd to use another storage directory", storage, st.Dir())
 		}
-		r, err := newRenewer(cfg, st, roots, log, newLogProgress(log.Named("renew"), cfg))
+		r, err := newRenewer(cfg, st, roots, log, newLogProgress(log.Named("renew"), cfg), obs.acmeObserver())
 		if err != nil {
 			return nil, err
 		}
 		al.configure(cfg.Notify)
-		obs.configure(cfg, r)
+		obs.configure(cfg)
 		return &daemon.Runtime{
 			Schedule: cfg.Schedule,
 			Renew: func(ctx context.Context) (string, error) {
-				lock, err := st.Lock(ctx) // waits while a `renew --now` runs
+				// Waits as long as it takes while a `renew --now` runs.
+				rep, err := r.Pass(ctx, renew.Options{Wait: store.WaitForever})
+				obs.observe(rep, err)
 				if err != nil {
 					return "", err
 				}
-				defer func() { _ = lock.Unlock() }()
-				prev := al.before(st)
-				start := time.Now()
-				results, err := r.Run(ctx, renew.Options{})
-				al.after(st, prev)
-				obs.observe(results, time.Since(start), err)
-				if err != nil {
-					return "", err
-				}
-				return countOutcomes(results).String(), nil
+				al.send(rep)
+				return countOutcomes(rep.Results).String(), nil
 			},
 		}, nil
 	}

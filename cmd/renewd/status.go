@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,23 +16,33 @@ import (
 func cmdStatus(g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("status", stderr)
 	asJSON := fs.Bool("json", false, "print JSON for machines")
-	if pos, err := parseInterspersed(fs, args); err != nil || len(pos) > 0 {
-		return fail(exitUsage, "usage: renewd status [--json]")
+	names, err := parseInterspersed(fs, args)
+	if err != nil {
+		return fail(exitUsage, "usage: renewd status [--json] [NAME...]")
 	}
 	cfg, err := loadConfig(g)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(cfg.Storage)
+	for _, n := range names {
+		if cfg.Certificate(n) == nil {
+			return fail(exitUsage, "no certificate named %q in %s", n, cfg.DomainsDir)
+		}
+	}
+	// status changes nothing on disk and never takes the lock: it must
+	// answer while a renewal runs, as any user that can read the storage.
+	st, err := store.OpenReadOnly(cfg.Storage)
 	if err != nil {
 		return fail(exitUsage, "storage: %v", err)
 	}
-	// status never takes the lock: it must answer while a renewal runs.
-	state, err := st.PeekState()
+	recs, _, err := st.Records()
 	if err != nil {
 		return fail(exitFailed, "%v", err)
 	}
-	rows := renew.StatusRows(cfg, state, time.Now().UTC())
+	rows := renew.StatusRows(cfg, recs, time.Now().UTC())
+	if len(names) > 0 {
+		rows = slices.DeleteFunc(rows, func(r renew.Status) bool { return !slices.Contains(names, r.Name) })
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -35,8 +35,9 @@ type Client struct {
 	// "nonce", "account", "order", "authz", "challenge", "finalize",
 	// "certificate", "renewal-info" or "other", whatever the CA's URLs
 	// look like, so it suits a metric label. It is called from concurrent
-	// orders at once and should return quickly. Set it before the first
-	// Obtain or RenewalInfo and leave it; nil observes nothing.
+	// orders at once and should return quickly. Set it with WithObserver
+	// (or before the first Obtain or RenewalInfo) and leave it; nil
+	// observes nothing.
 	ObserveRequest func(method, endpoint string, code int, d time.Duration)
 
 	cfg         config.ACME
@@ -59,13 +60,25 @@ type Issued struct {
 	CertURL string
 }
 
+// Option configures a Client at construction.
+type Option func(*Client)
+
+// WithObserver sets ObserveRequest; nil observes nothing.
+func WithObserver(f func(method, endpoint string, code int, d time.Duration)) Option {
+	return func(c *Client) { c.ObserveRequest = f }
+}
+
 // New returns a Client for cfg. Accounts are kept under accountsDir.
-func New(cfg config.ACME, accountsDir string, log *zap.Logger) (*Client, error) {
+func New(cfg config.ACME, accountsDir string, log *zap.Logger, opts ...Option) (*Client, error) {
 	tr, err := newTransport(cfg.CACertificates)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, accountsDir: accountsDir, log: log, transport: tr, responder: NewResponder(log.Named("http01"))}, nil
+	c := &Client{cfg: cfg, accountsDir: accountsDir, log: log, transport: tr, responder: NewResponder(log.Named("http01"))}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 // keyTypes maps renewd's key_type names to lego's.

@@ -20,9 +20,10 @@ import (
 	"github.com/renewd/renewd/internal/procenv"
 )
 
-// maxRetryAfter caps what a CA may ask for, so a garbled header cannot park
-// a certificate for a year.
-const maxRetryAfter = 7 * 24 * time.Hour
+// MaxRetryAfter caps what a CA may ask for, so a garbled header cannot park
+// a certificate for a year: a later Retry-After is honoured up to this
+// (docs/policy.md).
+const MaxRetryAfter = 7 * 24 * time.Hour
 
 // RetryAfter returns the earliest time the CA allows another attempt, when
 // err carries a Retry-After (RFC 9110 section 10.2.3: seconds or an HTTP
@@ -56,15 +57,15 @@ func parseRetryAfter(v string, now time.Time) (time.Time, bool) {
 		if secs < 0 {
 			return time.Time{}, false
 		}
-		d := min(time.Duration(min(secs, int64(maxRetryAfter/time.Second)))*time.Second, maxRetryAfter)
+		d := min(time.Duration(min(secs, int64(MaxRetryAfter/time.Second)))*time.Second, MaxRetryAfter)
 		return ceilSecond(now.Add(d)), true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {
 		return time.Time{}, false
 	}
-	if t.After(now.Add(maxRetryAfter)) {
-		t = ceilSecond(now.Add(maxRetryAfter))
+	if t.After(now.Add(MaxRetryAfter)) {
+		t = ceilSecond(now.Add(MaxRetryAfter))
 	}
 	return t.UTC(), true
 }

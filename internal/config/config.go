@@ -5,6 +5,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"time"
@@ -34,6 +35,10 @@ const (
 	defaultFileMode           = "0644"
 	defaultKeyMode            = "0600"
 	defaultPropagationTimeout = 2 * time.Minute
+	// defaultCanaryProofMaxAge keeps a canary that is ordered only to
+	// refresh its proof under 4 orders a week (7d / 48h = 3.5), below
+	// Let's Encrypt's 5 duplicate certificates per week.
+	defaultCanaryProofMaxAge = 48 * time.Hour
 )
 
 var (
@@ -62,6 +67,10 @@ type Config struct {
 	Concurrency int `yaml:"concurrency"`
 	// Retry is the backoff after a failed renewal.
 	Retry Retry `yaml:"retry"`
+	// CanaryProofMaxAge is how long a canary's last full success gates
+	// the other certificates without ordering the canary again (default
+	// 48h; at least 34h against Let's Encrypt). See docs/policy.md.
+	CanaryProofMaxAge time.Duration `yaml:"canary_proof_max_age"`
 	// Trust adds roots that complete chains may verify to.
 	Trust Trust `yaml:"trust"`
 	// Nginx is how renewd tests, reloads and checks nginx.
@@ -293,6 +302,9 @@ func applyDefaults(c *Config, src *source) {
 	if !src.isSet("concurrency") {
 		c.Concurrency = defaultConcurrency
 	}
+	if !src.isSet("canary_proof_max_age") {
+		c.CanaryProofMaxAge = defaultCanaryProofMaxAge
+	}
 	if !src.isSet("retry.initial") {
 		c.Retry.Initial = defaultRetryInitial
 	}
@@ -334,4 +346,18 @@ func setString(s *string, def string) {
 	if *s == "" {
 		*s = def
 	}
+}
+
+// ForDryRun returns a copy of c that orders from the staging directory,
+// for `renew --dry-run`. It is an error when there is no staging
+// directory to use.
+func (c *Config) ForDryRun() (*Config, error) {
+	if c.ACME.StagingDirectory == "" {
+		return nil, fmt.Errorf("--dry-run needs acme.staging_directory in %s: the staging ACME directory of your CA "+
+			"(the default is Let's Encrypt staging only when acme.directory is Let's Encrypt production); "+
+			"set it to the value of acme.directory to dry-run against the CA itself", c.Path)
+	}
+	dry := *c
+	dry.ACME.Directory = c.ACME.StagingDirectory
+	return &dry, nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	validTop  = "storage, domains_dir, acme, schedule, concurrency, retry, trust, nginx, notify, metrics"
+	validTop  = "storage, domains_dir, acme, schedule, concurrency, retry, canary_proof_max_age, trust, nginx, notify, metrics"
 	validACME = "directory, email, ca_certificates, eab, key_type, profile, preferred_chain, staging_directory"
 )
 
@@ -230,6 +230,20 @@ func TestLoadGlobalErrors(t *testing.T) {
 			desc:   "a non-scalar key",
 			global: "? [a, b]\n: 1\n",
 			want:   []string{"renewd.yaml:1: a key must be a plain name, got a list"},
+		},
+		{
+			desc:   "canary_proof_max_age under 34h against Let's Encrypt",
+			global: "canary_proof_max_age: 24h\n",
+			want:   []string{"renewd.yaml:1: canary_proof_max_age: 24h would order the canary more than 4 times a week, into Let's Encrypt's limit of 5 certificates for the same names per week; use at least 34h (default 48h)"},
+		},
+		{
+			desc:   "canary_proof_max_age under 34h against another CA is allowed",
+			global: "acme:\n  directory: https://ca.internal/acme/directory\ncanary_proof_max_age: 1h\n",
+		},
+		{
+			desc:   "canary_proof_max_age must be positive",
+			global: "acme:\n  directory: https://ca.internal/acme/directory\ncanary_proof_max_age: 0s\n",
+			want:   []string{"renewd.yaml:3: canary_proof_max_age: must be positive, such as 48h"},
 		},
 		{
 			desc:   "all errors are collected, ordered by line",

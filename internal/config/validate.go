@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/renewd/renewd/internal/store"
 	"github.com/robfig/cron/v3"
@@ -47,6 +48,7 @@ func validateGlobal(c *Config, src *source) {
 		src.errorf("retry.max", "%s is less than retry.initial %s; set max to at least initial",
 			formatDuration(c.Retry.Max), formatDuration(c.Retry.Initial))
 	}
+	validateCanaryProofMaxAge(c, src)
 	checkRootFiles(src, "trust.extra_roots", c.Trust.ExtraRoots)
 	checkArgv(src, "nginx.test", c.Nginx.Test)
 	checkArgv(src, "nginx.reload", c.Nginx.Reload)
@@ -61,6 +63,34 @@ func validateGlobal(c *Config, src *source) {
 	}
 	validateNotify(&c.Notify, src)
 	validateMetrics(&c.Metrics, src)
+}
+
+// minLECanaryProofMaxAge is the shortest canary_proof_max_age allowed
+// against Let's Encrypt: a canary refreshed every 34h is ordered at most
+// 7d/34h = 4.9 times a week, under the 5 duplicate certificates Let's
+// Encrypt issues for the same names per week.
+const minLECanaryProofMaxAge = 34 * time.Hour
+
+func validateCanaryProofMaxAge(c *Config, src *source) {
+	switch {
+	case c.CanaryProofMaxAge <= 0:
+		src.errorf("canary_proof_max_age", "must be positive, such as 48h")
+	case c.CanaryProofMaxAge < minLECanaryProofMaxAge && IsLetsEncrypt(c.ACME.Directory):
+		src.errorf("canary_proof_max_age", "%s would order the canary more than 4 times a week, into Let's Encrypt's limit of 5 certificates for the same names per week; use at least %s (default 48h)",
+			formatDuration(c.CanaryProofMaxAge), formatDuration(minLECanaryProofMaxAge))
+	}
+}
+
+// IsLetsEncrypt reports whether an ACME directory URL is one of Let's
+// Encrypt's (production or staging), whose published limits some defaults
+// follow.
+func IsLetsEncrypt(directory string) bool {
+	u, err := url.Parse(directory)
+	if err != nil {
+		return false
+	}
+	h := strings.ToLower(u.Hostname())
+	return h == "letsencrypt.org" || strings.HasSuffix(h, ".letsencrypt.org") || strings.HasSuffix(h, ".api.letsencrypt.org")
 }
 
 func validateACME(a *ACME, src *source) {

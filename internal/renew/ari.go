@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,7 +19,7 @@ import (
 )
 
 // ACME Renewal Information (RFC 9773). Decide reads the CA's window from
-// state.json; this file keeps it fresh: the decisions (PollARI, RecordARI)
+// the record; this file keeps it fresh: the decisions (PollARI, RecordARI)
 // are pure, refreshARI asks the CA.
 
 const (
@@ -135,7 +134,8 @@ func equalTime(a, b *time.Time) bool {
 
 // refreshARI asks the CA for renewal information about every certificate
 // in certs that PollARI selects, at most Config.Concurrency at a time and
-// for at most ariBudget in all, records the answers and saves the state.
+// for at most ariBudget in all, and records the answers in the pass's
+// records.
 // A failure is logged and recorded (as next_poll), never the run's: ARI is
 // advice, and without it the lifetime rule applies. Certificates not asked
 // in time are asked on the next run.
@@ -147,7 +147,7 @@ func (r *Renewer) refreshARI(ctx context.Context, certs []*config.Certificate, o
 		// As in Run, less its Since rule: a certificate it un-forces is
 		// merely not polled this time.
 		forced := opts.Force && (len(opts.Names) == 0 || slices.Contains(opts.Names, c.Name))
-		if PollARI(c, r.state.Certificates[c.Name], now, forced) {
+		if PollARI(c, r.records[c.Name], now, forced) {
 			todo = append(todo, c)
 		}
 	}
@@ -159,7 +159,6 @@ func (r *Renewer) refreshARI(ctx context.Context, certs []*config.Certificate, o
 	ctx, cancel := context.WithTimeout(ctx, ariBudget)
 	defer cancel()
 	sem := make(chan struct{}, max(1, r.Config.Concurrency))
-	var changed atomic.Bool
 	var wg sync.WaitGroup
 	for _, c := range todo {
 		wg.Go(func() {
@@ -169,20 +168,12 @@ func (r *Renewer) refreshARI(ctx context.Context, certs []*config.Certificate, o
 				return
 			}
 			defer func() { <-sem }()
-			if r.pollARISafely(ctx, c) {
-				changed.Store(true)
-			}
+			r.pollARISafely(ctx, c)
 		})
 	}
 	wg.Wait()
-	if !changed.Load() {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.Store.SaveState(r.state); err != nil {
-		r.Log.Error("save state after ARI", zap.Error(err))
-	}
+	// The answers are in the records; the pass saves them with its other
+	// changes, so a certificate renewed in this pass is written once.
 }
 
 // pollARISafely is pollARI with a panic turned into a log line: advice is
@@ -207,7 +198,7 @@ func (r *Renewer) pollARI(ctx context.Context, c *config.Certificate) bool {
 	}
 	serial := leaf.SerialNumber.Text(16)
 	r.mu.Lock()
-	rec := r.state.Certificates[c.Name]
+	rec := r.records[c.Name]
 	known := rec != nil && rec.Serial == serial
 	r.mu.Unlock()
 	if !known {
@@ -223,7 +214,7 @@ func (r *Renewer) pollARI(ctx context.Context, c *config.Certificate) bool {
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec = r.state.Certificates[c.Name]
+	rec = r.records[c.Name]
 	if rec == nil || rec.Serial != serial {
 		return false
 	}

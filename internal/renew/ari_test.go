@@ -102,7 +102,7 @@ func TestDecideARI(t *testing.T) {
 				r := rec(window("2026-10-10T11:00:00Z", "2026-10-10T11:00:01Z", "2026-10-10T11:00:00Z"))
 				r.RetryCount, r.NextRetryTime = 1, tp(t0.Add(time.Hour))
 				return r
-			}(), now: t0, wantAt: t0.Add(time.Hour), wantWhy: "waiting for retry 2"},
+			}(), now: t0, wantAt: t0.Add(time.Hour), wantWhy: "waiting for retry 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -227,7 +227,7 @@ func TestRetryCapTriesBeforeExpiry(t *testing.T) {
 
 func TestRecordSuccessClearsARI(t *testing.T) {
 	rec := &store.Record{Name: "shop", ARI: window("2026-12-04T00:00:00Z", "2026-12-06T00:00:00Z", "2026-12-05T00:00:00Z")}
-	RecordSuccess(rec, t0)
+	RecordSuccess(rec, t0, t0)
 	if rec.ARI != nil {
 		t.Errorf("ari = %+v after a renewal; the window was the previous certificate's", rec.ARI)
 	}
@@ -510,15 +510,10 @@ func TestRunARIStaleWindowIsCheckedBeforeOrdering(t *testing.T) {
 	if res := h.run(Options{}); res["shop"].Outcome != Renewed {
 		t.Fatalf("first issuance: %+v", res["shop"])
 	}
-	st, _, err := h.store.LoadState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Certificates["shop"].ARI = &store.ARI{WindowStart: tp(t0.Add(-2 * day)), WindowEnd: tp(t0.Add(-day)),
-		SelectedTime: tp(t0.Add(-36 * time.Hour)), NextPoll: tp(t0.Add(5 * time.Hour))}
-	if err := h.store.SaveState(st); err != nil {
-		t.Fatal(err)
-	}
+	h.edit("shop", func(r *store.Record) {
+		r.ARI = &store.ARI{WindowStart: tp(t0.Add(-2 * day)), WindowEnd: tp(t0.Add(-day)),
+			SelectedTime: tp(t0.Add(-36 * time.Hour)), NextPoll: tp(t0.Add(5 * time.Hour))}
+	})
 	ca := &ariCA{window: func(leaf *x509.Certificate) (time.Time, time.Time) {
 		return leaf.NotAfter.Add(-31 * day), leaf.NotAfter.Add(-29 * day)
 	}}
@@ -554,7 +549,7 @@ func TestRunARIUnavailable(t *testing.T) {
 			h.issuer.renewalInfo = ca.renewalInfo
 
 			h.clock.Advance(time.Hour)
-			results, err := h.r.Run(context.Background(), Options{})
+			results, err := h.pass(Options{})
 			if err != nil {
 				t.Fatalf("Run failed on an ARI failure: %v", err)
 			}
@@ -634,7 +629,7 @@ func TestRunARIConcurrencyBound(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if _, err := h.r.Run(context.Background(), Options{}); err != nil {
+		if _, err := h.pass(Options{}); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	}()
@@ -662,11 +657,11 @@ func TestRunARIConcurrencyBound(t *testing.T) {
 
 func TestStatusRowsShowARI(t *testing.T) {
 	cfg := &config.Config{Certificates: []*config.Certificate{{Name: "shop", Domains: []string{"shop.example.com"}}}}
-	st := &store.State{Version: 1, Certificates: map[string]*store.Record{
+	st := map[string]*store.Record{
 		"shop": {Name: "shop", Domains: []string{"shop.example.com"},
 			NotBefore: tp(at("2026-11-01T00:00:00Z")), NotAfter: tp(at("2027-01-30T00:00:00Z")),
 			ARI: window("2027-01-05T00:00:00Z", "2027-01-07T00:00:00Z", "2027-01-06T09:15:00Z")},
-	}}
+	}
 	row := StatusRows(cfg, st, t0)[0]
 	if row.NextRenewal == nil || !row.NextRenewal.Equal(at("2027-01-06T09:15:00Z")) || row.Due {
 		t.Errorf("next_renewal %v, due %v; want the selected time, not due", row.NextRenewal, row.Due)

@@ -13,9 +13,9 @@ import (
 // bench` generates them for the planning part: issued over the last 50
 // days, an ARI window ahead for each, one in a hundred waiting for a retry,
 // none due at now.
-func benchSetup(n int, now time.Time) (*config.Config, *store.State) {
+func benchSetup(n int, now time.Time) (*config.Config, map[string]*store.Record) {
 	cfg := &config.Config{Concurrency: 4}
-	st := &store.State{Version: 1, Certificates: make(map[string]*store.Record, n)}
+	st := make(map[string]*store.Record, n)
 	for i := range n {
 		name := fmt.Sprintf("c%05d", i+1)
 		domain := fmt.Sprintf("plan-%05d.bench.test", i+1)
@@ -31,7 +31,7 @@ func benchSetup(n int, now time.Time) (*config.Config, *store.State) {
 			retry := now.Add(4 * time.Hour)
 			rec.RetryCount, rec.NextRetryTime, rec.LastError = 1, &retry, "generated failure"
 		}
-		st.Certificates[name] = rec
+		st[name] = rec
 	}
 	return cfg, st
 }
@@ -46,7 +46,7 @@ func BenchmarkDecide10000(b *testing.B) {
 	for b.Loop() {
 		due := 0
 		for _, c := range cfg.Certificates {
-			rec := st.Certificates[c.Name]
+			rec := st[c.Name]
 			if PollARI(c, rec, benchNow, false) {
 				b.Fatalf("%s: would poll ARI", c.Name)
 			}

@@ -1,7 +1,7 @@
 package renew
 
 import (
-	"bytes"
+	"maps"
 	"context"
 	"errors"
 	"fmt"
@@ -28,10 +28,7 @@ func TestDryRun(t *testing.T) {
 	dep := &fakeDeployer{}
 	h.r.Deployer = dep
 	h.run(Options{Force: true})
-	before, err := os.ReadFile(filepath.Join(h.store.Dir(), "state.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := stateFiles(t, h)
 	versionsBefore := h.versions("shop")
 	h.issuer.reset()
 	dep.calls = 0
@@ -50,12 +47,8 @@ func TestDryRun(t *testing.T) {
 			t.Error("a dry run sent `replaces` for a certificate the staging CA never issued")
 		}
 	}
-	after, err := os.ReadFile(filepath.Join(h.store.Dir(), "state.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(before, after) {
-		t.Errorf("a dry run changed state.json:\n%s\n---\n%s", before, after)
+	if after := stateFiles(t, h); !maps.Equal(before, after) {
+		t.Errorf("a dry run changed the records:\n%v\n---\n%v", before, after)
 	}
 	if got := h.versions("shop"); !slices.Equal(got, versionsBefore) {
 		t.Errorf("a dry run stored a version: %v, was %v", got, versionsBefore)
@@ -146,6 +139,25 @@ func (f *fakeDeployer) Deploy(_ context.Context, items []*deploy.Item) map[strin
 	out := map[string]error{}
 	for _, it := range items {
 		out[it.Name] = f.err
+	}
+	return out
+}
+
+// stateFiles returns every file under state/ by name with its content.
+func stateFiles(t *testing.T, h *harness) map[string]string {
+	t.Helper()
+	dir := filepath.Join(h.store.Dir(), "state")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = string(data)
 	}
 	return out
 }

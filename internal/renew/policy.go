@@ -33,7 +33,9 @@ type Plan struct {
 	At time.Time
 	// Reason says why, for a person: "no certificate yet", "1/3 of
 	// lifetime left", "ARI window <start>–<end> (selected <time>)",
-	// "emergency: 20h0m left", "waiting for retry 2", ...
+	// "emergency: 20h0m left", "waiting for retry 2", ... Retries are
+	// numbered by retry_count: after the first failure the next attempt
+	// is "retry 1".
 	Reason string
 }
 
@@ -80,7 +82,7 @@ func decideFirst(cert *config.Certificate, rec *store.Record, now time.Time, for
 		return Plan{Due: true, At: now.UTC().Truncate(time.Second), Reason: "renew --now"}, true
 	}
 	if rec != nil && rec.NextRetryTime != nil && now.Before(*rec.NextRetryTime) {
-		return Plan{At: *rec.NextRetryTime, Reason: fmt.Sprintf("waiting for retry %d", rec.RetryCount+1)}, true
+		return Plan{At: *rec.NextRetryTime, Reason: fmt.Sprintf("waiting for retry %d", rec.RetryCount)}, true
 	}
 	switch {
 	case rec == nil || rec.NotAfter == nil || rec.NotBefore == nil:
@@ -91,7 +93,7 @@ func decideFirst(cert *config.Certificate, rec *store.Record, now time.Time, for
 		return Plan{Due: true, DeployOnly: true, Reason: "deploy pending for version " + rec.Version}, true
 	case rec.NextRetryTime != nil:
 		// A failed renewal stays due once its retry time has passed.
-		return Plan{Due: true, At: *rec.NextRetryTime, Reason: fmt.Sprintf("retry %d", rec.RetryCount+1)}, true
+		return Plan{Due: true, At: *rec.NextRetryTime, Reason: fmt.Sprintf("retry %d", rec.RetryCount)}, true
 	}
 	return Plan{}, false
 }
@@ -210,9 +212,9 @@ func RetryDelay(failures int, initial, max time.Duration, jitter float64) time.D
 
 // RecordFailure updates rec after a failed attempt at now. The retry time
 // is the backoff (RetryDelay with retry.max lowered by RetryCap), or the
-// CA's Retry-After when that is later.
+// CA's Retry-After when that is later (the acme package caps a Retry-After
+// at acme.MaxRetryAfter; docs/policy.md).
 func RecordFailure(rec *store.Record, err error, now time.Time, retry config.Retry, jitter float64) {
-	rec.LastAttempt = ptr(now)
 	rec.LastFailure = ptr(now)
 	rec.RetryCount++
 	next := now.Add(RetryDelay(rec.RetryCount, retry.Initial, RetryCap(rec, now, retry), jitter))
@@ -237,16 +239,26 @@ func RetryCap(rec *store.Record, now time.Time, retry config.Retry) time.Duratio
 	return min(retry.Max, max(retry.Initial, rec.NotAfter.Sub(now)/8))
 }
 
-// RecordSuccess resets the failure fields of rec after a renewal at now.
-func RecordSuccess(rec *store.Record, now time.Time) {
-	rec.LastAttempt = ptr(now)
-	rec.RenewTime = ptr(now)
+// RecordSuccess resets the failure fields of rec after a successful
+// attempt. renewed is when its new version was stored; zero for an
+// attempt that only deployed a version stored earlier, which leaves
+// renew_time alone (unless it has none).
+func RecordSuccess(rec *store.Record, renewed, now time.Time) {
+	switch {
+	case !renewed.IsZero():
+		rec.RenewTime = ptr(renewed.UTC().Truncate(time.Second))
+	case rec.RenewTime == nil:
+		rec.RenewTime = ptr(now)
+	}
 	rec.RetryCount = 0
 	rec.NextRetryTime = nil
 	rec.LastError = ""
-	// The ARI window was the replaced certificate's; the next run asks
-	// about the new one (RFC 9773 section 4.3.1: right after issuance).
-	rec.ARI = nil
+	if !renewed.IsZero() {
+		// The ARI window was the replaced certificate's; the next run
+		// asks about the new one (RFC 9773 section 4.3.1: right after
+		// issuance).
+		rec.ARI = nil
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

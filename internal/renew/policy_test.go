@@ -109,16 +109,16 @@ func TestDecide(t *testing.T) {
 		{desc: "renew_before moves the due instant", cert: &config.Certificate{Name: "shop", Domains: domains, RenewBefore: 45 * day},
 			rec: issued(nil), now: t0, wantDue: true, wantAt: at("2026-11-15T00:00:00Z"), wantWhy: "renew_before 1080h0m0s"},
 		{desc: "waiting for retry although the lifetime rule says due", rec: issued(failedTwice),
-			now: retryAt.Add(-time.Second), wantDue: false, wantAt: retryAt, wantWhy: "waiting for retry 3"},
+			now: retryAt.Add(-time.Second), wantDue: false, wantAt: retryAt, wantWhy: "waiting for retry 2"},
 		{desc: "due exactly at next_retry_time", rec: issued(failedTwice), now: retryAt,
-			wantDue: true, wantAt: retryAt, wantWhy: "retry 3"},
+			wantDue: true, wantAt: retryAt, wantWhy: "retry 2"},
 		{desc: "due after next_retry_time", rec: issued(failedTwice), now: retryAt.Add(time.Minute),
-			wantDue: true, wantAt: retryAt, wantWhy: "retry 3"},
+			wantDue: true, wantAt: retryAt, wantWhy: "retry 2"},
 		{desc: "a failed renewal stays due after next_retry_time even if the lifetime rule says not yet",
 			rec: issued(func(r *store.Record) { r.RetryCount, r.NextRetryTime = 1, tp(t0.Add(-time.Minute)) }),
-			now: t0, wantDue: true, wantAt: t0.Add(-time.Minute), wantWhy: "retry 2"},
-		// DESIGN "Renewal policy": "Nothing renews a certificate before its
-		// next_retry_time except renew --now." A certificate whose first
+			now: t0, wantDue: true, wantAt: t0.Add(-time.Minute), wantWhy: "retry 1"},
+		// docs/policy.md: nothing renews a certificate before its
+		// next_retry_time except renew --now. A certificate whose first
 		// order failed has a record with retry fields but no dates.
 		{desc: "first issuance failed: waits for next_retry_time",
 			rec: &store.Record{Name: "shop", Domains: domains, RetryCount: 1, NextRetryTime: tp(t0.Add(5 * time.Minute)), LastError: "boom"},
@@ -243,8 +243,8 @@ func TestRecordFailure(t *testing.T) {
 	if rec.RetryCount != 1 {
 		t.Errorf("retry_count = %d, want 1", rec.RetryCount)
 	}
-	if rec.LastAttempt == nil || !rec.LastAttempt.Equal(t0) {
-		t.Errorf("last_attempt = %v, want %s", rec.LastAttempt, t0)
+	if rec.LastFailure == nil || !rec.LastFailure.Equal(t0) {
+		t.Errorf("last_failure = %v, want %s", rec.LastFailure, t0)
 	}
 	if want := t0.Add(5 * time.Minute); rec.NextRetryTime == nil || !rec.NextRetryTime.Equal(want) {
 		t.Errorf("next_retry_time = %v, want %s", rec.NextRetryTime, want)
@@ -261,8 +261,8 @@ func TestRecordFailure(t *testing.T) {
 	if want := t1.Add(10 * time.Minute); !rec.NextRetryTime.Equal(want) {
 		t.Errorf("after the 2nd failure next_retry_time = %s, want %s (doubled)", rec.NextRetryTime, want)
 	}
-	if rec.LastError != "second" || !rec.LastAttempt.Equal(t1) {
-		t.Errorf("last_error %q, last_attempt %s: not updated", rec.LastError, rec.LastAttempt)
+	if rec.LastError != "second" || !rec.LastFailure.Equal(t1) {
+		t.Errorf("last_error %q, last_failure %s: not updated", rec.LastError, rec.LastFailure)
 	}
 	if rec.Serial != "0a" || !rec.RenewTime.Equal(renewed) || !rec.NotAfter.Equal(t0.Add(day)) {
 		t.Errorf("RecordFailure touched the certificate fields: %+v", rec)
@@ -276,24 +276,33 @@ func TestRecordFailure(t *testing.T) {
 }
 
 func TestRecordSuccess(t *testing.T) {
-	rec := &store.Record{
-		Name: "shop", Serial: "0a", RetryCount: 4, LastError: "boom",
-		NextRetryTime: tp(t0.Add(time.Hour)), LastAttempt: tp(t0.Add(-time.Hour)),
-	}
-	RecordSuccess(rec, t0)
-	if rec.RetryCount != 0 || rec.NextRetryTime != nil || rec.LastError != "" {
-		t.Errorf("failure fields not reset: retry_count %d, next_retry_time %v, last_error %q",
-			rec.RetryCount, rec.NextRetryTime, rec.LastError)
-	}
-	if rec.RenewTime == nil || !rec.RenewTime.Equal(t0) || rec.LastAttempt == nil || !rec.LastAttempt.Equal(t0) {
-		t.Errorf("renew_time %v, last_attempt %v, want both %s", rec.RenewTime, rec.LastAttempt, t0)
-	}
-	if rec.Serial != "0a" || rec.Name != "shop" {
-		t.Errorf("RecordSuccess touched other fields: %+v", rec)
-	}
-	// The pointers must not alias: changing one time must not change the other.
-	*rec.RenewTime = rec.RenewTime.Add(time.Hour)
-	if rec.LastAttempt.Equal(*rec.RenewTime) {
-		t.Error("renew_time and last_attempt share one time value")
+	stored := t0.Add(-2 * time.Minute)
+	for _, tt := range []struct {
+		desc      string
+		renewed   time.Time
+		renewTime *time.Time
+		want      time.Time
+	}{
+		{desc: "a new version: renew_time is when it was stored", renewed: stored, renewTime: tp(t0.Add(-60 * day)), want: stored},
+		{desc: "a deploy of a stored version keeps renew_time", renewTime: tp(t0.Add(-60 * day)), want: t0.Add(-60 * day)},
+		{desc: "a deploy of an adopted version without renew_time: now", want: t0},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			rec := &store.Record{
+				Name: "shop", Serial: "0a", RetryCount: 4, LastError: "boom", RenewTime: tt.renewTime,
+				NextRetryTime: tp(t0.Add(time.Hour)), LastAttempt: tp(t0.Add(-time.Hour)),
+			}
+			RecordSuccess(rec, tt.renewed, t0)
+			if rec.RetryCount != 0 || rec.NextRetryTime != nil || rec.LastError != "" {
+				t.Errorf("failure fields not reset: retry_count %d, next_retry_time %v, last_error %q",
+					rec.RetryCount, rec.NextRetryTime, rec.LastError)
+			}
+			if rec.RenewTime == nil || !rec.RenewTime.Equal(tt.want) {
+				t.Errorf("renew_time %v, want %s", rec.RenewTime, tt.want)
+			}
+			if rec.Serial != "0a" || rec.Name != "shop" || !rec.LastAttempt.Equal(t0.Add(-time.Hour)) {
+				t.Errorf("RecordSuccess touched other fields: %+v", rec)
+			}
+		})
 	}
 }

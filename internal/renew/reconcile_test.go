@@ -1,6 +1,8 @@
 package renew
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/renewd/renewd/internal/chain"
@@ -42,9 +44,7 @@ func TestPromoteCommittedVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := h.store.Promote("shop", v1); err != nil { // as if renewd died before the swap
-				t.Fatal(err)
-			}
+			unfinish(t, h, "shop", v1, v2) // as if renewd died before the swap
 			h.issuer.reset()
 
 			res := h.run(Options{})
@@ -61,5 +61,51 @@ func TestPromoteCommittedVersion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// unfinish makes the store look as a kill between storing version v and
+// making it live leaves it: live/<name> still at prev, v marked unfinished
+// (the mark's file name is the store's, docs/storage.md).
+func unfinish(t *testing.T, h *harness, name, prev, v string) {
+	t.Helper()
+	if err := h.store.MakeLive(name, prev); err != nil {
+		t.Fatal(err)
+	}
+	mark := filepath.Join(h.store.Dir(), "archive", name, v, ".unfinished")
+	if err := os.WriteFile(mark, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOperatorRollbackIsKept: an operator who points live/<name> back at
+// an older version on purpose is not undone by the next pass: the newer
+// version carries no unfinished mark, so it is not taken for a crash
+// leftover, and the record follows the link.
+func TestOperatorRollbackIsKept(t *testing.T) {
+	h := newHarness(t, certCfg("shop", false))
+	h.run(Options{Force: true})
+	v1 := h.versions("shop")[0]
+	h.clock.Advance(day)
+	h.run(Options{Force: true})
+	v2 := h.versions("shop")[1]
+
+	if err := h.store.MakeLive("shop", v1); err != nil { // the operator's rollback
+		t.Fatal(err)
+	}
+	h.clock.Advance(day)
+	h.issuer.reset()
+	res := h.run(Options{})
+	if calls := h.issuer.called(); len(calls) != 0 {
+		t.Fatalf("ordered %v after a rollback of a certificate that is not due", calls)
+	}
+	if got, err := h.store.LiveVersion("shop"); err != nil || got != v1 {
+		t.Fatalf("live is %q (%v) after the pass, want the operator's %s (not %s)", got, err, v1, v2)
+	}
+	if got := h.state()["shop"]["version"]; got != v1 {
+		t.Errorf("record version %v, want %s: the record follows the link", got, v1)
+	}
+	if res["shop"].Outcome != NotDue {
+		t.Errorf("outcome %s, want not due", res["shop"].Outcome)
 	}
 }

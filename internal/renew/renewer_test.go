@@ -133,7 +133,7 @@ func newHarness(t *testing.T, certs ...*config.Certificate) *harness {
 	h.issuer = &fakeIssuer{obtain: h.issueComplete}
 	h.r = &Renewer{
 		Config: &config.Config{
-			Storage: st.Dir(), DomainsDir: filepath.Join(dir, "domains.d"), Concurrency: 4,
+			Storage: st.Dir(), DomainsDir: filepath.Join(dir, "domains.d"), Concurrency: 4, CanaryProofMaxAge: 48 * time.Hour,
 			Retry:        config.Retry{Initial: 5 * time.Minute, Max: 24 * time.Hour},
 			Certificates: certs,
 		},
@@ -157,9 +157,18 @@ func (h *harness) issueLeafOnly(_ context.Context, c *config.Certificate) (*rene
 	return h.ca.issue(c.Domains, h.clock.Now(), true)
 }
 
+// pass runs one Pass and returns its results.
+func (h *harness) pass(opts Options) ([]Result, error) {
+	rep, err := h.r.Pass(context.Background(), opts)
+	if err != nil {
+		return nil, err
+	}
+	return rep.Results, nil
+}
+
 func (h *harness) run(opts Options) map[string]Result {
 	h.t.Helper()
-	results, err := h.r.Run(context.Background(), opts)
+	results, err := h.pass(opts)
 	if err != nil {
 		h.t.Fatalf("Run: %v", err)
 	}
@@ -173,20 +182,40 @@ func (h *harness) run(opts Options) map[string]Result {
 	return out
 }
 
-// state reads state.json as JSON, the way a person or a script reads it.
+// state reads every state/<name>.json as JSON, the way a person or a
+// script reads it.
 func (h *harness) state() map[string]map[string]any {
 	h.t.Helper()
-	data, err := os.ReadFile(filepath.Join(h.store.Dir(), "state.json"))
+	files, err := filepath.Glob(filepath.Join(h.store.Dir(), "state", "*.json"))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var st struct {
-		Certificates map[string]map[string]any `json:"certificates"`
+	out := map[string]map[string]any{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(data, &rec); err != nil {
+			h.t.Fatalf("%s: %v\n%s", f, err, data)
+		}
+		out[strings.TrimSuffix(filepath.Base(f), ".json")] = rec
 	}
-	if err := json.Unmarshal(data, &st); err != nil {
-		h.t.Fatalf("state.json: %v\n%s", err, data)
+	return out
+}
+
+// edit changes one stored record, as a person editing the file would.
+func (h *harness) edit(name string, f func(*store.Record)) {
+	h.t.Helper()
+	rec, err := h.store.Record(name)
+	if err != nil {
+		h.t.Fatal(err)
 	}
-	return st.Certificates
+	f(rec)
+	if err := h.store.SaveRecord(rec); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 func (h *harness) versions(name string) []string {
@@ -329,7 +358,7 @@ func TestRunFailureBackoffAndReset(t *testing.T) {
 	// A minute later it is still waiting for its retry: no order.
 	h.clock.Advance(time.Minute)
 	h.issuer.reset()
-	if res := h.run(Options{})["shop"]; res.Outcome != NotDue || res.Plan.Reason != "waiting for retry 2" {
+	if res := h.run(Options{})["shop"]; res.Outcome != NotDue || res.Plan.Reason != "waiting for retry 1" {
 		t.Errorf("before next_retry_time: outcome %q, plan %+v; want not due, waiting", res.Outcome, res.Plan)
 	}
 	if n := len(h.issuer.called()); n != 0 {
@@ -368,7 +397,7 @@ func TestRunFailureBackoffAndReset(t *testing.T) {
 	}
 }
 
-// DESIGN "Renewal policy": nothing renews a certificate before its
+// docs/policy.md: nothing renews a certificate before its
 // next_retry_time except renew --now; that includes a certificate whose very
 // first order failed.
 func TestRunFirstIssuanceFailureWaitsForRetry(t *testing.T) {
@@ -395,7 +424,7 @@ func TestRunFirstIssuanceFailureWaitsForRetry(t *testing.T) {
 	}
 }
 
-// DESIGN "Renewal policy": a CA's Retry-After is a floor for next_retry_time.
+// docs/policy.md: a CA's Retry-After is a floor for next_retry_time.
 func TestRunFailureHonoursRetryAfter(t *testing.T) {
 	h := newHarness(t, certCfg("shop", false))
 	h.issuer.obtain = func(context.Context, *config.Certificate) (*renewdacme.Issued, error) {
@@ -537,16 +566,20 @@ func TestRunCanaryOnlyWhenThereIsWork(t *testing.T) {
 		t.Errorf("outcomes %q, %q; want not due", res["a-canary"].Outcome, res["shop"].Outcome)
 	}
 
-	// renew --now shop: there is work, so the (not due) canary goes first.
+	// renew --now shop: there is work, but the canary proved the path a
+	// day ago, so its proof gates the run and it is not ordered.
 	h.issuer.reset()
-	res = h.run(Options{Force: true})
-	if calls := h.issuer.called(); len(calls) != 2 || calls[0] != "a-canary" {
-		t.Errorf("forced run ordered %v; want the canary first, then shop", calls)
+	res = h.run(Options{Force: true, Names: []string{"shop"}})
+	if calls := h.issuer.called(); !slices.Equal(calls, []string{"shop"}) {
+		t.Errorf("forced run ordered %v; want shop alone behind the canary's fresh proof", calls)
+	}
+	if !h.progress.has("a-canary proof: canary: proved the path at") {
+		t.Errorf("the fresh proof is not said: %v", h.progress.lines)
 	}
 }
 
 // A canary that failed is waiting for its retry while other certificates
-// are due. DESIGN "Renewal policy": nothing renews a certificate before its
+// are due. docs/policy.md: nothing renews a certificate before its
 // next_retry_time except renew --now, canaries included; and the others run
 // only after every canary succeeded, so they stay held.
 func TestRunCanaryWaitingForRetryIsNotOrdered(t *testing.T) {
@@ -604,15 +637,10 @@ func TestRunNotDueIsNotOrdered(t *testing.T) {
 		t.Fatalf("first run: %+v", res)
 	}
 	// Make "old" look issued 70 days ago in state.json; "fresh" is a day old.
-	st, _, err := h.store.LoadState()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Certificates["old"].NotBefore = tp(t0.Add(-70 * day))
-	st.Certificates["old"].NotAfter = tp(t0.Add(20 * day))
-	if err := h.store.SaveState(st); err != nil {
-		t.Fatal(err)
-	}
+	h.edit("old", func(r *store.Record) {
+		r.NotBefore = tp(t0.Add(-70 * day))
+		r.NotAfter = tp(t0.Add(20 * day))
+	})
 	h.clock.Advance(day)
 	h.issuer.reset()
 
@@ -637,7 +665,7 @@ func TestRunNotDueIsNotOrdered(t *testing.T) {
 
 func TestRunUnknownName(t *testing.T) {
 	h := newHarness(t, certCfg("shop", false))
-	results, err := h.r.Run(context.Background(), Options{Names: []string{"shop", "nope"}})
+	results, err := h.pass(Options{Names: []string{"shop", "nope"}})
 	if err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Errorf("Run with an unknown name: results %v, err %v; want an error naming it", results, err)
 	}
@@ -692,7 +720,7 @@ func TestRunConcurrencyBound(t *testing.T) {
 
 			done := make(chan map[string]Result, 1)
 			go func() {
-				results, err := h.r.Run(context.Background(), Options{})
+				results, err := h.pass(Options{})
 				if err != nil {
 					t.Errorf("Run: %v", err)
 				}

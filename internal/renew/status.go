@@ -36,11 +36,12 @@ type Status struct {
 	DeployedVersion string     `json:"deployed_version,omitempty"`
 }
 
-// StatusRows builds one row per configured certificate, in config order.
-func StatusRows(cfg *config.Config, st *store.State, now time.Time) []Status {
+// StatusRows builds one row per configured certificate, in config order,
+// from the records by name.
+func StatusRows(cfg *config.Config, recs map[string]*store.Record, now time.Time) []Status {
 	rows := make([]Status, 0, len(cfg.Certificates))
 	for _, c := range cfg.Certificates {
-		rec := st.Certificates[c.Name]
+		rec := recs[c.Name]
 		p := Decide(c, rec, now, false)
 		row := Status{Name: c.Name, Domains: c.Domains, Canary: c.Canary, Due: p.Due, NextReason: p.Reason}
 		if !p.At.IsZero() {

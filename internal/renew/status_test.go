@@ -17,7 +17,7 @@ func TestStatusRows(t *testing.T) {
 		{Name: "failing", Domains: []string{"failing.example.com"}},
 		{Name: "new", Domains: []string{"new.example.com"}},
 	}}
-	st := &store.State{Version: 1, Certificates: map[string]*store.Record{
+	st := map[string]*store.Record{
 		// Not due: 90 days from 2026-11-01, due on 2026-12-31, 69.33 days left.
 		"shop": {Name: "shop", Domains: []string{"shop.example.com"}, Serial: "0a1b", Issuer: "Test CA",
 			Version: "20261101T000000Z-001", NotBefore: tp(at("2026-11-01T00:00:00Z")), NotAfter: tp(at("2027-01-30T00:00:00Z")),
@@ -32,7 +32,7 @@ func TestStatusRows(t *testing.T) {
 			NotBefore: tp(at("2026-09-02T08:00:00Z")), NotAfter: tp(at("2026-12-02T00:00:00Z"))},
 		// A record for a certificate no longer configured: no row.
 		"gone": {Name: "gone", Domains: []string{"gone.example.com"}},
-	}}
+	}
 
 	rows := StatusRows(cfg, st, t0)
 	if len(rows) != 4 {
@@ -58,7 +58,7 @@ func TestStatusRows(t *testing.T) {
 		{desc: "not due", row: shop, due: false, daysLeft: ptr(69),
 			nextRenewal: tp(at("2026-12-31T00:00:00Z")), reason: "1/3 of lifetime left"},
 		{desc: "waiting for retry", row: failing, due: false, daysLeft: ptr(8),
-			nextRenewal: tp(at("2026-11-21T16:10:00Z")), reason: "waiting for retry 3"},
+			nextRenewal: tp(at("2026-11-21T16:10:00Z")), reason: "waiting for retry 2"},
 		{desc: "configured, never issued", row: fresh, due: true, daysLeft: nil, nextRenewal: nil, reason: "no certificate yet"},
 	}
 	for _, tt := range tests {
@@ -106,10 +106,10 @@ func TestStatusJSON(t *testing.T) {
 		{Name: "shop", Domains: []string{"shop.example.com"}},
 		{Name: "new", Domains: []string{"new.example.com"}},
 	}}
-	st := &store.State{Version: 1, Certificates: map[string]*store.Record{
+	st := map[string]*store.Record{
 		"shop": {Name: "shop", Domains: []string{"shop.example.com"},
 			NotBefore: tp(at("2026-11-01T00:00:00Z")), NotAfter: tp(at("2027-01-30T00:00:00Z"))},
-	}}
+	}
 	data, err := json.Marshal(StatusRows(cfg, st, t0))
 	if err != nil {
 		t.Fatal(err)

@@ -71,12 +71,21 @@ var versionFiles = []struct {
 // counting versions made in the same second, so versions sort lexically in
 // the order they were made.
 //
+// Until live/<name> points at it, the version carries a hidden mark
+// (.unfinished): a version renewd stored and died before making live is
+// told apart from an older version an operator pointed live/<name> back
+// to on purpose (see Unfinished). SaveVersion clears the mark once the
+// version is live.
+//
 // SaveVersion rejects names ValidName rejects and an empty Cert, Fullchain or
 // Key; checking that the files belong together is the chain package's job.
 // On error live/<name> is as it was and the new version is removed; in the
 // one case where live/<name> already pointed at the new version and could not
 // be pointed back, the version is kept and returned with the error.
 func (s *Store) SaveVersion(name string, f Files) (version string, err error) {
+	if s.readOnly {
+		return "", fmt.Errorf("save %s: %w", name, ErrReadOnly)
+	}
 	if err := ValidName(name); err != nil {
 		return "", err
 	}
@@ -100,12 +109,14 @@ func (s *Store) SaveVersion(name string, f Files) (version string, err error) {
 	crashpoint.Hit("store-version-committed")
 	kept, err := s.swapLive(name, version)
 	if err != nil {
-		if kept {
+		if kept { // live points at it: it is finished, with an error to report
+			s.clearUnfinished(filepath.Join(nameDir, version))
 			return version, fmt.Errorf("save %s: %w", name, err)
 		}
 		_ = removeDir(s.fs, filepath.Join(nameDir, version))
 		return "", fmt.Errorf("save %s: %w", name, err)
 	}
+	s.clearUnfinished(filepath.Join(nameDir, version))
 	return version, nil
 }
 
@@ -131,6 +142,10 @@ func (s *Store) writeVersionDir(nameDir string, f Files) (string, error) {
 			return "", fmt.Errorf("write %s: %w", vf.name, err)
 		}
 		crashpoint.Hit("store-wrote-" + vf.name)
+	}
+	if err := createFile(s.fs, filepath.Join(tmp, unfinishedMark), nil, keyPerm); err != nil {
+		_ = removeDir(s.fs, tmp)
+		return "", fmt.Errorf("mark the new version unfinished: %w", err)
 	}
 	if err := syncDir(s.fs, tmp); err != nil {
 		_ = removeDir(s.fs, tmp)
@@ -360,11 +375,78 @@ func (s *Store) Version(name, version string) (Files, error) {
 	return s.readVersion(name, version)
 }
 
-// Promote points live/<name> at an archived version, atomically: for a
-// version that was written completely but not yet made live when renewd
-// died (between SaveVersion's commit and its swap). The caller checks the
-// version's files first.
-func (s *Store) Promote(name, version string) error {
+// unfinishedMark is the hidden file in a version directory that says the
+// version was stored but not yet made live.
+const unfinishedMark = ".unfinished"
+
+// clearUnfinished removes a version's unfinished mark. It is best effort:
+// a mark left behind only makes Unfinished name a version that is live
+// already, and MakeLive of that changes nothing.
+func (s *Store) clearUnfinished(versionDir string) {
+	if err := s.fs.Remove(filepath.Join(versionDir, unfinishedMark)); err == nil {
+		_ = syncDir(s.fs, versionDir)
+	}
+}
+
+// Unfinished returns the newest version of name that SaveVersion stored
+// completely but never made live (renewd died between the two), or ""
+// when there is none. Versions without the mark, such as one an operator
+// moved live/<name> away from, are never returned.
+func (s *Store) Unfinished(name string) (string, error) {
+	versions, err := s.Versions(name)
+	if err != nil {
+		return "", err
+	}
+	for i := len(versions) - 1; i >= 0; i-- {
+		_, err := os.Lstat(filepath.Join(s.archiveRoot(), name, versions[i], unfinishedMark))
+		if err == nil {
+			return versions[i], nil
+		}
+	}
+	return "", nil
+}
+
+// DropUnfinished clears the unfinished mark of a version that will not be
+// made live (its files failed the checks): it stays in archive/ for a
+// person to look at, and is not offered again.
+func (s *Store) DropUnfinished(name, version string) error {
+	if s.readOnly {
+		return fmt.Errorf("drop %s: %w", name, ErrReadOnly)
+	}
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	if !versionRE.MatchString(version) {
+		return fmt.Errorf("archive/%s: %q is not a version name", name, version)
+	}
+	s.clearUnfinished(filepath.Join(s.archiveRoot(), name, version))
+	return nil
+}
+
+// LiveVersion returns the version live/<name> points at, reading only the
+// link; an error matching ErrNotFound when there is none.
+func (s *Store) LiveVersion(name string) (string, error) {
+	if err := ValidName(name); err != nil {
+		return "", err
+	}
+	target, err := os.Readlink(s.LiveDir(name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("live/%s: %w", name, ErrNotFound)
+	case err != nil:
+		return "", fmt.Errorf("read live link: %w", err)
+	}
+	return s.versionOf(name, target)
+}
+
+// MakeLive points live/<name> at an archived version, atomically, and
+// clears its unfinished mark: for a version that was written completely
+// but not yet made live when renewd died (see Unfinished). The caller
+// checks the version's files first.
+func (s *Store) MakeLive(name, version string) error {
+	if s.readOnly {
+		return fmt.Errorf("make %s live: %w", name, ErrReadOnly)
+	}
 	if err := ValidName(name); err != nil {
 		return err
 	}
@@ -372,12 +454,13 @@ func (s *Store) Promote(name, version string) error {
 		return fmt.Errorf("archive/%s: %q is not a version name", name, version)
 	}
 	if _, err := os.Stat(filepath.Join(s.archiveRoot(), name, version)); err != nil {
-		return fmt.Errorf("promote %s: %w", name, err)
+		return fmt.Errorf("make %s live: %w", name, err)
 	}
 	s.liveMu.Lock()
 	defer s.liveMu.Unlock()
 	if _, err := s.swapLive(name, version); err != nil {
-		return fmt.Errorf("promote %s to %s: %w", name, version, err)
+		return fmt.Errorf("make %s live at %s: %w", name, version, err)
 	}
+	s.clearUnfinished(filepath.Join(s.archiveRoot(), name, version))
 	return nil
 }

@@ -287,8 +287,11 @@ func TestSaveVersionFaults(t *testing.T) {
 	}
 	var faults []fault
 	for i, o := range rec.ops {
+		if o.op == "remove" && strings.HasSuffix(o.path, unfinishedMark) {
+			break // clearing the mark after the live switch is best effort (see clearUnfinished)
+		}
 		if o.op == "remove" {
-			continue // the clean path removes nothing; listed for completeness
+			continue // the clean path removes nothing else; listed for completeness
 		}
 		for _, errno := range []syscall.Errno{syscall.EIO, syscall.ENOSPC} {
 			faults = append(faults, fault{desc: describe(s.Dir(), o) + "/" + errno.Error(), step: i, errno: errno})

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/renewd/renewd/internal/crashpoint"
 )
@@ -168,4 +169,83 @@ func removeIf(fsys fileSystem, path string) {
 	if path != "" {
 		_ = fsys.Remove(path)
 	}
+}
+
+// pendingFile is one file of a writeFiles batch.
+type pendingFile struct {
+	path   string
+	data   []byte
+	tmp    string // the temporary file, once written
+	backup string // the previous file's hidden hard link, "" for none
+}
+
+// tempWriters bounds the temporary files a batch writes at once: their
+// fsyncs are the cost, and the filesystem journal commits concurrent ones
+// together.
+const tempWriters = 16
+
+// writeFiles writes files, all in dir, each atomically as WriteFile does
+// (temporary file, fsync, rename), and makes the renames durable with one
+// fsync of dir. Paths must be distinct. On any error every path holds
+// what it held before and no temporary file is left.
+func writeFiles(fsys fileSystem, dir string, files []pendingFile, perm os.FileMode) error {
+	if err := createTemps(fsys, dir, files, perm); err != nil {
+		return err
+	}
+	renamed := 0
+	fail := func(err error) error {
+		for _, f := range files[renamed:] {
+			_ = fsys.Remove(f.tmp)
+		}
+		var errs []error
+		for i := renamed - 1; i >= 0; i-- {
+			if rerr := restore(fsys, files[i].path, files[i].backup); rerr != nil {
+				errs = append(errs, fmt.Errorf("restore %s: %w", files[i].path, rerr))
+			}
+		}
+		return errors.Join(append([]error{err}, errs...)...)
+	}
+	for i := range files {
+		backup, err := linkBackup(fsys, files[i].path)
+		if err != nil {
+			return fail(err)
+		}
+		files[i].backup = backup
+		crashpoint.Hit("atomic-before-rename")
+		if err := fsys.Rename(files[i].tmp, files[i].path); err != nil {
+			removeIf(fsys, backup)
+			return fail(err)
+		}
+		renamed++
+	}
+	if err := syncDir(fsys, dir); err != nil {
+		return fail(err)
+	}
+	for _, f := range files {
+		removeIf(fsys, f.backup)
+	}
+	return nil
+}
+
+// createTemps writes every file's data to a new temporary file in dir,
+// tempWriters at a time. On error none is left.
+func createTemps(fsys fileSystem, dir string, files []pendingFile, perm os.FileMode) error {
+	errs := make([]error, len(files))
+	sem := make(chan struct{}, tempWriters)
+	var wg sync.WaitGroup
+	for i := range files {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			files[i].tmp, errs[i] = createTemp(fsys, dir, filepath.Base(files[i].path), files[i].data, perm, noOwner)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, f := range files {
+			removeIf(fsys, f.tmp)
+		}
+		return err
+	}
+	return nil
 }

@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestConcurrentUse runs SaveVersion, Live, Versions, LoadState and SaveState
-// from many goroutines on one Store (run with -race). Afterwards every
-// version exists, each live link points at one of them, state.json loads
-// without a rebuild, and nothing temporary is left.
+// TestConcurrentUse runs SaveVersion, Live, Versions, Records and
+// SaveRecords from many goroutines on one Store (run with -race).
+// Afterwards every version exists, each live link points at one of them,
+// every record reads back without a repair, and nothing temporary is left.
 func TestConcurrentUse(t *testing.T) {
 	s := openTest(t)
 	ca := newTestCA(t)
@@ -43,14 +43,12 @@ func TestConcurrentUse(t *testing.T) {
 	for w := range statesWorkers {
 		wg.Go(func() {
 			for i := range stateRounds {
-				st, _, err := s.LoadState()
-				if err != nil {
+				if _, _, err := s.Records(); err != nil {
 					errs <- err
 					return
 				}
 				name := fmt.Sprintf("w%d", w)
-				st.Certificates[name] = &Record{RetryCount: i, Domains: []string{name + ".example.com"}}
-				if err := s.SaveState(st); err != nil {
+				if err := s.SaveRecord(&Record{Name: name, RetryCount: i, Domains: []string{name + ".example.com"}}); err != nil {
 					errs <- err
 				}
 			}
@@ -75,12 +73,19 @@ func TestConcurrentUse(t *testing.T) {
 			t.Errorf("%s: live is %s, want the newest %s", name, v, vs[len(vs)-1])
 		}
 	}
-	st, rebuilt, err := s.LoadState()
-	if err != nil || rebuilt {
-		t.Fatalf("final LoadState = rebuilt %v, %v", rebuilt, err)
+	recs, repairs, err := s.Records()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(st.Certificates) == 0 {
-		t.Error("state lost every record")
+	for w := range statesWorkers {
+		if r := recs[fmt.Sprintf("w%d", w)]; r == nil || r.RetryCount != stateRounds-1 {
+			t.Errorf("record w%d = %+v, want the last write", w, r)
+		}
+	}
+	for _, rp := range repairs {
+		if rp.Reason != "missing" { // a, b, c have live versions and no records
+			t.Errorf("repair %s", rp)
+		}
 	}
 	if left := leftovers(t, s.Dir()); len(left) > 0 {
 		t.Errorf("left behind: %v", left)

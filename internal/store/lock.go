@@ -93,7 +93,44 @@ func (s *Store) Lock(ctx context.Context) (*Lock, error) {
 	}
 }
 
+// WaitForever, as LockWait's wait, waits until ctx ends.
+const WaitForever time.Duration = -1
+
+// LockWait takes the storage lock for a renewal pass: at once when it is
+// free; otherwise it calls waiting (when not nil) once and waits up to
+// wait (WaitForever: no limit), or until ctx ends. When that runs out the error matches ErrLocked.
+// waited says whether another process held the lock first. release frees
+// the lock and may be called more than once.
+func (s *Store) LockWait(ctx context.Context, wait time.Duration, waiting func()) (release func() error, waited bool, err error) {
+	if s.readOnly {
+		return nil, false, fmt.Errorf("lock: %w", ErrReadOnly)
+	}
+	l, err := s.TryLock()
+	if err == nil {
+		return l.Unlock, false, nil
+	}
+	if !errors.Is(err, ErrLocked) {
+		return nil, false, err
+	}
+	if waiting != nil {
+		waiting()
+	}
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if wait >= 0 {
+		wctx, cancel = context.WithTimeout(ctx, wait)
+	}
+	defer cancel()
+	l, err = s.Lock(wctx)
+	if err != nil {
+		return nil, true, err
+	}
+	return l.Unlock, true, nil
+}
+
 func (s *Store) openLockFile(path string) (file, error) {
+	if s.readOnly {
+		return nil, fmt.Errorf("open lock file: %w", ErrReadOnly)
+	}
 	f, err := s.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w; the storage directory must be writable by the user renewd runs as", err)

@@ -90,15 +90,21 @@ func TestNamesNeverTouchPaths(t *testing.T) {
 			if got := s.LiveDir(name); got != "" {
 				t.Errorf("LiveDir = %q, want \"\"", got)
 			}
-			if err := s.SaveState(&State{Certificates: map[string]*Record{name: {}}}); err == nil {
-				t.Error("SaveState accepted it")
+			if err := s.SaveRecord(&Record{Name: name}); err == nil {
+				t.Error("SaveRecord accepted it")
+			}
+			if _, err := s.Record(name); err == nil {
+				t.Error("Record accepted it")
+			}
+			if err := s.DeleteRecord(name); err == nil {
+				t.Error("DeleteRecord accepted it")
 			}
 		})
 	}
 	if left := leftovers(t, s.Dir()); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
-	for _, dir := range []string{s.archiveRoot(), s.liveRoot()} {
+	for _, dir := range []string{s.archiveRoot(), s.liveRoot(), s.stateRoot()} {
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("%s is not empty: %v", dir, entries)
 		}

@@ -1,13 +1,15 @@
 // Package store keeps renewd's files on disk: ACME accounts, every version of
-// every certificate, the live link to the version in use, state.json and the
-// lock that serialises renewd processes. Every write is atomic and durable
-// (temporary file, fsync, rename, directory fsync), keys and state are 0600
-// and directories 0700 at every moment.
+// every certificate, the live link to the version in use, one record file per
+// certificate and the lock that serialises renewd processes. Every write is
+// atomic and durable (temporary file, fsync, rename, directory fsync), keys
+// and records are 0600 and directories 0700 at every moment. A store opened
+// read-only changes nothing on disk. docs/storage.md describes the layout.
 package store
 
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -18,8 +20,9 @@ import (
 //	accounts/                 ACME accounts (written by the acme package)
 //	live/<name>               -> ../archive/<name>/<version>
 //	archive/<name>/<version>/ {cert,chain,fullchain,privkey}.pem
-//	state.json                see State
+//	state/<name>.json         one Record per certificate
 //	renewd.lock               flock; never deleted
+//	daemon.lock               flock held by `renewd run`; never deleted
 //
 // A Store is safe for concurrent use by goroutines. Across processes, writers
 // hold the Lock.
@@ -31,18 +34,52 @@ type Store struct {
 	fs  fileSystem
 	now func() time.Time
 
-	stateMu sync.Mutex // serialises reading, writing and moving state.json in this process
-	liveMu  sync.Mutex // serialises naming versions and swapping live links in this process
+	readOnly  bool     // OpenReadOnly: every change is refused with ErrReadOnly
+	hasLegacy bool     // read-only and an unmigrated state.json is there
+	notes     []string // what Open did that a person should know
+
+	recordMu sync.Mutex // serialises writing and removing record files in this process
+	liveMu   sync.Mutex // serialises naming versions and swapping live links in this process
 }
 
-// Open creates the layout under dir (directories 0700, existing ones lose
-// their group and other bits) and proves dir is writable by creating, syncing
-// and removing a temporary file, so that an unwritable storage directory
-// fails before any ACME request is made. Errors name the path and say what to
-// do.
+// Open opens dir for renewals: it creates the layout (directories 0700,
+// existing ones lose their group and other bits), proves dir is writable by
+// creating, syncing and removing a temporary file, so that an unwritable
+// storage directory fails before any ACME request is made, and migrates a
+// first-release state.json into state/ (see Notes). Errors name the path
+// and say what to do.
 func Open(dir string) (*Store, error) {
 	return open(dir, defaultFS, time.Now)
 }
+
+// OpenReadOnly opens dir for commands that only look (status, check,
+// config check, dry runs' reads): it creates, writes, moves and chmods
+// nothing, and a missing directory is an empty store. Every method that
+// would change the disk returns an error matching ErrReadOnly.
+func OpenReadOnly(dir string) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("storage directory is not set; set storage: in renewd.yaml (default /var/lib/renewd)")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage directory %s: %w", dir, err)
+	}
+	s := &Store{dir: abs, fs: defaultFS, now: time.Now, readOnly: true}
+	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("storage directory %s is not a directory", abs)
+	}
+	if _, err := os.Lstat(s.legacyPath()); err == nil {
+		s.hasLegacy = true
+	}
+	return s, nil
+}
+
+// ReadOnly reports whether the store was opened with OpenReadOnly.
+func (s *Store) ReadOnly() bool { return s.readOnly }
+
+// Notes says what Open did that a person should know: a migration of
+// state.json, or an unusable one moved aside. Empty most of the time.
+func (s *Store) Notes() []string { return s.notes }
 
 func open(dir string, fsys fileSystem, now func() time.Time) (*Store, error) {
 	if dir == "" {
@@ -55,6 +92,9 @@ func open(dir string, fsys fileSystem, now func() time.Time) (*Store, error) {
 	s := &Store{dir: abs, fs: fsys, now: now}
 	if err := s.prepare(); err != nil {
 		return nil, err
+	}
+	if err := s.migrate(); err != nil {
+		return nil, fmt.Errorf("storage directory %s: %w", s.dir, err)
 	}
 	return s, nil
 }
@@ -73,7 +113,7 @@ func (s *Store) prepare() error {
 		return fmt.Errorf("storage directory %s: %w; %s", s.dir, err, hint)
 	}
 	created := false
-	for _, sub := range []string{"accounts", "live", "archive"} {
+	for _, sub := range []string{"accounts", "live", "archive", "state"} {
 		c, err := ensureDir(s.fs, filepath.Join(s.dir, sub))
 		if err != nil {
 			return fmt.Errorf("storage directory %s: %w", s.dir, err)
@@ -98,12 +138,15 @@ func (s *Store) tightenRoot() error {
 
 // probe creates, writes, fsyncs and removes a hidden file in the storage
 // directory: a read-only mount, missing permission or a full disk shows here.
-func (s *Store) probe() error {
-	p := tempPath(s.dir, "renewd", "probe")
-	if err := createFile(s.fs, p, []byte("renewd\n"), 0o600); err != nil {
+func (s *Store) probe() error { return probeDir(s.fs, s.dir) }
+
+// probeDir creates, writes, fsyncs and removes a hidden file in dir.
+func probeDir(fsys fileSystem, dir string) error {
+	p := tempPath(dir, "renewd", "probe")
+	if err := createFile(fsys, p, []byte("renewd\n"), 0o600); err != nil {
 		return err
 	}
-	if err := s.fs.Remove(p); err != nil {
+	if err := fsys.Remove(p); err != nil {
 		return fmt.Errorf("remove test file: %w", err)
 	}
 	return nil
@@ -118,5 +161,28 @@ func (s *Store) AccountsDir() string { return filepath.Join(s.dir, "accounts") }
 
 func (s *Store) liveRoot() string    { return filepath.Join(s.dir, "live") }
 func (s *Store) archiveRoot() string { return filepath.Join(s.dir, "archive") }
-func (s *Store) statePath() string   { return filepath.Join(s.dir, "state.json") }
 func (s *Store) lockPath() string    { return filepath.Join(s.dir, "renewd.lock") }
+
+// Probe proves, before an order, that renewd can write where storing
+// certificate name will write: archive/<name>, live/ and state/. A
+// directory made immutable (chattr +i) or on a read-only mount passes a
+// look at its mode bits but not this: an order whose certificate could
+// not be stored would be thrown away.
+func (s *Store) Probe(name string) error {
+	if s.readOnly {
+		return fmt.Errorf("probe: %w", ErrReadOnly)
+	}
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	nameDir := filepath.Join(s.archiveRoot(), name)
+	if _, err := ensureDir(s.fs, nameDir); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	for _, dir := range []string{nameDir, s.liveRoot(), s.stateRoot()} {
+		if err := probeDir(s.fs, dir); err != nil {
+			return fmt.Errorf("storage: cannot write in %s: %w (check it is not immutable (lsattr), read-only or full)", dir, err)
+		}
+	}
+	return nil
+}

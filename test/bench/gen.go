@@ -79,7 +79,7 @@ func ariFor(notBefore time.Time, now time.Time) *store.ARI {
 
 // genIssued writes a renewd setup with n certificates stored as renewd
 // stores them (live/ -> archive/ versions written by the store package,
-// state.json from the leaves), issued by a throwaway CA 10 days ago, none
+// one record per certificate from the leaves), issued by a throwaway CA 10 days ago, none
 // of them due. It returns the config file.
 func genIssued(dir string, n int, c *ca) string {
 	g := newGenCA(dir)
@@ -92,7 +92,7 @@ func genIssued(dir string, n int, c *ca) string {
 	now := time.Now().UTC()
 	nb := now.Add(-10 * 24 * time.Hour).Truncate(time.Second)
 	na := nb.Add(90 * 24 * time.Hour)
-	state := &store.State{Version: 1, Certificates: map[string]*store.Record{}}
+	var state []*store.Record
 	for i := range n {
 		name, domain := fmt.Sprintf("c%05d", i+1), fmt.Sprintf("idle-%05d.bench.test", i+1)
 		mustWrite(filepath.Join(dir, "domains.d", name+".yaml"), certYAML(domain, c.httpPort), 0o644)
@@ -109,17 +109,17 @@ func genIssued(dir string, n int, c *ca) string {
 		rt := nb
 		rec.RenewTime, rec.LastAttempt = &rt, &rt
 		rec.ARI = ariFor(nb, now)
-		state.Certificates[name] = rec
+		state = append(state, rec)
 	}
-	if err := st.SaveState(state); err != nil {
-		fatalf("save state: %v", err)
+	if err := st.SaveRecords(state); err != nil {
+		fatalf("save records: %v", err)
 	}
 	return cfgFile
 }
 
-// genState writes a renewd setup with n configured certificates and a
-// state.json for them (no live/ files: `status` and the scheduling pass
-// read state.json only). Issue dates are spread over 60 days, so some
+// genState writes a renewd setup with n configured certificates and their
+// records (no live/ files: `status` and the scheduling pass read the
+// records only). Issue dates are spread over 60 days, so some
 // certificates are older than others; one in a hundred had a failed
 // renewal and waits for its retry. None is due.
 func genState(dir string, n int, c *ca) string {
@@ -130,7 +130,7 @@ func genState(dir string, n int, c *ca) string {
 		fatalf("store: %v", err)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	state := &store.State{Version: 1, Certificates: map[string]*store.Record{}}
+	var state []*store.Record
 	for i := range n {
 		name, domain := fmt.Sprintf("c%05d", i+1), fmt.Sprintf("plan-%05d.bench.test", i+1)
 		mustWrite(filepath.Join(dir, "domains.d", name+".yaml"), certYAML(domain, c.httpPort), 0o644)
@@ -149,10 +149,10 @@ func genState(dir string, n int, c *ca) string {
 			rec.RetryCount = 1
 			rec.LastError = "acme: error: 400 :: urn:ietf:params:acme:error:connection :: generated failure"
 		}
-		state.Certificates[name] = rec
+		state = append(state, rec)
 	}
-	if err := st.SaveState(state); err != nil {
-		fatalf("save state: %v", err)
+	if err := st.SaveRecords(state); err != nil {
+		fatalf("save records: %v", err)
 	}
 	return cfgFile
 }

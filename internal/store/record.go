@@ -1,0 +1,137 @@
+package store
+
+import (
+	"crypto/x509"
+	"slices"
+	"time"
+)
+
+// Record is what renewd knows about one certificate: the file
+// state/<name>.json. Times are RFC 3339 UTC with whole seconds
+// ("2026-11-21T16:00:00Z"), null or absent when unset; the field names are
+// the ones `renewd status --json` prints. docs/storage.md describes each.
+type Record struct {
+	Name    string   `json:"name"`
+	Domains []string `json:"domains"`
+	Version string   `json:"version,omitempty"` // archive version live/<name> points at
+	// DeployedVersion is the archive version last installed for nginx
+	// (and hooks run for). Behind Version means a deploy is pending: the
+	// next run deploys without a new ACME order.
+	DeployedVersion string     `json:"deployed_version,omitempty"`
+	Serial          string     `json:"serial,omitempty"` // lowercase hex, no colons
+	NotBefore       *time.Time `json:"not_before"`
+	NotAfter        *time.Time `json:"not_after"`
+	Issuer          string     `json:"issuer,omitempty"` // issuer CN, or the full DN if it has none
+	RenewTime       *time.Time `json:"renew_time"`       // last successful renewal of this certificate
+	LastAttempt     *time.Time `json:"last_attempt"`
+	// RetryCount is the number of failed attempts since the last success;
+	// the next attempt is "retry RetryCount", at NextRetryTime.
+	RetryCount    int        `json:"retry_count"`
+	NextRetryTime *time.Time `json:"next_retry_time"`
+	LastError     string     `json:"last_error,omitempty"`
+	// LastFailure is when the last failed attempt was; kept after a
+	// success, so a dashboard can tell a certificate that recovered.
+	LastFailure *time.Time `json:"last_failure,omitempty"`
+	// ServedChain is what the last served-chain check after a deploy to
+	// nginx found: "complete", "incomplete", or empty when none ran yet.
+	// ServedCheckedAt is when that check ran.
+	ServedChain     string     `json:"served_chain,omitempty"`
+	ServedCheckedAt *time.Time `json:"served_checked_at,omitempty"`
+	// CanaryProof, for a canary, is when it last proved the whole path:
+	// ordered, complete chain, stored, deployed, reloaded and the served
+	// chain verified (see docs/policy.md, the canary).
+	CanaryProof *time.Time `json:"canary_proof,omitempty"`
+	// HeldBy names the canary whose failure kept the last run from
+	// attempting this certificate, and HeldReason says why, for a person.
+	// Both are cleared when the certificate is next attempted.
+	HeldBy     string `json:"held_by,omitempty"`
+	HeldReason string `json:"held_reason,omitempty"`
+	// WentAheadOf names a failing canary this certificate was renewed in
+	// spite of (it was in its emergency window, or would have expired
+	// before the canary's next retry), and WentAheadReason says why.
+	// Cleared at the next attempt.
+	WentAheadOf     string `json:"went_ahead_of,omitempty"`
+	WentAheadReason string `json:"went_ahead_reason,omitempty"`
+	ARI             *ARI   `json:"ari,omitempty"`
+}
+
+// ARI is the CA's last renewal information (RFC 9773) for a certificate.
+type ARI struct {
+	WindowStart    *time.Time `json:"window_start"`
+	WindowEnd      *time.Time `json:"window_end"`
+	SelectedTime   *time.Time `json:"selected_time"`
+	ExplanationURL string     `json:"explanation_url,omitempty"`
+	NextPoll       *time.Time `json:"next_poll"`
+}
+
+// Clone returns a deep copy of r with every time in UTC truncated to the
+// second and Domains never nil; nil for nil.
+func (r *Record) Clone() *Record {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Domains = slices.Clone(r.Domains)
+	if c.Domains == nil {
+		c.Domains = []string{}
+	}
+	for _, t := range []**time.Time{&c.NotBefore, &c.NotAfter, &c.RenewTime, &c.LastAttempt, &c.NextRetryTime,
+		&c.LastFailure, &c.ServedCheckedAt, &c.CanaryProof} {
+		*t = normalTime(*t)
+	}
+	if r.ARI != nil {
+		a := *r.ARI
+		for _, t := range []**time.Time{&a.WindowStart, &a.WindowEnd, &a.SelectedTime, &a.NextPoll} {
+			*t = normalTime(*t)
+		}
+		c.ARI = &a
+	}
+	return &c
+}
+
+// CloneRecords deep-copies a set of records (see Record.Clone).
+func CloneRecords(m map[string]*Record) map[string]*Record {
+	out := make(map[string]*Record, len(m))
+	for k, r := range m {
+		out[k] = r.Clone()
+	}
+	return out
+}
+
+// normalTime returns a new pointer to t in UTC truncated to the second, or
+// nil for nil.
+func normalTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Second)
+	return &u
+}
+
+// RecordFromCert fills the certificate fields of r from leaf: Domains (the
+// DNS SANs), Serial, NotBefore, NotAfter and Issuer. It leaves the name, the
+// version and the renewal and retry fields alone. A nil leaf changes nothing.
+func RecordFromCert(r *Record, leaf *x509.Certificate) {
+	if r == nil || leaf == nil {
+		return
+	}
+	r.Domains = slices.Clone(leaf.DNSNames)
+	if r.Domains == nil {
+		r.Domains = []string{}
+	}
+	serial := ""
+	if leaf.SerialNumber != nil {
+		serial = leaf.SerialNumber.Text(16)
+	}
+	if serial != r.Serial {
+		// The CA's renewal window was about the previous certificate.
+		r.ARI = nil
+	}
+	r.Serial = serial
+	r.NotBefore = normalTime(&leaf.NotBefore)
+	r.NotAfter = normalTime(&leaf.NotAfter)
+	r.Issuer = leaf.Issuer.CommonName
+	if r.Issuer == "" {
+		r.Issuer = leaf.Issuer.String()
+	}
+}
