@@ -351,7 +351,6 @@ func (r *Renewer) finishDry(c *config.Certificate, res *Result, err error) {
 	r.step(c.Name, "done", "dry run: issued and checked; nothing stored, deployed or recorded")
 }
 
-
 // HeldError is a Result's error when a failing canary held the
 // certificate. It unwraps to the canary's own error when the canary failed
 // in the same pass.

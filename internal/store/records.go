@@ -76,7 +76,7 @@ func (r Repair) String() string {
 	return s
 }
 
-func (s *Store) stateRoot() string            { return filepath.Join(s.dir, "state") }
+func (s *Store) stateRoot() string             { return filepath.Join(s.dir, "state") }
 func (s *Store) recordPath(name string) string { return filepath.Join(s.stateRoot(), name+recordExt) }
 
 // Records returns every certificate's record by name. It reads state/ and
