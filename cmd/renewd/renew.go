@@ -14,6 +14,7 @@ import (
 	"github.com/renewd/renewd/internal/acme"
 	"github.com/renewd/renewd/internal/chain"
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/crashpoint"
 	"github.com/renewd/renewd/internal/deploy"
 	"github.com/renewd/renewd/internal/renew"
 	"github.com/renewd/renewd/internal/store"
@@ -96,7 +97,7 @@ func newRenewer(cfg *config.Config, st *store.Store, roots *x509.CertPool, log *
 	}
 	return &renew.Renewer{
 		Config: cfg, Store: st, Issuer: client, Roots: roots,
-		Log: log.Named("renew"), Progress: progress,
+		Log: log.Named("renew"), Progress: progress, Now: crashpoint.Now,
 		Deployer: &deploy.Deployer{Nginx: cfg.Nginx, Roots: roots, Log: log.Named("deploy"), Progress: progress.Step},
 	}, nil
 }

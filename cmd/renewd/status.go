@@ -87,7 +87,7 @@ func printStatus(w io.Writer, rows []renew.Status) {
 		}
 		lastErr := firstLine(r.LastError)
 		if r.HeldBy != "" {
-			lastErr = "held: " + firstLine(r.HeldBy)
+			lastErr = "held: " + firstLine(r.HeldReason)
 		}
 		if lastErr == "" {
 			lastErr = "-"

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	legoacme "github.com/go-acme/lego/v4/acme"
 	"github.com/go-acme/lego/v4/certcrypto"
 	"github.com/go-acme/lego/v4/certificate"
 	"github.com/go-acme/lego/v4/lego"
@@ -164,7 +165,7 @@ func (c *Client) obtain(ctx context.Context, cert *config.Certificate, previous 
 	if err != nil {
 		return nil, err
 	}
-	if err := c.setSolver(client, cert); err != nil {
+	if err := c.setSolver(ctx, client, cert); err != nil {
 		return nil, err
 	}
 	kt, ok := keyTypes[cert.KeyType]
@@ -188,7 +189,9 @@ func (c *Client) obtain(ctx context.Context, cert *config.Certificate, previous 
 		ReplacesCertID: c.replaces(ctx, cert, previous),
 	}, c.log)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !caAnswered(err) {
+			// Stopped by the cancellation (a shutdown, the order's
+			// deadline): say so, and let callers see the context's error.
 			return nil, fmt.Errorf("order: %w (%w)", ctx.Err(), err)
 		}
 		return nil, fmt.Errorf("order: %w", err)
@@ -200,7 +203,9 @@ func (c *Client) obtain(ctx context.Context, cert *config.Certificate, previous 
 	return &Issued{Certs: certs, Key: signer, KeyPEM: certcrypto.PEMEncode(priv), CertURL: res.CertURL}, nil
 }
 
-func (c *Client) setSolver(client *lego.Client, cert *config.Certificate) error {
+// setSolver binds cert's challenge solver to client. ctx is the order's:
+// a DNS-01 propagation wait ends when it does (see dnsOptions).
+func (c *Client) setSolver(ctx context.Context, client *lego.Client, cert *config.Certificate) error {
 	switch ch := cert.Challenge; ch.Type {
 	case "http-01":
 		if ch.HTTP01.Webroot != "" {
@@ -212,8 +217,17 @@ func (c *Client) setSolver(client *lego.Client, cert *config.Certificate) error 
 		if err != nil {
 			return fmt.Errorf("dns-01: %w", err)
 		}
-		return client.Challenge.SetDNS01Provider(wrapDNSProvider(p, ch.DNS01), dnsOptions(ch.DNS01)...)
+		return client.Challenge.SetDNS01Provider(wrapDNSProvider(p, ch.DNS01), dnsOptions(ctx, ch.DNS01)...)
 	default:
 		return fmt.Errorf("%w for challenge type %q", errNoSolver, ch.Type)
 	}
+}
+
+// caAnswered reports whether err carries the CA's own answer (an ACME
+// problem document, a rate limit): such a failure is real even when it
+// arrives while renewd is stopping, and is recorded with its backoff.
+func caAnswered(err error) bool {
+	var pd *legoacme.ProblemDetails
+	var rl *legoacme.RateLimitedError
+	return errors.As(err, &pd) || errors.As(err, &rl)
 }

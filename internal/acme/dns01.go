@@ -1,6 +1,7 @@
 package acme
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -94,24 +95,37 @@ func wrapDNSProvider(p challenge.Provider, c config.DNS01) challenge.Provider {
 	return w
 }
 
-// dnsOptions are the lego challenge options for one certificate. lego keeps
-// its recursive resolvers in a package variable, so per-certificate
-// resolvers cannot go through dns01.AddRecursiveNameservers when renewals
-// run concurrently; renewd checks propagation against the certificate's own
-// resolvers instead.
-func dnsOptions(c config.DNS01) []dns01.ChallengeOption {
-	if c.SkipPropagationCheck {
-		return []dns01.ChallengeOption{dns01.WrapPreCheck(func(_, _, _ string, _ dns01.PreCheckFunc) (bool, error) {
-			return true, nil
-		})}
-	}
-	if len(c.Resolvers) == 0 {
-		return nil
-	}
+// dnsOptions are the lego challenge options for one certificate's order.
+//
+// lego's propagation wait sleeps between checks and knows no context, so a
+// shutdown would wait out propagation_timeout (2 minutes by default). The
+// check renewd wraps around lego's (or its own) ends the wait as soon as
+// ctx is done: lego then stops polling within one interval and cleans the
+// TXT record up as after any failed challenge.
+//
+// lego keeps its recursive resolvers in a package variable, so
+// per-certificate resolvers cannot go through
+// dns01.AddRecursiveNameservers when renewals run concurrently; renewd
+// checks propagation against the certificate's own resolvers instead.
+func dnsOptions(ctx context.Context, c config.DNS01) []dns01.ChallengeOption {
+	return []dns01.ChallengeOption{dns01.WrapPreCheck(preCheck(ctx, c))}
+}
+
+// preCheck is the propagation check of dnsOptions.
+func preCheck(ctx context.Context, c config.DNS01) dns01.WrapPreCheckFunc {
 	resolvers := append([]string(nil), c.Resolvers...)
-	return []dns01.ChallengeOption{dns01.WrapPreCheck(func(_, fqdn, value string, _ dns01.PreCheckFunc) (bool, error) {
-		return txtPropagated(fqdn, value, resolvers)
-	})}
+	return func(_, fqdn, value string, check dns01.PreCheckFunc) (bool, error) {
+		if err := ctx.Err(); err != nil {
+			return true, fmt.Errorf("dns-01: propagation wait for %s stopped: %w", fqdn, context.Cause(ctx))
+		}
+		switch {
+		case c.SkipPropagationCheck:
+			return true, nil
+		case len(resolvers) > 0:
+			return txtPropagated(fqdn, value, resolvers)
+		}
+		return check(fqdn, value)
+	}
 }
 
 // txtPropagated reports whether every resolver answers fqdn's TXT query with

@@ -1,6 +1,7 @@
 package acme
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -269,20 +270,40 @@ func TestWrapDNSProvider(t *testing.T) {
 	}
 }
 
-func TestDNSOptions(t *testing.T) {
+func TestPreCheck(t *testing.T) {
+	dns := startDNS(t, map[string][]string{"_acme-challenge.shop.example.com.": {"token"}})
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	lego := func(called *bool) dns01.PreCheckFunc {
+		return func(string, string) (bool, error) { *called = true; return false, nil }
+	}
 	tests := []struct {
-		desc string
-		cfg  config.DNS01
-		want int
+		desc       string
+		ctx        context.Context
+		cfg        config.DNS01
+		wantStop   bool
+		wantErr    string
+		wantLego   bool
+		wantCancel bool
 	}{
-		{desc: "defaults: lego's own check", cfg: config.DNS01{}, want: 0},
-		{desc: "skip_propagation_check", cfg: config.DNS01{SkipPropagationCheck: true}, want: 1},
-		{desc: "own resolvers", cfg: config.DNS01{Resolvers: []string{"127.0.0.1:53"}}, want: 1},
+		{desc: "defaults: lego's own check", ctx: context.Background(), wantLego: true},
+		{desc: "skip_propagation_check", ctx: context.Background(), cfg: config.DNS01{SkipPropagationCheck: true}, wantStop: true},
+		{desc: "own resolvers answer", ctx: context.Background(), cfg: config.DNS01{Resolvers: []string{dns.addr}}, wantStop: true},
+		{desc: "a stop ends the wait at the next check", ctx: stopped, wantStop: true, wantErr: "propagation wait for _acme-challenge.shop.example.com. stopped", wantCancel: true},
+		{desc: "a stop ends the wait with own resolvers too", ctx: stopped, cfg: config.DNS01{Resolvers: []string{dns.addr}}, wantStop: true, wantCancel: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			if got := len(dnsOptions(tt.cfg)); got != tt.want {
-				t.Errorf("%d options, want %d", got, tt.want)
+			called := false
+			stop, err := preCheck(tt.ctx, tt.cfg)("shop.example.com", "_acme-challenge.shop.example.com.", "token", lego(&called))
+			if stop != tt.wantStop || called != tt.wantLego {
+				t.Errorf("stop %v, lego's check called %v; want %v, %v", stop, called, tt.wantStop, tt.wantLego)
+			}
+			if (err != nil) != (tt.wantErr != "" || tt.wantCancel) || (tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("err %v, want %q", err, tt.wantErr)
+			}
+			if tt.wantCancel && !errors.Is(err, context.Canceled) {
+				t.Errorf("err %v does not match context.Canceled", err)
 			}
 		})
 	}

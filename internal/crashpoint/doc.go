@@ -3,9 +3,11 @@
 // complete live version, a parseable state and a working nginx (the
 // invariants in docs/crash-safety.md).
 //
-// Hit is a no-op in normal builds. Only a binary built with
+// Hit is a no-op in normal builds, and Now is time.Now. Only a binary built with
 // `-tags crashpoints` reads RENEWD_CRASH_AT, and kills itself when Hit is
 // called with that name, or pauses at RENEWD_PAUSE_AT until it gets
-// SIGTERM (for shutdown tests). Released binaries cannot be made to crash
-// or pause this way.
+// SIGTERM (for shutdown tests), and shifts Now, the clock of renewal
+// decisions, by RENEWD_TEST_CLOCK_OFFSET (for tests of what happens days
+// later). Released binaries cannot be made to crash, pause or time-travel
+// this way.
 package crashpoint

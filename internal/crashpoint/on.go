@@ -42,3 +42,12 @@ func Hit(name string) {
 		}
 	}
 }
+
+// clockOffset shifts Now: RENEWD_TEST_CLOCK_OFFSET, a Go duration such as
+// "74h", read once at start. Zero when unset or unparsable.
+var clockOffset, _ = time.ParseDuration(os.Getenv("RENEWD_TEST_CLOCK_OFFSET"))
+
+// Now is the wall clock shifted by RENEWD_TEST_CLOCK_OFFSET: the
+// end-to-end tests move renewd's renewal decisions days ahead without
+// waiting for them.
+func Now() time.Time { return time.Now().Add(clockOffset) }

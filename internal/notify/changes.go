@@ -63,6 +63,8 @@ func servedIncomplete(rec *store.Record) bool {
 //   - CanaryFailed once per canary, listing the certificates that became
 //     held_by it in this run (a certificate still held from an earlier
 //     run is not listed again);
+//   - CanaryBypassed when a certificate was attempted in this run in
+//     spite of a failing canary (went_ahead_of);
 //   - Expiring when a certificate has entered its last expiringWithin, or
 //     its last quarter of lifetime if that is shorter (so a 6-day
 //     certificate does not warn at every issuance), since prev.At. Zero
@@ -85,11 +87,15 @@ func Changes(prev, next Snapshot, expiringWithin time.Duration) []Event {
 			events = append(events, fill(ev, name, cur, now))
 		}
 		if cur.HeldBy != "" && (old == nil || old.HeldBy == "") {
-			c := canaryOf(cur.HeldBy, next.Records)
+			c := cur.HeldBy
 			held[c] = append(held[c], name)
 			if why[c] == "" {
-				why[c] = cur.HeldBy
+				why[c] = cur.HeldReason
 			}
+		}
+		if cur.WentAheadOf != "" && (old == nil || old.WentAheadOf == "" || !equalTimes(old.LastAttempt, cur.LastAttempt)) {
+			ev := Event{Kind: CanaryBypassed, Canary: cur.WentAheadOf, Error: cur.WentAheadReason}
+			events = append(events, fill(ev, name, cur, now))
 		}
 		if expiringWithin > 0 && enteredExpiry(old, cur, prev.At, now, expiringWithin) {
 			events = append(events, fill(Event{Kind: Expiring, Error: cur.LastError, RetryCount: cur.RetryCount}, name, cur, now))
@@ -144,19 +150,11 @@ func enteredExpiry(old, cur *store.Record, since, now time.Time, within time.Dur
 	return since.IsZero() || since.Before(start)
 }
 
-// canaryOf finds the canary named by a held_by text, which the renewer
-// writes as "canary <name> failed: ..." or "canary <name> is waiting for
-// retry ...". "" when it names no certificate of records.
-func canaryOf(heldBy string, records map[string]*store.Record) string {
-	rest, ok := strings.CutPrefix(heldBy, "canary ")
-	if !ok {
-		return ""
+func equalTimes(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
 	}
-	name, _, _ := strings.Cut(rest, " ")
-	if _, known := records[name]; !known {
-		return ""
-	}
-	return name
+	return a.Equal(*b)
 }
 
 // fill copies the certificate's identity and dates from rec into ev.

@@ -51,7 +51,9 @@ func servedBad(r *store.Record) {
 	r.ServedChain, r.ServedCheckedAt = "incomplete", r.LastAttempt
 }
 
-func heldBy(why string) func(*store.Record) { return func(r *store.Record) { r.HeldBy = why } }
+func heldBy(canary, why string) func(*store.Record) {
+	return func(r *store.Record) { r.HeldBy, r.HeldReason = canary, why }
+}
 
 func valid(nb, na time.Time) func(*store.Record) {
 	return func(r *store.Record) { r.NotBefore, r.NotAfter = tp(nb), tp(na) }
@@ -127,8 +129,8 @@ func TestChanges(t *testing.T) {
 		{
 			desc: "canary failed and held the others",
 			prev: snap(lastRun, rec("canary"), rec("shop"), rec("api"), rec("idle")),
-			next: snap(now, rec("canary", failing(1, acmeErr)), rec("shop", heldBy("canary canary failed: "+acmeErr)),
-				rec("api", heldBy("canary canary failed: "+acmeErr)), rec("idle")),
+			next: snap(now, rec("canary", failing(1, acmeErr)), rec("shop", heldBy("canary", "canary canary failed: "+acmeErr)),
+				rec("api", heldBy("canary", "canary canary failed: "+acmeErr)), rec("idle")),
 			want: []Event{
 				{Kind: RenewalFailed, Certificate: "canary", Domains: []string{"canary.example.com"}, Error: acmeErr, RetryCount: 1, NextRetry: tp(retryAt), NotAfter: tp(expires), At: now},
 				{Kind: CanaryFailed, Certificate: "canary", Domains: []string{"canary.example.com"}, Error: "canary canary failed: " + acmeErr,
@@ -137,20 +139,29 @@ func TestChanges(t *testing.T) {
 		},
 		{
 			desc: "still held while the canary waits: nothing",
-			prev: snap(lastRun, rec("canary", failing(1, acmeErr)), rec("shop", heldBy("canary canary failed: "+acmeErr))),
-			next: snap(now, rec("canary", failing(1, acmeErr)), rec("shop", heldBy("canary canary is waiting for retry at 2026-11-20T12:20:00Z after: "+acmeErr))),
+			prev: snap(lastRun, rec("canary", failing(1, acmeErr)), rec("shop", heldBy("canary", "canary canary failed: "+acmeErr))),
+			next: snap(now, rec("canary", failing(1, acmeErr)), rec("shop", heldBy("canary", "canary canary is waiting for retry at 2026-11-20T12:20:00Z after: "+acmeErr))),
 		},
 		{
 			desc: "one more certificate held: only it is listed",
-			prev: snap(lastRun, rec("canary", failing(1, acmeErr)), rec("shop", heldBy("canary canary failed: x")), rec("api")),
-			next: snap(now, rec("canary", failing(1, acmeErr)), rec("shop", heldBy("canary canary is waiting for retry")), rec("api", heldBy("canary canary is waiting for retry"))),
+			prev: snap(lastRun, rec("canary", failing(1, acmeErr)), rec("shop", heldBy("canary", "canary canary failed: x")), rec("api")),
+			next: snap(now, rec("canary", failing(1, acmeErr)), rec("shop", heldBy("canary", "canary canary is waiting for retry")), rec("api", heldBy("canary", "canary canary is waiting for retry"))),
 			want: []Event{{Kind: CanaryFailed, Certificate: "canary", Domains: []string{"canary.example.com"}, Error: "canary canary is waiting for retry",
 				RetryCount: 1, NextRetry: tp(retryAt), NotAfter: tp(expires), Held: []string{"api"}, At: now}},
 		},
 		{
 			desc: "held by a cause that names no certificate",
-			prev: snap(lastRun, rec("shop")), next: snap(now, rec("shop", heldBy("canary gone failed: x"))),
-			want: []Event{{Kind: CanaryFailed, Error: "canary gone failed: x", Held: []string{"shop"}, At: now}},
+			prev: snap(lastRun, rec("shop")), next: snap(now, rec("shop", heldBy("gone", "canary gone failed: x"))),
+			want: []Event{{Kind: CanaryFailed, Certificate: "gone", Error: "canary gone failed: x", Held: []string{"shop"}, At: now}},
+		},
+		{
+			desc: "renewed despite a failing canary",
+			prev: snap(lastRun, rec("canary", failing(1, acmeErr)), rec("shop")),
+			next: snap(now, rec("canary", failing(1, acmeErr)), rec("shop", func(r *store.Record) {
+				r.WentAheadOf, r.WentAheadReason, r.LastAttempt = "canary", "in its emergency window: 20h0m left", tp(now)
+			})),
+			want: []Event{{Kind: CanaryBypassed, Certificate: "shop", Domains: []string{"shop.example.com"}, Canary: "canary",
+				Error: "in its emergency window: 20h0m left", NotAfter: tp(expires), At: now}},
 		},
 		{
 			desc: "entered the expiry window since the last run",

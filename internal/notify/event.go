@@ -18,6 +18,10 @@ const (
 	// CanaryFailed: a canary failed, so the certificates in Held were not
 	// attempted in this run.
 	CanaryFailed Kind = "canary_failed"
+	// CanaryBypassed: a certificate was renewed although a canary was
+	// failing, because it was in its emergency window or would have
+	// expired before the canary's next retry (Error says which).
+	CanaryBypassed Kind = "canary_bypassed"
 	// ChainIncomplete: after the reload nginx served the new certificate
 	// without a complete chain, so deploy verification failed (and the
 	// previous files were restored). Strict clients would have failed.
@@ -28,7 +32,7 @@ const (
 )
 
 // Kinds lists every Kind in order.
-var Kinds = []Kind{RenewalFailed, Recovered, CanaryFailed, ChainIncomplete, Expiring}
+var Kinds = []Kind{RenewalFailed, Recovered, CanaryFailed, CanaryBypassed, ChainIncomplete, Expiring}
 
 // title is how a message names the kind, for a person.
 func (k Kind) title() string {
@@ -39,6 +43,8 @@ func (k Kind) title() string {
 		return "Recovered"
 	case CanaryFailed:
 		return "Canary failed, certificates held"
+	case CanaryBypassed:
+		return "Renewed despite a failing canary"
 	case ChainIncomplete:
 		return "Served chain incomplete"
 	case Expiring:
@@ -52,11 +58,12 @@ func (k Kind) title() string {
 type Event struct {
 	Kind Kind `json:"kind"`
 	// Certificate is the certificate's name; for CanaryFailed, the
-	// canary's, or "" if the cause named no known certificate.
+	// canary's.
 	Certificate string   `json:"certificate"`
 	Domains     []string `json:"domains"`
-	// Error is the certificate's last error (state.json last_error); for
-	// CanaryFailed, why the others were held.
+	// Error is the certificate's last error (last_error); for
+	// CanaryFailed, why the others were held (held_reason); for
+	// CanaryBypassed, why the certificate went ahead (went_ahead_reason).
 	Error string `json:"error,omitempty"`
 	// RetryCount is the failures in a row: after this failure for
 	// RenewalFailed and ChainIncomplete, before the success for Recovered.
@@ -66,6 +73,8 @@ type Event struct {
 	// Held lists the certificates a failed canary kept from renewing,
 	// sorted (CanaryFailed only).
 	Held []string `json:"held,omitempty"`
+	// Canary names the failing canary (CanaryBypassed only).
+	Canary string `json:"canary,omitempty"`
 	// At is when the change was seen.
 	At time.Time `json:"at"`
 }

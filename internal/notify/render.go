@@ -72,6 +72,10 @@ func single(e Event, host string) *message {
 	case CanaryFailed:
 		add("Held", strings.Join(e.Held, ", ")+" (not attempted in this run; they keep their current certificates)")
 		add("Cause", clip(oneLine(e.Error), maxError))
+	case CanaryBypassed:
+		add("Canary", e.Canary+" is failing; this certificate was renewed anyway")
+		add("Why", clip(oneLine(e.Error), maxError))
+		add("Valid until", validity(e))
 	case Expiring:
 		add("Expires", validity(e))
 		add("Last error", clip(oneLine(e.Error), maxError))
@@ -91,6 +95,8 @@ func digest(events []Event, host string) *message {
 			v = "valid until " + validity(e)
 		case CanaryFailed:
 			v = "held: " + strings.Join(e.Held, ", ")
+		case CanaryBypassed:
+			v = "despite failing canary " + e.Canary + ": " + oneLine(e.Error)
 		case Expiring:
 			v = "expires " + validity(e)
 		}

@@ -64,6 +64,7 @@ func (r *Renewer) run(ctx context.Context, certs []*config.Certificate, opts Opt
 		if res := results[c.Name]; !res.Plan.Due {
 			res.Plan = Plan{Due: true, At: now.Truncate(time.Second), Reason: gate.Why[c.Name]}
 		}
+		r.step(c.Name, "canary", "renewed first: "+gate.Why[c.Name])
 	}
 	r.runAll(ctx, gate.Order, results, nil)
 

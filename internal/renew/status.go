@@ -29,6 +29,10 @@ type Status struct {
 	ServedChain     string     `json:"served_chain,omitempty"`
 	ServedCheckedAt *time.Time `json:"served_checked_at"`
 	HeldBy          string     `json:"held_by,omitempty"`
+	HeldReason      string     `json:"held_reason,omitempty"`
+	WentAheadOf     string     `json:"went_ahead_of,omitempty"`
+	WentAheadReason string     `json:"went_ahead_reason,omitempty"`
+	CanaryProof     *time.Time `json:"canary_proof,omitempty"`
 	NextRenewal     *time.Time `json:"next_renewal"`
 	NextReason      string     `json:"next_renewal_reason"`
 	Due             bool       `json:"due"`
@@ -52,7 +56,9 @@ func StatusRows(cfg *config.Config, recs map[string]*store.Record, now time.Time
 			row.NotBefore, row.NotAfter = rec.NotBefore, rec.NotAfter
 			row.RenewTime, row.LastAttempt = rec.RenewTime, rec.LastAttempt
 			row.RetryCount, row.NextRetryTime, row.LastError = rec.RetryCount, rec.NextRetryTime, rec.LastError
-			row.HeldBy = rec.HeldBy
+			row.HeldBy, row.HeldReason = rec.HeldBy, rec.HeldReason
+			row.WentAheadOf, row.WentAheadReason = rec.WentAheadOf, rec.WentAheadReason
+			row.CanaryProof = rec.CanaryProof
 			row.LastFailure, row.ServedChain, row.ServedCheckedAt = rec.LastFailure, rec.ServedChain, rec.ServedCheckedAt
 			row.DeployedVersion = rec.DeployedVersion
 			if rec.NotAfter != nil {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -223,7 +222,7 @@ func (w *workspace) ari(name string) map[string]any {
 	w.t.Helper()
 	a, ok := w.state()[name]["ari"].(map[string]any)
 	if !ok {
-		w.t.Fatalf("state.json has no ari for %s: %v", name, w.state()[name])
+		w.t.Fatalf("the record has no ari for %s: %v", name, w.state()[name])
 	}
 	return a
 }
@@ -237,32 +236,17 @@ func (w *workspace) ariTime(a map[string]any, field string) time.Time {
 	return t
 }
 
-// setNextPoll edits state.json by hand, as an operator may: it stands in
+// setNextPoll edits a record by hand, as an operator may: it stands in
 // for six hours passing.
 func (w *workspace) setNextPoll(name string, at time.Time) {
 	w.t.Helper()
-	path := filepath.Join(w.storage, "state.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var st map[string]any
-	if err := json.Unmarshal(data, &st); err != nil {
-		w.t.Fatal(err)
-	}
-	certs, _ := st["certificates"].(map[string]any)
-	rec, _ := certs[name].(map[string]any)
-	a, _ := rec["ari"].(map[string]any)
-	if a == nil {
-		w.t.Fatalf("state.json has no ari for %s", name)
-	}
-	a["next_poll"] = at.UTC().Format(time.RFC3339)
-	if data, err = json.MarshalIndent(st, "", "  "); err != nil {
-		w.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		w.t.Fatal(err)
-	}
+	w.editRecord(name, func(rec map[string]any) {
+		a, _ := rec["ari"].(map[string]any)
+		if a == nil {
+			w.t.Fatalf("the record of %s has no ari", name)
+		}
+		a["next_poll"] = at.UTC().Format(time.RFC3339)
+	})
 }
 
 func (w *workspace) statusRow(name string) map[string]any {

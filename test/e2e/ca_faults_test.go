@@ -116,7 +116,7 @@ func checkFailedOnce(t *testing.T, w *workspace, name string, run timedRun, want
 	}
 	rec := w.state()[name]
 	if rec == nil {
-		t.Fatalf("state.json has no record for %s after a failure", name)
+		t.Fatalf("no record for %s after a failure", name)
 	}
 	if rec["retry_count"] != float64(1) {
 		t.Errorf("retry_count = %v, want 1: one failure, recorded once", rec["retry_count"])
@@ -184,9 +184,8 @@ func checkNoKeyMaterial(t *testing.T, w *workspace, res result) {
 		}
 		return nil
 	})
-	data, _ := os.ReadFile(filepath.Join(w.storage, "state.json"))
-	if bytes.Contains(data, []byte("PRIVATE KEY")) {
-		t.Error("state.json holds a private key")
+	if bytes.Contains(w.stateBytes(), []byte("PRIVATE KEY")) {
+		t.Error("a record holds a private key")
 	}
 }
 

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -36,7 +35,7 @@ func (w *workspace) crashRenew(point string, args ...string) (killed bool, out s
 // TestKillAtEveryStep kills renewd with SIGKILL at each step of a renewal
 // that deploys to nginx, then checks the crash-safety invariants (docs/crash-safety.md) after one
 // ordinary `renewd renew`: the live version is complete (I1), keys are 0600
-// (I2), state.json parses (I3), nginx passes nginx -t and serves a complete
+// (I2), every record parses (I3), nginx passes nginx -t and serves a complete
 // chain (I4), what was stored is deployed without a new order (I5), and no
 // manual cleanup was needed (I6). A killed lock holder's lock is free at once.
 func TestKillAtEveryStep(t *testing.T) {
@@ -51,11 +50,10 @@ func TestKillAtEveryStep(t *testing.T) {
 		{"store-wrote-privkey.pem", false},
 		{"store-version-committed", false},
 		{"renew-stored", true},
-		// The first atomic file write of the run: state.json (after ARI
-		// polling or after storing, whichever comes first). Either way the
-		// next run must not order again.
-		{"atomic-before-rename", false},
-		{"renew-recorded", true},
+		// The first atomic file write of the run: installing
+		// deploy.fullchain (the records are written after the deploy, in
+		// one batch). The next run must not order again.
+		{"atomic-before-rename", true},
 		{"deploy-installed", true},
 		{"deploy-reloaded", true},
 	}
@@ -78,9 +76,8 @@ func TestKillAtEveryStep(t *testing.T) {
 			t.Errorf("%s: the run after the crash ordered again: %v -> %v", p.point, versionsAfterCrash, got)
 		}
 		s.w.checkComplete("site", s.domains, 1) // I1, I2
-		var st map[string]any                   // I3
-		if err := json.Unmarshal(mustRead(t, filepath.Join(s.w.storage, "state.json")), &st); err != nil {
-			t.Fatalf("%s: state.json: %v", p.point, err)
+		if _, err := readRecords(s.w.storage); err != nil { // I3
+			t.Fatalf("%s: records: %v", p.point, err)
 		}
 		if out, err := exec.Command(s.ng.bin, s.ng.argv("-t")[1:]...).CombinedOutput(); err != nil { // I4
 			t.Fatalf("%s: nginx -t: %v\n%s", p.point, err, out)

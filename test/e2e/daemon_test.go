@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,23 +67,17 @@ func (d *daemonProc) stop(sig syscall.Signal, within time.Duration) int {
 	}
 }
 
-// waitState polls state.json (as a monitoring script would) until cond
+// waitState polls the records (as a monitoring script would) until cond
 // holds for the record of name.
 func (w *workspace) waitState(name, what string, cond func(map[string]any) bool) map[string]any {
 	w.t.Helper()
 	var rec map[string]any
 	err := waitFor(what, 60*time.Second, func() error {
-		data, err := os.ReadFile(filepath.Join(w.storage, "state.json"))
+		st, err := readRecords(w.storage)
 		if err != nil {
 			return err
 		}
-		var st struct {
-			Certificates map[string]map[string]any `json:"certificates"`
-		}
-		if err := jsonUnmarshal(data, &st); err != nil {
-			return err
-		}
-		rec = st.Certificates[name]
+		rec = st[name]
 		if rec == nil || !cond(rec) {
 			return fmt.Errorf("state of %s: %v", name, rec)
 		}
@@ -198,7 +191,7 @@ func TestSIGTERMMidRun(t *testing.T) {
 	if took := time.Since(start); took > 15*time.Second {
 		t.Errorf("stopping took %s", took)
 	}
-	if data, err := os.ReadFile(filepath.Join(w.storage, "state.json")); err == nil && bytes.Contains(data, []byte(`"retry_count": 1`)) {
+	if data := w.stateBytes(); bytes.Contains(data, []byte(`"retry_count": 1`)) {
 		t.Errorf("an interrupted renewal was recorded as a failure:\n%s", data)
 	}
 }
@@ -327,7 +320,7 @@ func TestConcurrentRenewNow(t *testing.T) {
 		t.Error("the live certificate did not change")
 	}
 	if st := w.state()["one"]; st["serial"] != fmt.Sprintf("%x", leaf.SerialNumber) {
-		t.Errorf("state.json serial %v, live %x", st["serial"], leaf.SerialNumber)
+		t.Errorf("record serial %v, live %x", st["serial"], leaf.SerialNumber)
 	}
 	if life := leaf.NotAfter.Sub(leaf.NotBefore); life <= 720*time.Hour {
 		t.Errorf("the new certificate lives %s: not from the default profile, so it would still be due", life)

@@ -160,7 +160,7 @@ func TestNginxServesLeafOnly(t *testing.T) {
 		t.Errorf("the failure does not say the served chain is incomplete:\n%s", res.stdout)
 	}
 	if st := s.w.state()["site"]; st["served_chain"] != "incomplete" || st["served_checked_at"] == nil {
-		t.Errorf("state.json: served_chain %v at %v, want incomplete", st["served_chain"], st["served_checked_at"])
+		t.Errorf("record: served_chain %v at %v, want incomplete", st["served_chain"], st["served_checked_at"])
 	}
 	if out := s.w.renewd("status").stdout; !strings.Contains(out, "INCOMPLETE") {
 		t.Errorf("status does not show the incomplete served chain:\n%s", out)

@@ -10,7 +10,7 @@ import (
 )
 
 // TestDryRun: `renew --dry-run` orders from acme.staging_directory, checks
-// the chain, and touches nothing: not live/, not state.json, not the
+// the chain, and touches nothing: not live/, not the records, not the
 // deployed files, not what nginx serves. Without a staging directory it
 // says what to set.
 func TestDryRun(t *testing.T) {
@@ -27,7 +27,7 @@ func TestDryRun(t *testing.T) {
 	staging := startProxy(t, s.pb) // stands in for the CA's staging directory
 	s.w.writeGlobal(strings.Replace(string(mustRead(t, s.w.config)), "  profile:", "  staging_directory: "+staging.dirURL+"\n  profile:", 1))
 	liveBefore := s.w.liveTarget("site")
-	stateBefore := mustRead(t, filepath.Join(s.w.storage, "state.json"))
+	stateBefore := s.w.stateBytes()
 	deployedBefore := mustRead(t, s.fullchain)
 	versionsBefore := versions(t, s.w.storage, "site")
 
@@ -43,8 +43,8 @@ func TestDryRun(t *testing.T) {
 	if got := s.w.liveTarget("site"); got != liveBefore {
 		t.Errorf("a dry run moved live/site from %s to %s", liveBefore, got)
 	}
-	if got := mustRead(t, filepath.Join(s.w.storage, "state.json")); !bytes.Equal(got, stateBefore) {
-		t.Errorf("a dry run changed state.json:\n%s\n---\n%s", stateBefore, got)
+	if got := s.w.stateBytes(); !bytes.Equal(got, stateBefore) {
+		t.Errorf("a dry run changed the records:\n%s\n---\n%s", stateBefore, got)
 	}
 	if got := mustRead(t, s.fullchain); !bytes.Equal(got, deployedBefore) {
 		t.Error("a dry run rewrote the deployed fullchain")

@@ -152,7 +152,7 @@ func TestBadInput(t *testing.T) {
 }
 
 // TestSecretsStayOutOfLogs runs failing DNS-01 renewals at debug level
-// and greps everything renewd printed, state.json and `renewd status`:
+// and greps everything renewd printed, the records and `renewd status`:
 // one with a credential in the env map, one whose lego exec script prints
 // credentials (one it was configured with, as a DNS API echoing its token
 // would, and one renewd has in its process environment, as from systemd's
@@ -196,13 +196,13 @@ challenge:
 		res := w.renewd(args...)
 		out += res.stdout + res.stderr
 	}
-	data, _ := os.ReadFile(filepath.Join(w.storage, "state.json"))
+	data := w.stateBytes()
 	for _, s := range []string{secret, mapToken, envToken} {
 		if strings.Contains(out, s) {
 			t.Errorf("secret %q was printed:\n%s", s, out)
 		}
 		if bytes.Contains(data, []byte(s)) {
-			t.Errorf("secret %q reached state.json:\n%s", s, data)
+			t.Errorf("secret %q reached a record:\n%s", s, data)
 		}
 	}
 	if !strings.Contains(out, "********") {

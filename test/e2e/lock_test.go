@@ -80,7 +80,7 @@ func TestWaitRunsOut(t *testing.T) {
 	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
 	w.addCert("busy", listenCert(pb.httpPort, "busy.lock.example.com"))
 	w.mustRenew("renew", "--now")
-	stateBefore := mustRead(t, filepath.Join(w.storage, "state.json"))
+	stateBefore := w.stateBytes()
 	versionsBefore := versions(t, w.storage, "busy")
 
 	release := holdLock(t, w.storage)
@@ -88,8 +88,8 @@ func TestWaitRunsOut(t *testing.T) {
 	if res.code != 3 || !strings.Contains(res.stderr, waitingLine) || !strings.Contains(res.stderr, "still running after 1s") {
 		t.Errorf("--wait ran out: want exit 3, the waiting line and the give-up message, got %s", res)
 	}
-	if !bytes.Equal(mustRead(t, filepath.Join(w.storage, "state.json")), stateBefore) {
-		t.Error("state.json changed although renewd never got the lock")
+	if !bytes.Equal(w.stateBytes(), stateBefore) {
+		t.Error("the records changed although renewd never got the lock")
 	}
 	if v := versions(t, w.storage, "busy"); len(v) != len(versionsBefore) {
 		t.Errorf("an order was made without the lock: versions %v -> %v", versionsBefore, v)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -91,8 +92,11 @@ func TestMetrics(t *testing.T) {
 		t.Error("no renewd_build_info")
 	}
 
-	// The canary breaks; shop's domains change, so shop is due and held.
-	w.addCert("canary", "canary: true\n"+listenCert(freePort(t), "canary.metrics.example.com"))
+	// The canary breaks (its webroot is gone) and its domains change, so
+	// it is due itself and fails before ordering; shop's domains change, so
+	// shop is due and held.
+	w.addCert("canary", "canary: true\ndomains: [canary2.metrics.example.com]\nchallenge:\n  type: http-01\n  http01: {webroot: "+
+		filepath.Join(w.dir, "no-such-webroot")+"}\n")
 	w.addCert("shop", listenCert(pb.httpPort, "shop.metrics.example.com", "www.shop.metrics.example.com"))
 	_ = d.cmd.Process.Signal(syscall.SIGHUP)
 	w.waitState("shop", "shop held by the canary", func(r map[string]any) bool { return r["held_by"] != nil })

@@ -99,10 +99,23 @@ func (r result) String() string {
 // renewd runs the built binary with this workspace's config.
 func (w *workspace) renewd(args ...string) result {
 	w.t.Helper()
+	return w.run(env.renewd, nil, args...)
+}
+
+// renewdLater runs renewd as if the clock were offset ahead: the test
+// build of the binary, with RENEWD_TEST_CLOCK_OFFSET, so that decisions
+// days ahead are tested without waiting for them.
+func (w *workspace) renewdLater(offset time.Duration, args ...string) result {
+	w.t.Helper()
+	return w.run(env.renewdCrash, []string{"RENEWD_TEST_CLOCK_OFFSET=" + offset.String()}, args...)
+}
+
+func (w *workspace) run(bin string, extraEnv []string, args ...string) result {
+	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, env.renewd, append([]string{"--config", w.config}, args...)...)
-	cmd.Env = append(append(os.Environ(), "RENEWD_CONFIG="), w.env...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--config", w.config}, args...)...)
+	cmd.Env = append(append(append(os.Environ(), "RENEWD_CONFIG="), w.env...), extraEnv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -146,20 +159,69 @@ func (w *workspace) liveTarget(name string) string {
 	return target
 }
 
-// state reads state.json as a user's script would.
+// state reads every record, state/<name>.json, as a user's script would.
 func (w *workspace) state() map[string]map[string]any {
 	w.t.Helper()
-	data, err := os.ReadFile(filepath.Join(w.storage, "state.json"))
+	st, err := readRecords(w.storage)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	var st struct {
-		Certificates map[string]map[string]any `json:"certificates"`
+	return st
+}
+
+// readRecords parses every state/<name>.json under storage, by name.
+func readRecords(storage string) (map[string]map[string]any, error) {
+	files, err := filepath.Glob(filepath.Join(storage, "state", "*.json"))
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(data, &st); err != nil {
-		w.t.Fatalf("state.json: %v\n%s", err, data)
+	out := map[string]map[string]any{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return nil, fmt.Errorf("%s: %w\n%s", f, err, data)
+		}
+		out[strings.TrimSuffix(filepath.Base(f), ".json")] = rec
 	}
-	return st.Certificates
+	return out, nil
+}
+
+// stateBytes is every record file's content, in name order: to compare
+// the records before and after something that must not change them.
+func (w *workspace) stateBytes() []byte {
+	w.t.Helper()
+	files, err := filepath.Glob(filepath.Join(w.storage, "state", "*"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var out []byte
+	for _, f := range files {
+		out = append(out, "== "+filepath.Base(f)+"\n"...)
+		out = append(out, mustRead(w.t, f)...)
+	}
+	return out
+}
+
+// editRecord changes one record file by hand, as an operator may.
+func (w *workspace) editRecord(name string, edit func(rec map[string]any)) {
+	w.t.Helper()
+	path := filepath.Join(w.storage, "state", name+".json")
+	var rec map[string]any
+	if err := json.Unmarshal(mustRead(w.t, path), &rec); err != nil {
+		w.t.Fatal(err)
+	}
+	edit(rec)
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		w.t.Fatal(err)
+	}
 }
 
 // checkComplete asserts I1 and I2 for live/<name>: the fullchain is the leaf
@@ -222,7 +284,7 @@ func sameSet(a, b []string) bool {
 
 func versions(t *testing.T, storage, name string) []string {
 	t.Helper()
-	s, err := store.Open(storage)
+	s, err := store.OpenReadOnly(storage)
 	if err != nil {
 		t.Fatal(err)
 	}
