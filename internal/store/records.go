@@ -151,6 +151,8 @@ func (s *Store) Record(name string) (*Record, error) {
 	switch {
 	case err != nil:
 		return nil, err
+	case bad == "missing": // as documented, and as Memory and the legacy path say it
+		return nil, fmt.Errorf("record %s: %w", name, ErrNotFound)
 	case bad != "":
 		return nil, fmt.Errorf("state/%s.json: %s", name, bad)
 	}
@@ -244,7 +246,8 @@ func (s *Store) SaveRecord(r *Record) error {
 // durable with one directory fsync: a pass that changed a thousand
 // certificates pays for a thousand small files, not a thousand directory
 // syncs. Times are stored in UTC whole seconds and last_error is cut to
-// MaxErrorLen; the records themselves are not changed. A nil record, a
+// MaxErrorLen; the records themselves are not changed. A name given twice
+// is written once, with the last of its records. A nil record, a
 // name ValidName rejects or a record that would exceed the size renewd
 // reads is an error, and then nothing is written. On an I/O error every
 // record is as it was before the call.
@@ -256,11 +259,20 @@ func (s *Store) SaveRecords(recs []*Record) error {
 		return nil
 	}
 	files := make([]pendingFile, 0, len(recs))
+	index := make(map[string]int, len(recs))
 	for _, r := range recs {
 		data, err := marshalRecord(r)
 		if err != nil {
 			return fmt.Errorf("save records: %w", err)
 		}
+		// A batch is a list of updates in order: a name given twice is
+		// written once, with its last record. writeFiles needs distinct
+		// paths, and a second temporary file and rename would buy nothing.
+		if i, ok := index[r.Name]; ok {
+			files[i].data = data
+			continue
+		}
+		index[r.Name] = len(files)
 		files = append(files, pendingFile{path: s.recordPath(r.Name), data: data})
 	}
 	s.recordMu.Lock()
