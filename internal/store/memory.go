@@ -85,7 +85,7 @@ func (m *Memory) SaveRecords(recs []*Record) error {
 	}
 	for _, r := range recs {
 		c := r.Clone()
-		c.LastError = cutText(c.LastError, MaxErrorLen)
+		cutTexts(c)
 		m.records[r.Name] = c
 		m.Saves++
 	}

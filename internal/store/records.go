@@ -24,8 +24,9 @@ const (
 	// corrupt, and SaveRecord refuses to write one: renewd never writes
 	// what it would refuse to read.
 	maxRecordSize = 1 << 20
-	// MaxErrorLen bounds last_error in a record; a longer error is cut, so
-	// that one verbose CA or hook cannot push a record past maxRecordSize.
+	// MaxErrorLen bounds last_error in a record, and the other texts that
+	// may quote an error (see cutTexts); a longer one is cut, so that one
+	// verbose CA or hook cannot push a record past maxRecordSize.
 	MaxErrorLen = 8 << 10
 	recordPerm  = 0o600
 	recordExt   = ".json"
@@ -245,8 +246,8 @@ func (s *Store) SaveRecord(r *Record) error {
 // SaveRecords writes records, each atomically, and makes all of them
 // durable with one directory fsync: a pass that changed a thousand
 // certificates pays for a thousand small files, not a thousand directory
-// syncs. Times are stored in UTC whole seconds and last_error is cut to
-// MaxErrorLen; the records themselves are not changed. A name given twice
+// syncs. Times are stored in UTC whole seconds and last_error (with the
+// other texts that may quote an error) is cut to MaxErrorLen; the records themselves are not changed. A name given twice
 // is written once, with the last of its records. A nil record, a
 // name ValidName rejects or a record that would exceed the size renewd
 // reads is an error, and then nothing is written. On an I/O error every
@@ -294,7 +295,7 @@ func marshalRecord(r *Record) ([]byte, error) {
 		return nil, err
 	}
 	c := r.Clone()
-	c.LastError = cutText(c.LastError, MaxErrorLen)
+	cutTexts(c)
 	data, err := json.MarshalIndent(recordFile{Schema: recordSchema, Record: c}, "", "  ")
 	if err != nil {
 		return nil, err
@@ -303,6 +304,18 @@ func marshalRecord(r *Record) ([]byte, error) {
 		return nil, fmt.Errorf("record %s would be %d bytes, more than the %d renewd reads", r.Name, len(data), maxRecordSize)
 	}
 	return append(data, '\n'), nil
+}
+
+// cutTexts cuts to MaxErrorLen the fields that may quote an error:
+// last_error, held_reason and went_ahead_reason (a canary's error), and
+// held_by, where the first release kept the canary's whole error. Were
+// one of them to push a record past maxRecordSize, SaveRecords would
+// refuse the whole batch, and the migration of such a state.json would
+// fail every Open.
+func cutTexts(r *Record) {
+	for _, s := range []*string{&r.LastError, &r.HeldBy, &r.HeldReason, &r.WentAheadReason} {
+		*s = cutText(*s, MaxErrorLen)
+	}
 }
 
 // cutText cuts s to at most n bytes on a rune boundary, saying so.
