@@ -478,8 +478,8 @@ var unusableRecords = []struct {
 		reason: "not a regular file (a directory)",
 	},
 	{
-		desc: "over the size bound",
-		make: writeRecordFile(`{"schema": 1, "name": "shop"}` + strings.Repeat(" ", maxRecordSize)),
+		desc:   "over the size bound",
+		make:   writeRecordFile(`{"schema": 1, "name": "shop"}` + strings.Repeat(" ", maxRecordSize)),
 		reason: fmt.Sprintf("%d bytes, more than the %d renewd accepts", maxRecordSize+29, maxRecordSize),
 	},
 	{
