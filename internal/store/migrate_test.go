@@ -473,3 +473,28 @@ func TestMigrateReadOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateWhileReadOnlyOpen: a read-only store (renewd status) that was
+// opened before another process's writable Open migrated state.json reads
+// the migrated records, not an empty state.json that is no longer there.
+func TestMigrateWhileReadOnlyOpen(t *testing.T) {
+	dir := firstReleaseDir(t, mustRead(t, stateV1))
+	ro, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, migrate := range []bool{false, true} {
+		if migrate {
+			if _, err := open(dir, osFS{}, fixedClock(t1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		recs, repairs, err := ro.Records()
+		if err != nil || len(repairs) != 0 || !reflect.DeepEqual(recs, v1Records()) {
+			t.Errorf("migrated %v: Records = %d records, %v, %v; want those of state.json", migrate, len(recs), repairs, err)
+		}
+		if r, err := ro.Record("shop"); err != nil || !reflect.DeepEqual(r, v1Records()["shop"]) {
+			t.Errorf("migrated %v: Record(shop) = %+v, %v", migrate, r, err)
+		}
+	}
+}

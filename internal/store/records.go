@@ -111,7 +111,7 @@ func (s *Store) Records() (map[string]*Record, []Repair, error) {
 	var repairs []Repair
 	for _, name := range sortedKeys(bad) {
 		rep := Repair{Name: name, Reason: bad[name]}
-		if rep.Reason != "missing" && !s.readOnly && !s.legacy() {
+		if rep.Reason != "missing" && !s.readOnly {
 			moved, err := s.moveAside(s.recordPath(name))
 			if err != nil {
 				return nil, nil, err
@@ -138,15 +138,16 @@ func (s *Store) Record(name string) (*Record, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
-	if s.legacy() {
+	if s.readOnly {
 		recs, _, err := s.readLegacy()
-		if err != nil {
+		switch {
+		case err == nil && recs[name] != nil:
+			return recs[name], nil
+		case err == nil:
+			return nil, fmt.Errorf("record %s: %w", name, ErrNotFound)
+		case !errors.Is(err, fs.ErrNotExist):
 			return nil, err
 		}
-		if r, ok := recs[name]; ok {
-			return r, nil
-		}
-		return nil, fmt.Errorf("record %s: %w", name, ErrNotFound)
 	}
 	r, bad, err := s.readRecord(name)
 	switch {
@@ -163,8 +164,11 @@ func (s *Store) Record(name string) (*Record, error) {
 // readRecords reads every record file in state/; bad maps the names whose
 // file is unusable to why.
 func (s *Store) readRecords() (recs map[string]*Record, bad map[string]string, err error) {
-	if s.legacy() {
-		return s.readLegacy()
+	if s.readOnly {
+		recs, bad, err := s.readLegacy()
+		if !errors.Is(err, fs.ErrNotExist) {
+			return recs, bad, err
+		}
 	}
 	recs, bad = map[string]*Record{}, map[string]string{}
 	entries, err := os.ReadDir(s.stateRoot())
