@@ -518,6 +518,10 @@ func TestRecordsUnusableFile(t *testing.T) {
 			t.Run(desc, func(t *testing.T) {
 				s := openTest(t)
 				wantShop := liveShop(t, s, ca)
+				for i, name := range []string{"blog", "api"} { // live too, so that "alone" means something
+					files, _ := ca.issue(t, int64(i+2), t0, name+".example.com")
+					mustSave(t, s, name, files)
+				}
 				good := []*Record{messyRecord("blog"), messyRecord("api")}
 				if err := s.SaveRecords(good); err != nil {
 					t.Fatal(err)
