@@ -86,13 +86,8 @@ func (s *Store) SaveVersion(name string, f Files) (version string, err error) {
 	if s.readOnly {
 		return "", fmt.Errorf("save %s: %w", name, ErrReadOnly)
 	}
-	if err := ValidName(name); err != nil {
+	if err := checkNewVersion(name, f); err != nil {
 		return "", err
-	}
-	for _, vf := range versionFiles {
-		if vf.name != chainFile && len(*vf.field(&f)) == 0 {
-			return "", fmt.Errorf("save %s: %s is empty", name, vf.name)
-		}
 	}
 	nameDir := filepath.Join(s.archiveRoot(), name)
 	tmp, err := s.writeVersionDir(nameDir, f)
@@ -118,6 +113,21 @@ func (s *Store) SaveVersion(name string, f Files) (version string, err error) {
 	}
 	s.clearUnfinished(filepath.Join(nameDir, version))
 	return version, nil
+}
+
+// checkNewVersion refuses what SaveVersion must not store: a name
+// ValidName rejects, or an empty Cert, Fullchain or Key. Memory shares
+// it, so the fake refuses what the store refuses.
+func checkNewVersion(name string, f Files) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	for _, vf := range versionFiles {
+		if vf.name != chainFile && len(*vf.field(&f)) == 0 {
+			return fmt.Errorf("save %s: %s is empty", name, vf.name)
+		}
+	}
+	return nil
 }
 
 // writeVersionDir writes and fsyncs the files of a version in a new hidden

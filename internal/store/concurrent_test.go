@@ -95,3 +95,94 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("Live(nosuch) = %v", err)
 	}
 }
+
+// TestTwoStoresSaveRecords: two Stores on one directory, as two renewd
+// processes, save different certificates' records at once, each from two
+// goroutines, while a read-only third store reads them all (run with
+// -race). No update is lost, and the reader never sees a torn or missing
+// file or a record going back in time.
+func TestTwoStoresSaveRecords(t *testing.T) {
+	dir := t.TempDir()
+	var stores []*Store
+	for range 2 {
+		s, err := open(dir, osFS{}, fixedClock(t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, s)
+	}
+	reader, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 15
+	var writers []string
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i, s := range stores {
+		for g := range 2 {
+			names := []string{fmt.Sprintf("p%d-g%d-a", i, g), fmt.Sprintf("p%d-g%d-b", i, g)}
+			writers = append(writers, names...)
+			wg.Go(func() {
+				for round := range rounds {
+					batch := make([]*Record, 0, len(names))
+					for _, n := range names {
+						batch = append(batch, &Record{Name: n, RetryCount: round, LastError: fmt.Sprintf("round %d", round)})
+					}
+					if err := s.SaveRecords(batch); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+	}
+	stop := make(chan struct{})
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		seen := map[string]int{}
+		for {
+			recs, repairs, err := reader.Records()
+			if err != nil || len(repairs) != 0 {
+				errs <- fmt.Errorf("reader: %v, %v", repairs, err)
+				return
+			}
+			for n, r := range recs {
+				if r.RetryCount < seen[n] || r.LastError != fmt.Sprintf("round %d", r.RetryCount) {
+					errs <- fmt.Errorf("reader saw %s at round %d (%q) after round %d", n, r.RetryCount, r.LastError, seen[n])
+				}
+				seen[n] = r.RetryCount
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	<-read
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	recs, repairs, err := stores[0].Records()
+	if err != nil || len(repairs) != 0 {
+		t.Fatalf("Records = %v, %v", repairs, err)
+	}
+	if len(recs) != len(writers) {
+		t.Errorf("%d records, want %d", len(recs), len(writers))
+	}
+	for _, n := range writers {
+		if r := recs[n]; r == nil || r.RetryCount != rounds-1 {
+			t.Errorf("%s = %+v, want the last round %d", n, r, rounds-1)
+		}
+	}
+	if left := leftovers(t, dir); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	checkModes(t, dir)
+}

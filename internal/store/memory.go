@@ -42,7 +42,8 @@ func (m *Memory) fail(method string) error {
 }
 
 // Records returns copies of every record. A live version without a record
-// gets one rebuilt from its files, as the file store does.
+// gets one rebuilt from its files, as the file store does, or, when its
+// files cannot be used, a Repair saying why.
 func (m *Memory) Records() (map[string]*Record, []Repair, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -52,10 +53,13 @@ func (m *Memory) Records() (map[string]*Record, []Repair, error) {
 		if _, ok := out[name]; ok {
 			continue
 		}
-		if r, err := recordFromFiles(name, m.live[name], m.versions[name][m.live[name]]); err == nil {
-			out[name] = r
-			repairs = append(repairs, Repair{Name: name, Reason: "missing", Rebuilt: true})
+		r, err := recordFromFiles(name, m.live[name], m.versions[name][m.live[name]])
+		if err != nil {
+			repairs = append(repairs, Repair{Name: name, Reason: "missing", RebuildErr: err})
+			continue
 		}
+		out[name] = r
+		repairs = append(repairs, Repair{Name: name, Reason: "missing", Rebuilt: true})
 	}
 	return out, repairs, nil
 }
@@ -85,7 +89,7 @@ func (m *Memory) SaveRecords(recs []*Record) error {
 	}
 	for _, r := range recs {
 		c := r.Clone()
-		c.LastError = cutText(c.LastError, MaxErrorLen)
+		cutTexts(c)
 		m.records[r.Name] = c
 		m.Saves++
 	}
@@ -103,9 +107,10 @@ func (m *Memory) DeleteRecord(name string) error {
 // Probe always succeeds for a valid name.
 func (m *Memory) Probe(name string) error { return ValidName(name) }
 
-// SaveVersion stores f as a new version and makes it live.
+// SaveVersion stores f as a new version and makes it live. It refuses
+// what the file store refuses.
 func (m *Memory) SaveVersion(name string, f Files) (string, error) {
-	if err := ValidName(name); err != nil {
+	if err := checkNewVersion(name, f); err != nil {
 		return "", err
 	}
 	if err := m.fail("SaveVersion"); err != nil {
@@ -229,13 +234,19 @@ func (m *Memory) Dir() string { return "memory" }
 // Notes is always empty.
 func (m *Memory) Notes() []string { return nil }
 
-// LockWait takes the in-memory lock, waiting as the file store does.
+// LockWait takes the in-memory lock, waiting as the file store does; the
+// error when the wait runs out matches the context's cause too.
 func (m *Memory) LockWait(ctx context.Context, wait time.Duration, waiting func()) (func() error, bool, error) {
+	var once sync.Once
 	release := func() error {
-		select {
-		case <-m.lock:
-		default:
-		}
+		// Once: a second call must not free a lock another holder has
+		// taken since, as the file store's Unlock does not.
+		once.Do(func() {
+			select {
+			case <-m.lock:
+			default:
+			}
+		})
 		return nil
 	}
 	select {
@@ -246,17 +257,15 @@ func (m *Memory) LockWait(ctx context.Context, wait time.Duration, waiting func(
 	if waiting != nil {
 		waiting()
 	}
-	if wait < 0 {
-		wait = 100 * 365 * 24 * time.Hour
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if wait >= 0 {
+		wctx, cancel = context.WithTimeout(ctx, wait)
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
+	defer cancel()
 	select {
 	case m.lock <- struct{}{}:
 		return release, true, nil
-	case <-t.C:
-		return nil, true, fmt.Errorf("memory lock: %w", ErrLocked)
-	case <-ctx.Done():
-		return nil, true, fmt.Errorf("memory lock: %w (stopped waiting: %w)", ErrLocked, context.Cause(ctx))
+	case <-wctx.Done():
+		return nil, true, fmt.Errorf("memory lock: %w (stopped waiting: %w)", ErrLocked, context.Cause(wctx))
 	}
 }

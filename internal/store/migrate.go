@@ -31,10 +31,6 @@ type legacyState struct {
 
 func (s *Store) legacyPath() string { return filepath.Join(s.dir, legacyStateFile) }
 
-// legacy reports whether records come from an unmigrated state.json: only
-// on a read-only store, since a writable Open migrates it.
-func (s *Store) legacy() bool { return s.readOnly && s.hasLegacy }
-
 // migrate moves the records of a state.json into state/ and renames it.
 // An unusable state.json is moved aside instead, and every certificate's
 // record is then rebuilt from live/ by Records.
@@ -78,13 +74,14 @@ func (s *Store) migrate() error {
 	return nil
 }
 
-// readLegacy reads an unmigrated state.json for a read-only store. When
-// the file is unusable, every live certificate is marked bad with why.
+// readLegacy reads an unmigrated state.json for a read-only store (a
+// writable Open migrates it). When the file is unusable, every live
+// certificate is marked bad with why. An error matching fs.ErrNotExist
+// says there is no state.json: the records are in state/. Callers look at
+// each read, not once at OpenReadOnly: another process's writable Open
+// may migrate it while this store is open.
 func (s *Store) readLegacy() (recs map[string]*Record, bad map[string]string, err error) {
 	recs, why, err := readLegacyFile(s.legacyPath())
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]*Record{}, map[string]string{}, nil
-	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", legacyStateFile, err)
 	}

@@ -24,8 +24,9 @@ const (
 	// corrupt, and SaveRecord refuses to write one: renewd never writes
 	// what it would refuse to read.
 	maxRecordSize = 1 << 20
-	// MaxErrorLen bounds last_error in a record; a longer error is cut, so
-	// that one verbose CA or hook cannot push a record past maxRecordSize.
+	// MaxErrorLen bounds last_error in a record, and the other texts that
+	// may quote an error (see cutTexts); a longer one is cut, so that one
+	// verbose CA or hook cannot push a record past maxRecordSize.
 	MaxErrorLen = 8 << 10
 	recordPerm  = 0o600
 	recordExt   = ".json"
@@ -110,7 +111,7 @@ func (s *Store) Records() (map[string]*Record, []Repair, error) {
 	var repairs []Repair
 	for _, name := range sortedKeys(bad) {
 		rep := Repair{Name: name, Reason: bad[name]}
-		if rep.Reason != "missing" && !s.readOnly && !s.legacy() {
+		if rep.Reason != "missing" && !s.readOnly {
 			moved, err := s.moveAside(s.recordPath(name))
 			if err != nil {
 				return nil, nil, err
@@ -137,20 +138,23 @@ func (s *Store) Record(name string) (*Record, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
-	if s.legacy() {
+	if s.readOnly {
 		recs, _, err := s.readLegacy()
-		if err != nil {
+		switch {
+		case err == nil && recs[name] != nil:
+			return recs[name], nil
+		case err == nil:
+			return nil, fmt.Errorf("record %s: %w", name, ErrNotFound)
+		case !errors.Is(err, fs.ErrNotExist):
 			return nil, err
 		}
-		if r, ok := recs[name]; ok {
-			return r, nil
-		}
-		return nil, fmt.Errorf("record %s: %w", name, ErrNotFound)
 	}
 	r, bad, err := s.readRecord(name)
 	switch {
 	case err != nil:
 		return nil, err
+	case bad == "missing": // as documented, and as Memory and the legacy path say it
+		return nil, fmt.Errorf("record %s: %w", name, ErrNotFound)
 	case bad != "":
 		return nil, fmt.Errorf("state/%s.json: %s", name, bad)
 	}
@@ -160,8 +164,11 @@ func (s *Store) Record(name string) (*Record, error) {
 // readRecords reads every record file in state/; bad maps the names whose
 // file is unusable to why.
 func (s *Store) readRecords() (recs map[string]*Record, bad map[string]string, err error) {
-	if s.legacy() {
-		return s.readLegacy()
+	if s.readOnly {
+		recs, bad, err := s.readLegacy()
+		if !errors.Is(err, fs.ErrNotExist) {
+			return recs, bad, err
+		}
 	}
 	recs, bad = map[string]*Record{}, map[string]string{}
 	entries, err := os.ReadDir(s.stateRoot())
@@ -243,8 +250,9 @@ func (s *Store) SaveRecord(r *Record) error {
 // SaveRecords writes records, each atomically, and makes all of them
 // durable with one directory fsync: a pass that changed a thousand
 // certificates pays for a thousand small files, not a thousand directory
-// syncs. Times are stored in UTC whole seconds and last_error is cut to
-// MaxErrorLen; the records themselves are not changed. A nil record, a
+// syncs. Times are stored in UTC whole seconds and last_error (with the
+// other texts that may quote an error) is cut to MaxErrorLen; the records themselves are not changed. A name given twice
+// is written once, with the last of its records. A nil record, a
 // name ValidName rejects or a record that would exceed the size renewd
 // reads is an error, and then nothing is written. On an I/O error every
 // record is as it was before the call.
@@ -256,11 +264,20 @@ func (s *Store) SaveRecords(recs []*Record) error {
 		return nil
 	}
 	files := make([]pendingFile, 0, len(recs))
+	index := make(map[string]int, len(recs))
 	for _, r := range recs {
 		data, err := marshalRecord(r)
 		if err != nil {
 			return fmt.Errorf("save records: %w", err)
 		}
+		// A batch is a list of updates in order: a name given twice is
+		// written once, with its last record. writeFiles needs distinct
+		// paths, and a second temporary file and rename would buy nothing.
+		if i, ok := index[r.Name]; ok {
+			files[i].data = data
+			continue
+		}
+		index[r.Name] = len(files)
 		files = append(files, pendingFile{path: s.recordPath(r.Name), data: data})
 	}
 	s.recordMu.Lock()
@@ -282,7 +299,7 @@ func marshalRecord(r *Record) ([]byte, error) {
 		return nil, err
 	}
 	c := r.Clone()
-	c.LastError = cutText(c.LastError, MaxErrorLen)
+	cutTexts(c)
 	data, err := json.MarshalIndent(recordFile{Schema: recordSchema, Record: c}, "", "  ")
 	if err != nil {
 		return nil, err
@@ -291,6 +308,18 @@ func marshalRecord(r *Record) ([]byte, error) {
 		return nil, fmt.Errorf("record %s would be %d bytes, more than the %d renewd reads", r.Name, len(data), maxRecordSize)
 	}
 	return append(data, '\n'), nil
+}
+
+// cutTexts cuts to MaxErrorLen the fields that may quote an error:
+// last_error, held_reason and went_ahead_reason (a canary's error), and
+// held_by, where the first release kept the canary's whole error. Were
+// one of them to push a record past maxRecordSize, SaveRecords would
+// refuse the whole batch, and the migration of such a state.json would
+// fail every Open.
+func cutTexts(r *Record) {
+	for _, s := range []*string{&r.LastError, &r.HeldBy, &r.HeldReason, &r.WentAheadReason} {
+		*s = cutText(*s, MaxErrorLen)
+	}
 }
 
 // cutText cuts s to at most n bytes on a rune boundary, saying so.

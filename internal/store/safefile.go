@@ -26,6 +26,12 @@ func readBounded(path string, limit int64) ([]byte, error) {
 	case errors.Is(err, syscall.ELOOP):
 		return nil, &unusableError{"a symlink, not a file renewd wrote"}
 	case err != nil:
+		// open(2) of a socket fails with ENXIO, as does a device without a
+		// driver: that is a file renewd cannot use, not a failing disk
+		// that should stop every read.
+		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
+			return nil, &unusableError{"not a regular file (" + fileKind(fi.Mode()) + ")"}
+		}
 		return nil, err
 	}
 	defer f.Close()

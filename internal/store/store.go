@@ -34,9 +34,8 @@ type Store struct {
 	fs  fileSystem
 	now func() time.Time
 
-	readOnly  bool     // OpenReadOnly: every change is refused with ErrReadOnly
-	hasLegacy bool     // read-only and an unmigrated state.json is there
-	notes     []string // what Open did that a person should know
+	readOnly bool     // OpenReadOnly: every change is refused with ErrReadOnly
+	notes    []string // what Open did that a person should know
 
 	recordMu sync.Mutex // serialises writing and removing record files in this process
 	liveMu   sync.Mutex // serialises naming versions and swapping live links in this process
@@ -67,9 +66,6 @@ func OpenReadOnly(dir string) (*Store, error) {
 	s := &Store{dir: abs, fs: defaultFS, now: time.Now, readOnly: true}
 	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("storage directory %s is not a directory", abs)
-	}
-	if _, err := os.Lstat(s.legacyPath()); err == nil {
-		s.hasLegacy = true
 	}
 	return s, nil
 }
