@@ -75,7 +75,7 @@ func TestKillAtEveryStep(t *testing.T) {
 		if got := versions(t, s.w.storage, "site"); len(got) != len(versionsAfterCrash) {
 			t.Errorf("%s: the run after the crash ordered again: %v -> %v", p.point, versionsAfterCrash, got)
 		}
-		s.w.checkComplete("site", s.domains, 1) // I1, I2
+		s.w.checkComplete("site", s.domains, 1)             // I1, I2
 		if _, err := readRecords(s.w.storage); err != nil { // I3
 			t.Fatalf("%s: records: %v", p.point, err)
 		}
