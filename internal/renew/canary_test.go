@@ -330,3 +330,28 @@ func TestUnrecordedOutcomeIsSaidSo(t *testing.T) {
 		t.Errorf("progress claims what was not recorded: %v", h.progress.lines)
 	}
 }
+
+// TestPruneUnconfigured: the record of a certificate whose domains file
+// was removed is deleted by the next pass; its versions stay.
+func TestPruneUnconfigured(t *testing.T) {
+	h := newHarness(t, certCfg("shop", false), certCfg("old", false))
+	h.run(Options{})
+	h.r.Config.Certificates = h.r.Config.Certificates[:1] // old.yaml removed
+	h.clock.Advance(day)
+	rep, err := h.r.Pass(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rep.Pruned, []string{"old"}) {
+		t.Errorf("pruned %v, want [old]", rep.Pruned)
+	}
+	if _, ok := h.state()["old"]; ok {
+		t.Error("the record of the removed certificate is still there")
+	}
+	if v := h.versions("old"); len(v) != 1 {
+		t.Errorf("old's versions %v: its files must stay", v)
+	}
+	if _, ok := rep.After["old"]; ok {
+		t.Error("the report still lists old")
+	}
+}

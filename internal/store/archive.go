@@ -382,6 +382,9 @@ func (s *Store) Version(name, version string) (Files, error) {
 	if !versionRE.MatchString(version) {
 		return Files{}, fmt.Errorf("archive/%s: %q is not a version name", name, version)
 	}
+	if _, err := os.Lstat(filepath.Join(s.archiveRoot(), name, version)); errors.Is(err, fs.ErrNotExist) {
+		return Files{}, fmt.Errorf("archive/%s/%s: %w", name, version, ErrNotFound)
+	}
 	return s.readVersion(name, version)
 }
 
@@ -463,7 +466,9 @@ func (s *Store) MakeLive(name, version string) error {
 	if !versionRE.MatchString(version) {
 		return fmt.Errorf("archive/%s: %q is not a version name", name, version)
 	}
-	if _, err := os.Stat(filepath.Join(s.archiveRoot(), name, version)); err != nil {
+	if _, err := os.Stat(filepath.Join(s.archiveRoot(), name, version)); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("make %s live: archive/%s/%s: %w", name, name, version, ErrNotFound)
+	} else if err != nil {
 		return fmt.Errorf("make %s live: %w", name, err)
 	}
 	s.liveMu.Lock()

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/renewd/renewd/internal/crashpoint"
 )
@@ -128,7 +129,29 @@ func readLegacyFile(path string) (map[string]*Record, string, error) {
 		}
 		c := r.Clone()
 		c.Name = name
+		legacyHold(c, st.Certificates)
 		recs[name] = c
 	}
 	return recs, "", nil
+}
+
+// legacyHold turns the first release's held_by, a sentence ("canary NAME
+// failed: ..." or "canary NAME is waiting for retry ..."), into this
+// release's pair: held_by names the canary, held_reason is the sentence.
+// A sentence that names no certificate of the file is kept as the reason
+// alone.
+func legacyHold(r *Record, all map[string]*Record) {
+	if r.HeldBy == "" || r.HeldReason != "" {
+		return
+	}
+	sentence := r.HeldBy
+	r.HeldBy, r.HeldReason = "", sentence
+	rest, ok := strings.CutPrefix(sentence, "canary ")
+	if !ok {
+		return
+	}
+	name, _, _ := strings.Cut(rest, " ")
+	if _, known := all[name]; known && ValidName(name) == nil {
+		r.HeldBy = name
+	}
 }

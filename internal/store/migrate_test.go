@@ -41,7 +41,10 @@ func v1Records() map[string]*Record {
 			Version: "20260901T000501Z-001", DeployedVersion: "20260901T000501Z-001", Serial: "1b",
 			NotBefore: at("2026-09-01T00:05:01Z"), NotAfter: at("2026-11-30T00:05:00Z"), Issuer: "E6",
 			RenewTime: at("2026-09-01T00:05:01Z"), LastAttempt: at("2026-09-01T00:05:01Z"),
-			HeldBy: "canary canary failed: acme: error: 503 :: POST :: https://acme-v02.api.letsencrypt.org/acme/new-order :: urn:ietf:params:acme:error:serverInternal :: The service is down for maintenance",
+			// The first release's held_by sentence becomes this release's
+			// pair: the canary's name and the sentence as the reason.
+			HeldBy:     "canary",
+			HeldReason: "canary canary failed: acme: error: 503 :: POST :: https://acme-v02.api.letsencrypt.org/acme/new-order :: urn:ietf:params:acme:error:serverInternal :: The service is down for maintenance",
 		},
 		"blog": {
 			Name: "blog", Domains: []string{"blog.example.com"},
