@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // One record per certificate: state/<name>.json. One update writes one
@@ -178,22 +179,57 @@ func (s *Store) readRecords() (recs map[string]*Record, bad map[string]string, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("list records: %w", err)
 	}
+	var names []string
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), recordExt)
-		if !ok || isTempName(e.Name()) || ValidName(name) != nil {
-			continue // moved-aside files, temporary files, strays
+		if ok && !isTempName(e.Name()) && ValidName(name) == nil {
+			names = append(names, name) // not moved-aside files, temporary files, strays
 		}
-		r, why, err := s.readRecord(name)
+	}
+	type read struct {
+		r   *Record
+		why string
+		err error
+	}
+	out := make([]read, len(names))
+	forEach(len(names), recordReaders, func(i int) {
+		out[i].r, out[i].why, out[i].err = s.readRecord(names[i])
+	})
+	for i, name := range names {
 		switch {
-		case err != nil:
-			return nil, nil, err
-		case why != "":
-			bad[name] = why
+		case out[i].err != nil:
+			return nil, nil, out[i].err
+		case out[i].why != "":
+			bad[name] = out[i].why
 		default:
-			recs[name] = r
+			recs[name] = out[i].r
 		}
 	}
 	return recs, bad, nil
+}
+
+// recordReaders bounds the record files read at once: a pass or `status`
+// with thousands of certificates spends its time in open and read calls,
+// which overlap well.
+const recordReaders = 8
+
+// forEach calls f(0) ... f(n-1), at most workers at a time, and returns
+// when all have returned.
+func forEach(n, workers int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, workers) {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // readRecord reads state/<name>.json: the record, or why it is unusable,
