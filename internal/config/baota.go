@@ -79,10 +79,9 @@ func checkSiteName(s string) error {
 }
 
 // applyPanelNginx makes nginx.test and nginx.reload use the panel's own
-// nginx (<panel_dir>/../nginx/sbin/nginx with its nginx.conf) when a
-// certificate deploys into a panel site, renewd.yaml sets neither, and
-// that nginx exists: the panel does not install Debian's nginx, and the
-// nginx on PATH, if any, is not the one serving the sites.
+// nginx when a certificate deploys into a panel site, renewd.yaml sets
+// neither, and that nginx exists: the panel does not install Debian's
+// nginx, and the nginx on PATH, if any, is not the one serving the sites.
 func applyPanelNginx(c *Config, src *source) {
 	if src.isSet("nginx.test") || src.isSet("nginx.reload") {
 		return
@@ -91,14 +90,22 @@ func applyPanelNginx(c *Config, src *source) {
 		if cert.Deploy.Baota.Site == "" {
 			continue
 		}
-		root := filepath.Dir(cert.Deploy.Baota.PanelDir)
-		bin := filepath.Join(root, "nginx", "sbin", "nginx")
-		conf := filepath.Join(root, "nginx", "conf", "nginx.conf")
-		if fi, err := os.Stat(bin); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-			return
+		if test, reload, ok := PanelNginx(cert.Deploy.Baota.PanelDir); ok {
+			c.Nginx.Test, c.Nginx.Reload = test, reload
 		}
-		c.Nginx.Test = []string{bin, "-t", "-c", conf}
-		c.Nginx.Reload = []string{bin, "-s", "reload", "-c", conf}
 		return
 	}
+}
+
+// PanelNginx returns the test and reload commands of the nginx a BaoTa
+// panel installs next to itself (<panel_dir>/../nginx/sbin/nginx with its
+// conf/nginx.conf), and whether that nginx exists.
+func PanelNginx(panelDir string) (test, reload []string, ok bool) {
+	root := filepath.Dir(panelDir)
+	bin := filepath.Join(root, "nginx", "sbin", "nginx")
+	conf := filepath.Join(root, "nginx", "conf", "nginx.conf")
+	if fi, err := os.Stat(bin); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return nil, nil, false
+	}
+	return []string{bin, "-t", "-c", conf}, []string{bin, "-s", "reload", "-c", conf}, true
 }

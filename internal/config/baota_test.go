@@ -85,3 +85,11 @@ func TestBaotaUsesThePanelsNginx(t *testing.T) {
 		t.Fatalf("renewd.yaml's own nginx settings lost: %v", n.Test)
 	}
 }
+
+func TestDefault(t *testing.T) {
+	c := Default()
+	if c.Nginx.Verify.Address != "127.0.0.1:443" || !reflect.DeepEqual(c.Nginx.Test, defaultNginxTest) ||
+		c.Nginx.Timeout != defaultCommandTimeout || c.Storage != "/var/lib/renewd" || c.DomainsDir != "/etc/renewd/domains.d" {
+		t.Fatalf("Default: %+v", c)
+	}
+}
