@@ -70,7 +70,7 @@ func TestBaotaImport(t *testing.T) {
 		s.Deployed || s.Completed != "the tool's other certificate files" || string(s.Files.Fullchain) != string(shop.fullchain) {
 		t.Errorf("shop: %+v deploy %+v deployed %v completed %q problem %v", s.Challenge, s.Deploy, s.Deployed, s.Completed, s.Problem)
 	}
-	if y := string(s.YAML); !strings.Contains(y, "baota:\n        site: shop.example.com\n        panel_dir: "+panel) || strings.Contains(y, "fullchain:") {
+	if y := string(s.YAML); !strings.Contains(y, "baota:\n    site: shop.example.com\n    panel_dir: "+panel) || strings.Contains(y, "fullchain:") {
 		t.Errorf("shop yaml:\n%s", y)
 	}
 	d := itemNamed(t, plan, "dns.example.com")

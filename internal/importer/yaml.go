@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -20,7 +21,7 @@ type yamlCert struct {
 
 type yamlChallenge struct {
 	Type   string      `yaml:"type"`
-	HTTP01 *yamlHTTP01 `yaml:"http01,omitempty"`
+	HTTP01 *yamlHTTP01 `yaml:"http01,omitempty,flow"`
 	DNS01  *yamlDNS01  `yaml:"dns01,omitempty"`
 }
 
@@ -65,10 +66,15 @@ func renderYAML(source, origin string, domains []string, keyType string, ch conf
 	case d.Fullchain != "":
 		y.Deploy = &yamlDeploy{Fullchain: d.Fullchain, Key: d.Key, Nginx: d.Nginx}
 	}
-	body, err := yaml.Marshal(y)
-	if err != nil {
+	var body bytes.Buffer
+	enc := yaml.NewEncoder(&body)
+	enc.SetIndent(2)
+	if err := enc.Encode(y); err != nil {
+		return nil, fmt.Errorf("render yaml: %w", err)
+	}
+	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("render yaml: %w", err)
 	}
 	head := fmt.Sprintf("# Imported by `renewd import %s` from %s\n", source, strings.ReplaceAll(origin, "\n", " "))
-	return append([]byte(head), body...), nil
+	return append([]byte(head), body.Bytes()...), nil
 }
