@@ -61,8 +61,8 @@ func (d *Deployer) baota(ctx context.Context, it *Item) error {
 		return nil
 	}
 	detail := fmt.Sprintf("%d panel order(s) updated: expires %s", n, it.Leaf.NotAfter.UTC().Format(time.RFC3339))
-	if _, err := os.Stat(filepath.Join(b.PanelDir, "data", "close_ssl_auto_renewal.pl")); errors.Is(err, fs.ErrNotExist) {
-		detail += "; the panel's own renewal is still on (docs/migrating.md says how to turn it off)"
+	if flag := filepath.Join(b.PanelDir, "data", "close_ssl_auto_renewal.pl"); !exists(flag) {
+		detail += fmt.Sprintf("; the panel's own renewal is still on: `echo 1 > %s` turns it off", flag)
 	}
 	d.step(it.Name, "baota", detail)
 	return nil
@@ -264,3 +264,8 @@ func preflightBaota(d config.Deploy) error {
 }
 
 func joinNames(domains []string) string { return strings.Join(domains, ", ") }
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
