@@ -285,3 +285,17 @@ func TestFixForIntermediateFirst(t *testing.T) {
 		t.Fatalf("fixes %q: want only the order fix", got)
 	}
 }
+
+func TestWarningFails(t *testing.T) {
+	var text, js bytes.Buffer
+	sum := Summary{Main: "/etc/nginx/nginx.conf", Source: "the files on disk", Warning: "nginx -T: key values mismatch"}
+	if err := WriteText(&text, sum, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(&js, sum, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "overall: FAIL (nginx refuses its own configuration") || !strings.Contains(js.String(), `"verdict": "fail"`) {
+		t.Fatalf("text:\n%s\njson:\n%s", text.String(), js.String())
+	}
+}

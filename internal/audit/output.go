@@ -18,7 +18,8 @@ type Summary struct {
 	Files int
 	// Source is how they were read: the nginx -T command, or "disk".
 	Source string
-	// Warning is why nginx -T could not be used, when Source is "disk".
+	// Warning is why nginx -T could not be used, when Source is the files
+	// on disk. nginx refuses its next reload then, so the audit fails.
 	Warning string
 }
 
@@ -61,9 +62,12 @@ func WriteText(w io.Writer, sum Summary, blocks []*Block) error {
 	for _, bl := range blocks {
 		writeDetails(&b, bl)
 	}
-	if failed > 0 || Failed(blocks) {
+	switch {
+	case failed > 0 || Failed(blocks):
 		fmt.Fprintf(&b, "\noverall: FAIL (%d of %d certificate directive(s) need a change)\n", failed, rows)
-	} else {
+	case sum.Warning != "":
+		fmt.Fprintf(&b, "\noverall: FAIL (nginx refuses its own configuration: see the warning above)\n")
+	default:
 		fmt.Fprintf(&b, "\noverall: PASS (%d certificate directive(s))\n", rows)
 	}
 	_, err := io.WriteString(w, b.String())
@@ -186,7 +190,7 @@ type jsonReport struct {
 // verdicts of its block, the renewd certificate managing it and the fixes.
 func WriteJSON(w io.Writer, sum Summary, blocks []*Block) error {
 	out := jsonOutput{Config: sum.Main, Source: sum.Source, Warning: sum.Warning, Entries: []jsonEntry{}, Verdict: "pass"}
-	if Failed(blocks) {
+	if Failed(blocks) || sum.Warning != "" {
 		out.Verdict = "fail"
 	}
 	for _, bl := range blocks {

@@ -83,6 +83,9 @@ func TestBaotaImport(t *testing.T) {
 			t.Errorf("%s: %v, want %q", name, it.Problem, want)
 		}
 	}
+	if want := []string{filepath.Join(panel, "vhost/cert/shop.example.com"), filepath.Join(panel, "config"), "/www/wwwroot/shop.example.com"}; !slicesContain(plan.Sandbox, want...) {
+		t.Errorf("read-write paths %q, want %q", plan.Sandbox, want)
+	}
 	if stop := strings.Join(plan.Stop, "\n"); !strings.Contains(stop, "echo 1 > "+filepath.Join(panel, "data/close_ssl_auto_renewal.pl")) {
 		t.Errorf("stop: %s", stop)
 	}

@@ -97,6 +97,9 @@ func TestCertbotImport(t *testing.T) {
 		t.Errorf("stop lines: %q", plan.Stop)
 	}
 
+	if want := []string{filepath.Join(dir, "live/shop"), "/var/www/shop"}; !slicesContain(plan.Sandbox, want...) || slicesContain(plan.Sandbox, "/var/www/a") {
+		t.Errorf("read-write paths %q, want %q and none for refused certificates", plan.Sandbox, want)
+	}
 	// A dry run changed nothing on disk.
 	if _, err := os.Stat(cfg.Storage); !os.IsNotExist(err) {
 		t.Fatalf("the plan created the storage: %v", err)
@@ -150,4 +153,17 @@ func parseServers(t *testing.T, servers string) []nginxconf.Server {
 		t.Fatal(err)
 	}
 	return cfg.Servers()
+}
+
+func slicesContain(s []string, want ...string) bool {
+	for _, w := range want {
+		found := false
+		for _, x := range s {
+			found = found || x == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

@@ -41,6 +41,7 @@ func WriteText(w io.Writer, p *Plan, applied bool) error {
 			b.WriteString("  " + l + "\n")
 		}
 	}
+	writeSandbox(&b, p.Sandbox)
 	ready, skipped, refused := p.Counts()
 	b.WriteString("\n")
 	switch {
@@ -132,6 +133,7 @@ type jsonPlan struct {
 	Applied      bool       `json:"applied"`
 	Certificates []jsonItem `json:"certificates"`
 	Stop         []string   `json:"stop"`
+	Sandbox      []string   `json:"read_write_paths"`
 }
 
 type jsonItem struct {
@@ -163,6 +165,9 @@ func WriteJSON(w io.Writer, p *Plan, applied bool) error {
 	if out.Stop == nil {
 		out.Stop = []string{}
 	}
+	if out.Sandbox = p.Sandbox; out.Sandbox == nil {
+		out.Sandbox = []string{}
+	}
 	for _, it := range p.Items {
 		j := jsonItem{Name: it.Name, Origin: it.Origin, File: it.File, YAML: string(it.YAML), Domains: it.Domains,
 			CompletedFrom: it.Completed, Deployed: it.Deployed, Version: it.Version, Skipped: it.Skip, Notes: it.Notes}
@@ -186,4 +191,15 @@ func WriteJSON(w io.Writer, p *Plan, applied bool) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// writeSandbox says what the systemd unit must let renewd write, and that
+// a running daemon needs a restart to read the new files with it.
+func writeSandbox(b *strings.Builder, paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	b.WriteString("\nUnder renewd's systemd unit, which makes the system read-only but for the storage and /etc/nginx/ssl, let it write these (`systemctl edit renewd`), then restart it so the daemon reads the new files:\n")
+	b.WriteString("  [Service]\n  ReadWritePaths=" + strings.Join(paths, " ") + "\n")
+	b.WriteString("  systemctl restart renewd\n")
 }

@@ -35,6 +35,10 @@ type Plan struct {
 	// Stop says, one line each, how to stop the other tool renewing the
 	// certificates renewd takes over.
 	Stop []string
+	// Sandbox are the directories renewd will write for these
+	// certificates, for the systemd unit's ReadWritePaths ("-" first:
+	// may be absent).
+	Sandbox []string
 }
 
 // Item is one certificate: its domains.d file and the version to adopt,
@@ -102,6 +106,7 @@ func (p *Planner) Plan(ctx context.Context, source, dir string, cands []*Candida
 		plan.Items = append(plan.Items, it)
 	}
 	plan.Stop = stopLines(source, dir, plan.Items)
+	plan.Sandbox = sandboxPaths(plan.Items)
 	return plan
 }
 
