@@ -105,11 +105,10 @@ func (s *StoreAdopter) Adopt(a Adoption) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("adopt %s: %w", a.Name, err)
 	}
-	rec := st.Certificates[a.Name]
-	if rec == nil {
-		rec = &store.Record{Name: a.Name}
-		st.Certificates[a.Name] = rec
-	}
+	// A record without a live version is a leftover (a certificate that
+	// was configured once): its retries and errors are not this one's.
+	rec := &store.Record{Name: a.Name}
+	st.Certificates[a.Name] = rec
 	store.RecordFromCert(rec, a.Leaf)
 	rec.Version = version
 	if a.Deployed {

@@ -3,6 +3,7 @@ package importer
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/store"
 )
 
 func webroot(dir string) config.Challenge {
@@ -184,5 +186,43 @@ func TestCertName(t *testing.T) {
 		if got := certName(in); got != want {
 			t.Errorf("certName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestAdoptReplacesALeftoverRecord: a record whose certificate has no live
+// version (configured once, then removed) does not lend its retries to
+// the adopted certificate, and a name with a live version is refused.
+func TestAdoptReplacesALeftoverRecord(t *testing.T) {
+	p := newPKI(t)
+	l := p.leaf(t, 0xa1, "", "a.example.com")
+	dir := t.TempDir()
+	ad := &StoreAdopter{Dir: dir}
+	release, err := ad.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	st, _, err := ad.st.LoadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Certificates["a"] = &store.Record{Name: "a", RetryCount: 4, LastError: "old failure"}
+	if err := ad.st.SaveState(st); err != nil {
+		t.Fatal(err)
+	}
+	files := store.Files{Cert: l.certPEM, Chain: l.chainPEM, Fullchain: l.fullchain, Key: l.keyPEM}
+	version, err := ad.Adopt(Adoption{Name: "a", Files: files, Leaf: l.cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, _ = ad.st.LoadState()
+	if r := st.Certificates["a"]; r.RetryCount != 0 || r.LastError != "" || r.Serial != "a1" || r.Version != version || r.DeployedVersion != "" {
+		t.Errorf("record %+v", r)
+	}
+	if _, err := ad.Adopt(Adoption{Name: "a", Files: files, Leaf: l.cert}); !errors.Is(err, ErrManaged) {
+		t.Errorf("second adoption: %v", err)
+	}
+	if m, err := ad.Managed("a"); !m || err != nil {
+		t.Errorf("Managed = %v, %v", m, err)
 	}
 }
