@@ -58,6 +58,10 @@ func validateBaota(d *Deploy, src *source) {
 	d.Fullchain, d.Key = fullchain, key
 }
 
+// ValidSiteName reports whether s can be a panel site name in
+// deploy.baota.site; the error says why not.
+func ValidSiteName(s string) error { return checkSiteName(s) }
+
 // checkSiteName accepts the names the panel gives sites (a domain, or a
 // name made of letters, digits, '.', '_' and '-'), which become a
 // directory name: no "/", no "..", nothing a shell or a log reader would

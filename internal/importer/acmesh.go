@@ -76,10 +76,11 @@ func readAcmeShDomain(home, dirName, domain string, account map[string]string) *
 	c.CA = v["Le_API"]
 	c.Targets = slices.DeleteFunc([]string{v["Le_RealFullChainPath"], v["Le_RealCertPath"], full, leaf}, func(s string) bool { return s == "" })
 	c.mapAcmeShChallenge(v, conf, acmeshSecrets(conf, v, filepath.Join(home, "account.conf"), account))
-	c.acmeShDeploy(v)
+	c.acmeShDeploy(v, conf)
 	for _, h := range []string{"Le_PreHook", "Le_PostHook", "Le_RenewHook"} {
 		if v[h] != "" {
-			c.note("acme.sh's %s %q is not run by renewd; renewd's deploy.hooks take argv lists, without a shell", strings.TrimPrefix(h, "Le_"), v[h])
+			// The command is not quoted: a hook may carry a token.
+			c.note("acme.sh's %s (%s in %s) is not run by renewd; renewd's deploy.hooks take argv lists, without a shell", strings.TrimPrefix(h, "Le_"), h, conf)
 		}
 	}
 	if v["Le_ChallengeAlias"] != "" {
@@ -163,7 +164,7 @@ func (c *Candidate) mapAcmeShChallenge(v map[string]string, conf string, secret 
 
 // acmeShDeploy maps --install-cert: the files acme.sh copies the
 // certificate to, and its reload command.
-func (c *Candidate) acmeShDeploy(v map[string]string) {
+func (c *Candidate) acmeShDeploy(v map[string]string, conf string) {
 	full, leaf, key := v["Le_RealFullChainPath"], v["Le_RealCertPath"], v["Le_RealKeyPath"]
 	switch {
 	case key == "":
@@ -181,7 +182,7 @@ func (c *Candidate) acmeShDeploy(v map[string]string) {
 	case strings.Contains(cmd, "nginx"):
 		c.Deploy.Nginx = true
 	case cmd != "":
-		c.note("acme.sh's reload command %q is not run by renewd; add it as deploy.hooks (an argv list, no shell)", cmd)
+		c.note("acme.sh's reload command (Le_ReloadCmd in %s) is not run by renewd; add what it does as deploy.hooks (an argv list, no shell)", conf)
 	}
 }
 

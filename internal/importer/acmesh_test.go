@@ -78,7 +78,7 @@ Le_NextRenewTime='1800000000'
 		t.Errorf("wildcard yaml:\n%s", got)
 	}
 	web := itemNamed(t, plan, "web.example.net")
-	if !web.Ready() || web.Challenge.HTTP01.Webroot != "/var/www/web" || !strings.Contains(strings.Join(web.Notes, "\n"), `PostHook "touch /tmp/x"`) {
+	if !web.Ready() || web.Challenge.HTTP01.Webroot != "/var/www/web" || !strings.Contains(strings.Join(web.Notes, "\n"), "PostHook (Le_PostHook in") || strings.Contains(strings.Join(web.Notes, "\n"), "touch /tmp/x") {
 		t.Errorf("web: %+v notes %q problem %v", web.Challenge, web.Notes, web.Problem)
 	}
 	if sa := itemNamed(t, plan, "sa.example.net"); !sa.Ready() || sa.Challenge.HTTP01.Listen != ":8402" {

@@ -88,6 +88,9 @@ func readBaotaSite(panelDir, site, ordersFile string, orders map[string]baotaOrd
 	full := filepath.Join(dir, "fullchain.pem")
 	c := &Candidate{Origin: full, Name: certName(site), CertFiles: []string{full}, KeyFile: filepath.Join(dir, "privkey.pem"), Targets: []string{full}}
 	c.Deploy = config.Deploy{Nginx: true, Baota: config.Baota{Site: site, PanelDir: panelDir}}
+	if err := config.ValidSiteName(site); err != nil {
+		return c.refuse("%s: the site name %q %v", dir, site, err)
+	}
 	data, err := nginxconf.ReadBounded(full, maxToolFile)
 	if err != nil {
 		return c.refuse("%v", err)

@@ -67,8 +67,9 @@ func readCertbotLineage(file string) *Candidate {
 	c.CA = conf.params["server"]
 	c.mapCertbotChallenge(conf, file)
 	for _, h := range []string{"pre_hook", "post_hook", "renew_hook"} {
-		if v := conf.params[h]; v != "" {
-			c.note("certbot's %s %q is not run by renewd; renewd's deploy.hooks take argv lists, without a shell", h, v)
+		if conf.params[h] != "" {
+			// The command is not quoted: a hook may carry a token.
+			c.note("certbot's %s (in %s) is not run by renewd; renewd's deploy.hooks take argv lists, without a shell", h, file)
 		}
 	}
 	if hooks, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(file)), "renewal-hooks", "deploy", "*")); len(hooks) > 0 {

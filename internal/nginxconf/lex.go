@@ -23,6 +23,7 @@ type SyntaxError struct {
 	Msg  string
 }
 
+// Error renders the problem as file:line: message.
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
 // maxDepth bounds block nesting; real configurations nest a few levels.
