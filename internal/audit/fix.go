@@ -41,6 +41,10 @@ func fixes(b *Block, c *Cert) []string {
 					add("point ssl_certificate (%s) at a full chain: the leaf followed by the intermediates, not %s as it is (certbot's fullchain.pem, acme.sh's fullchain.cer, the panel's fullchain.pem)", cert.Where(), cert.Path)
 				}
 			case check.Key:
+				if key.Raw == "" {
+					add("add an ssl_certificate_key for %s (%s) in the same block: nginx pairs them by position and refuses a certificate without its key", cert.Path, cert.Where())
+					continue
+				}
 				add("ssl_certificate_key %s (%s) is not the key of the certificate in %s: point it at the key the certificate was issued for; nginx refuses to start or reload with this pair", key.Path, key.Where(), cert.Path)
 			case check.Validity:
 				add("renew the certificate in %s: %s", cert.Path, f.Message)
