@@ -3,7 +3,8 @@
 # nginx (a real one: the e2e tests and the demo run it on high ports),
 # openssl (to show and verify chains as an operator would) and curl (the
 # demo's and tests' DNS-01 exec script talks to challtestsrv with it),
-# systemd (systemd-analyze verifies the unit file).
+# systemd (systemd-analyze verifies the unit file), certbot (the takeover
+# tests import what Debian's real certbot made against Pebble).
 set -euo pipefail
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
@@ -11,6 +12,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 # systemd-analyze checks the unit file in the install test.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v certbot >/dev/null 2>&1 || [ -x /usr/bin/certbot ] || need+=(certbot)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -53,6 +53,9 @@ commands:
   check [--json] [--strict] [--warn-days N] [--timeout D] [--connect ADDR] [NAME | HOST[:PORT]...]
                                               judge stored and served chains as strict clients do
   config check                                validate and print the effective configuration
+  audit nginx [--json] [--timeout D]          judge every certificate nginx is configured with, and say what to fix
+  import certbot|acme.sh|baota [DIR] [--apply] [--json]
+                                              take over another tool's certificates without ordering (a dry run without --apply)
   version                                     print the version
 
 The configuration is --config, else $RENEWD_CONFIG, else ` + config.DefaultPath + `.
@@ -109,6 +112,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdCheck(ctx, g, cmdArgs, stdout, stderr)
 	case "config":
 		err = cmdConfig(g, cmdArgs, stdout, stderr)
+	case "audit":
+		err = cmdAudit(ctx, g, cmdArgs, stdout, stderr)
+	case "import":
+		err = cmdImport(ctx, g, cmdArgs, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":

@@ -254,6 +254,9 @@ type Deploy struct {
 	// PKCS12 also writes a PKCS#12 keystore with the full chain, for Java
 	// servers (Tomcat, Spring Boot).
 	PKCS12 PKCS12 `yaml:"pkcs12"`
+	// Baota deploys into a BaoTa (aaPanel) site; Load then sets
+	// Fullchain and Key to the site's files (see baota.go).
+	Baota Baota `yaml:"baota"`
 
 	// Resolved by Load from the fields above.
 	UID      int         `yaml:"-"` // -1: unchanged

@@ -71,6 +71,7 @@ func Load(path string, opts Options) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	slices.SortFunc(c.Certificates, func(a, b *Certificate) int { return strings.Compare(a.Name, b.Name) })
+	applyPanelNginx(c, src)
 	return c, nil
 }
 

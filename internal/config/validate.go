@@ -261,6 +261,7 @@ func validateCert(cert *Certificate, src *source, derived bool, opts Options) {
 		src.errorf("renew_before", "must not be negative; use 0 for the CA's ARI window and the default policy, or a duration such as 30d")
 	}
 	validateChallenge(&cert.Challenge, src, opts)
+	validateBaota(&cert.Deploy, src)
 	validateDeploy(&cert.Deploy, src)
 }
 

@@ -118,6 +118,9 @@ func (d *Deployer) Deploy(ctx context.Context, items []*Item) map[string]error {
 	}
 	for _, it := range items {
 		if errs[it.Name] == nil {
+			errs[it.Name] = d.baota(ctx, it)
+		}
+		if errs[it.Name] == nil {
 			errs[it.Name] = d.hooks(ctx, it)
 		}
 	}

@@ -115,6 +115,9 @@ func restore(write WriteFunc, done []installed) error {
 // Preflight checks, before any ACME order, that every deploy path is in an
 // existing directory renewd can write to, so a typo does not cost an order.
 func Preflight(d config.Deploy) error {
+	if err := preflightBaota(d); err != nil {
+		return err
+	}
 	for _, p := range []string{d.Fullchain, d.Key, d.PKCS12.Path} {
 		if p == "" {
 			continue
