@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -59,14 +60,28 @@ func (a *Analysis) trustedIssuer(c *x509.Certificate, opts Options) (*x509.Certi
 	case t.After(c.NotAfter):
 		t = c.NotAfter
 	}
-	chains, err := c.Verify(x509.VerifyOptions{
-		Roots: opts.Roots, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
+	root, err := verifiedRoot(c, opts.Roots, t)
+	switch {
+	case err == nil:
+		return root, ""
+	case strings.Contains(err.Error(), "possibly because of"):
+		return nil, err.Error()
+	}
+	// x509 does not say when the root it found by name is out of its
+	// dates; a root that verifies c at the start of c's life was there.
+	if root, err := verifiedRoot(c, opts.Roots, c.NotBefore); err == nil && !validAt(root, a.now) {
+		return nil, fmt.Sprintf("%q is valid from %s to %s, not at %s: update the trust store, or get a chain to a current root from your CA",
+			Describe(root), rfc3339(root.NotBefore), rfc3339(root.NotAfter), rfc3339(a.now))
+	}
+	return nil, ""
+}
+
+// verifiedRoot returns the trusted root c verifies to at t, or c itself
+// when it is in the trust store.
+func verifiedRoot(c *x509.Certificate, roots *x509.CertPool, t time.Time) (*x509.Certificate, error) {
+	chains, err := c.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
-		if strings.Contains(err.Error(), "possibly because of") {
-			return nil, err.Error()
-		}
-		return nil, ""
+		return nil, err
 	}
 	best := chains[0]
 	for _, ch := range chains[1:] {
@@ -74,7 +89,7 @@ func (a *Analysis) trustedIssuer(c *x509.Certificate, opts Options) (*x509.Certi
 			best = ch
 		}
 	}
-	return best[len(best)-1], ""
+	return best[len(best)-1], nil
 }
 
 // reachAnchor ends the path at anchor, the trusted root that issued cur,
@@ -193,8 +208,8 @@ func (a *Analysis) missing(cur *x509.Certificate, hint string) {
 	a.Path = append(a.Path, Link{From: FromMissing, Name: cur.Issuer.String()})
 	switch {
 	case hint != "":
-		a.add(AspectChain, KindRejected, true, cur, "not trusted: the trust store's root for the issuer %q of %s is rejected: %s",
-			cur.Issuer.String(), a.subject(cur), hint)
+		a.add(AspectChain, KindRejected, true, cur, "not trusted: the trust store has a root named like the issuer %q of %s, but it does not verify it: %s",
+			cur.Issuer.String(), a.subject(cur), hintReason(hint))
 	case cur == a.Leaf:
 		a.add(AspectChain, KindIncomplete, true, cur, "incomplete: no certificate for issuer %q of the leaf %q: send it after the leaf%s",
 			cur.Issuer.String(), Describe(cur), fetchNote(cur))
@@ -206,6 +221,17 @@ func (a *Analysis) missing(cur *x509.Certificate, hint string) {
 			"incomplete or untrusted: the chain ends at %s, whose issuer %q is neither sent nor in the trust store; if that is your private or staging CA's root, trust it (trust.extra_roots, or --ca-file for renewd check); if it is another intermediate, send it after %s",
 			a.name(cur), cur.Issuer.String(), a.name(cur))
 	}
+}
+
+var x509Hint = regexp.MustCompile(`possibly because of "(?:x509: )?(.*)" while trying`)
+
+// hintReason is the reason inside x509's "possibly because of" note, or
+// the whole text.
+func hintReason(hint string) string {
+	if m := x509Hint.FindStringSubmatch(hint); m != nil {
+		return m[1]
+	}
+	return hint
 }
 
 // untrustedRoot reports a path that ends at a self-signed certificate
