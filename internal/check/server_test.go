@@ -169,7 +169,9 @@ func serverCases(t *testing.T, p *testPKI) []serverCase {
 		return tlsServer(t, certs(append([]*testCert{leaf}, rest...)...), leaf.Key, 0, 0)
 	}
 	good := with("pass names", "pass protocol")
-	served := func(extra ...string) []string { return with(append([]string{"pass names", "pass protocol"}, extra...)...) }
+	served := func(extra ...string) []string {
+		return with(append([]string{"pass names", "pass protocol"}, extra...)...)
+	}
 	noNames := func(extra ...string) []string { return with(append([]string{"pass protocol"}, extra...)...) }
 	return []serverCase{
 		{desc: "good", golden: "good", addr: srv(p.leaf, p.int), sni: "shop.example.com", want: good, protocols: "FFTT"},
