@@ -18,9 +18,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/renewd/renewd/internal/check"
+	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/store"
 )
 
@@ -334,23 +337,97 @@ func TestParseHostPort(t *testing.T) {
 		{"例子.中国", "xn--fsqu00a.xn--fiqs8s", "xn--fsqu00a.xn--fiqs8s:443"},
 	}
 	for _, tc := range tests {
-		host, addr, err := parseHostPort(tc.in)
+		host, addr, err := check.ParseHostPort(tc.in)
 		if err != nil || host != tc.host || addr != tc.addr {
 			t.Errorf("parseHostPort(%q) = %q, %q, %v; want %q, %q", tc.in, host, addr, err, tc.host, tc.addr)
 		}
 	}
 	for _, bad := range []string{"", ":443", "host:0", "host:70000", "http://shop.example.com", "a b.example.com"} {
-		if _, _, err := parseHostPort(bad); err == nil {
+		if _, _, err := check.ParseHostPort(bad); err == nil {
 			t.Errorf("parseHostPort(%q) succeeded", bad)
 		}
 	}
 }
 
 func TestSNIFor(t *testing.T) {
-	if got := sniFor("*.example.com"); got != "renewd-check.example.com" {
-		t.Errorf("sniFor(*.example.com) = %q", got)
+	if got := check.SNIFor("*.example.com"); got != "renewd-check.example.com" {
+		t.Errorf("check.SNIFor(*.example.com) = %q", got)
 	}
-	if got := sniFor("shop.example.com"); got != "shop.example.com" {
-		t.Errorf("sniFor(shop.example.com) = %q", got)
+	if got := check.SNIFor("shop.example.com"); got != "shop.example.com" {
+		t.Errorf("check.SNIFor(shop.example.com) = %q", got)
+	}
+}
+
+// TestCheckFilesAndNames: FILE.pem arguments with --key and --ca-file work
+// without a configuration, and a certificate renewd does not deploy to
+// nginx is checked on disk only, unless --connect names a server.
+func TestCheckFilesAndNames(t *testing.T) {
+	s := newCheckSetup(t)
+	p := s.pki
+	dir := t.TempDir()
+	full, leafOnly, key, otherKey, root := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "cert.pem"),
+		filepath.Join(dir, "privkey.pem"), filepath.Join(dir, "other.key"), filepath.Join(dir, "root.pem")
+	writeFile(t, full, string(pemOf(p.leaf, p.inter)))
+	writeFile(t, leafOnly, string(pemOf(p.leaf)))
+	writeFile(t, key, string(keyPEM(t, p.leafKey)))
+	writeFile(t, otherKey, string(keyPEM(t, p.otherKey)))
+	writeFile(t, root, string(pemOf(p.root)))
+	fifo := filepath.Join(dir, "fifo.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(filepath.Dir(s.config), "domains.d", "mail.yaml"), `domains: [mail.example.com]
+challenge:
+  type: http-01
+  http01: {webroot: /var/www/acme}
+`)
+	tests := []struct {
+		desc     string
+		args     []string
+		code     int
+		contains []string
+		lacks    []string
+	}{
+		{"a file and its key, trusted through --ca-file", []string{"check", "--ca-file", root, full, "--key", key}, 0,
+			[]string{full + ": file " + full, "PASS chain     complete", "PASS key       the key file matches the leaf", "overall: PASS (1 endpoint"}, nil},
+		{"a file without its key", []string{"check", "--ca-file", root, full}, 0, []string{"PASS names     names shop.example.com, www.shop.example.com"}, []string{"key  "}},
+		{"a leaf-only file", []string{"check", "--ca-file", root, leafOnly}, 1, []string{`FAIL chain     incomplete: no certificate for issuer "CN=Check Test Intermediate"`}, nil},
+		{"a key that does not match", []string{"check", "--ca-file", root, full, "--key", otherKey}, 1, []string{"FAIL key       the key file (ECDSA P-256) does not match the leaf's key"}, nil},
+		{"without --ca-file the test root is not trusted", []string{"check", full}, 1, []string{`issuer "CN=Check Test Root"`}, nil},
+		{"--key without a file", []string{"check", "--key", key, "shop.example.com"}, 2, []string{"--key " + key + " goes with exactly one FILE argument"}, nil},
+		{"a file that does not exist", []string{"check", filepath.Join(dir, "nope.pem")}, 2, []string{"nope.pem: no such file or directory"}, nil},
+		{"a FIFO is refused, not waited on", []string{"check", fifo}, 2, []string{"fifo.pem is not a regular file: give a PEM chain file"}, nil},
+		{"a name not deployed to nginx: its files only", []string{"--config", s.config, "check", "mail"}, 1,
+			[]string{"mail: stored ", "no live certificate: renewd has not issued mail yet", "overall: FAIL (1 of 1 endpoint failed)"}, []string{"served by"}},
+		{"a name not deployed to nginx, with --connect", []string{"--config", s.config, "check", "mail", "--connect", s.served}, 1,
+			[]string{"mail: served by " + s.served + " (SNI mail.example.com)", "mail.example.com is not covered"}, []string{"serial"}},
+		{"a file next to a name", []string{"--config", s.config, "check", "shop", full}, 0, []string{"overall: PASS (4 endpoints"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			args := tc.args
+			if args[0] == "check" {
+				// The default path: it need not exist for files and hosts.
+				args = append([]string{"--config", config.DefaultPath}, args...)
+			}
+			res := runRenewd(t, args...)
+			if res.code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s", res.code, tc.code, res)
+			}
+			out := res.stdout
+			if tc.code == exitUsage {
+				out = res.stderr
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(out, c) {
+					t.Errorf("output lacks %q\n%s", c, res)
+				}
+			}
+			for _, c := range tc.lacks {
+				if strings.Contains(out, c) {
+					t.Errorf("output has %q\n%s", c, res)
+				}
+			}
+		})
 	}
 }
