@@ -190,11 +190,13 @@ func (e *ReportError) Unwrap() error { return e.Report.chainErr }
 
 // describe names the endpoint for people.
 func (r *Report) describe() string {
-	switch r.Source {
-	case Stored:
+	switch {
+	case r.Source == Stored:
 		return "of stored " + r.File
-	case File:
+	case r.Source == File:
 		return "of " + r.File
+	case r.Address == "":
+		return "of the chain served for " + r.SNI
 	}
 	if r.SNI == "" || r.SNI == hostOf(r.Address) {
 		return "of " + r.Address
