@@ -27,6 +27,7 @@ type spec struct {
 	notBefore          time.Time
 	notAfter           time.Time
 	serial             *int64
+	permittedDNS       []string
 	extensions         []pkix.Extension
 }
 
@@ -92,6 +93,12 @@ func Validity(notBefore, notAfter time.Time) Option {
 // Serial sets the serial number (by default one derived from the
 // certificate's name, dates and key).
 func Serial(n int64) Option { return func(s *spec) { s.serial = &n } }
+
+// PermittedDNSDomains makes a CA's name constraints allow only these DNS
+// domains (critical, as RFC 5280 asks).
+func PermittedDNSDomains(domains ...string) Option {
+	return func(s *spec) { s.permittedDNS = domains }
+}
 
 // oidTLSFeature is the TLS feature extension (RFC 7633).
 var oidTLSFeature = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 24}

@@ -133,7 +133,9 @@ func (s *spec) template(now time.Time, pub crypto.PublicKey) (*x509.Certificate,
 		IsCA:                  !leaf,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		ExtraExtensions:       s.extensions,
+		PermittedDNSDomains:   s.permittedDNS,
 	}
+	t.PermittedDNSDomainsCritical = len(s.permittedDNS) > 0
 	if leaf {
 		t.KeyUsage = x509.KeyUsageDigitalSignature
 		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
