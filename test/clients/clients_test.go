@@ -182,7 +182,7 @@ func runProcess(ctx context.Context, argv []string) outcome {
 	cmd.Stdin = bytes.NewReader(nil)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return outcome{detail: fmt.Sprintf("%v: %s", err, lastLines(out, 3))}
+		return outcome{detail: fmt.Sprintf("%v: %s", err, why(out))}
 	}
 	return outcome{ok: true, detail: lastLines(out, 1)}
 }
@@ -253,6 +253,23 @@ func goClient(rootFile string) func(context.Context, []target) map[int]outcome {
 		return out
 	}
 }
+
+// why picks a client's reason for failing: the lines that name an error
+// or a verification status, else its last lines.
+func why(out []byte) string {
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if reason.MatchString(l) {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	if len(lines) == 0 {
+		return lastLines(out, 3)
+	}
+	return strings.Join(lines, " | ")
+}
+
+var reason = regexp.MustCompile(`(?i)fatal|error|status:|verify|curl: \(`)
 
 // lastLines returns the last n non-empty lines of out, joined by " | ".
 func lastLines(out []byte, n int) string {

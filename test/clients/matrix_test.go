@@ -233,8 +233,10 @@ func logTable(t *testing.T, all []scenario, ports []int, clients []client, resul
 	}
 	w.Flush()
 	t.Logf("verdicts:\n%s", b.String())
+	// CLIENTS_DETAIL=1 adds why each client rejected, and renewd's findings.
 	if os.Getenv("CLIENTS_DETAIL") != "" {
 		for i, sc := range all {
+			t.Logf("%s renewd:\n%s", sc.name, verdicts[ports[i]].text)
 			for j, c := range clients {
 				if o := results[j][ports[i]]; !o.ok {
 					t.Logf("%s %s: %s", sc.name, c.name, o.detail)
