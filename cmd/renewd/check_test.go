@@ -4,16 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +19,7 @@ import (
 	"github.com/renewd/renewd/internal/check"
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/store"
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // checkPKI is a root, an intermediate and two leaves for shop.example.com
@@ -39,70 +34,30 @@ type checkPKI struct {
 func newCheckPKI(t *testing.T) *checkPKI {
 	t.Helper()
 	now := time.Now()
-	rootKey, interKey, leafKey, otherKey := ecKey(t), ecKey(t), ecKey(t), ecKey(t)
-	ca := func(cn string) *x509.Certificate {
-		return &x509.Certificate{
-			SerialNumber: big.NewInt(int64(len(cn))), Subject: pkix.Name{CommonName: cn},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(3, 0, 0),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-		}
+	b := testpki.New(t, now)
+	validity := testpki.Validity(now.Add(-time.Hour), now.AddDate(3, 0, 0))
+	root := b.Root(testpki.CN("Check Test Root"), validity)
+	inter := b.Issue(root, testpki.CN("Check Test Intermediate"), validity)
+	leaf := func(serial int64) *testpki.Cert {
+		return b.Issue(inter, testpki.CN("shop.example.com"), testpki.Names("shop.example.com", "www.shop.example.com"),
+			testpki.Serial(serial), testpki.Validity(now.Add(-time.Hour), now.AddDate(0, 0, 60)))
 	}
-	leaf := func(serial int64) *x509.Certificate {
-		return &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "shop.example.com"},
-			DNSNames:  []string{"shop.example.com", "www.shop.example.com"},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, 60),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-	}
-	p := &checkPKI{interKey: interKey, leafKey: leafKey, otherKey: otherKey}
-	p.root = sign(t, ca("Check Test Root"), nil, rootKey, rootKey)
-	p.inter = sign(t, ca("Check Test Intermediate"), p.root, interKey, rootKey)
-	p.leaf = sign(t, leaf(0x1001), p.inter, leafKey, interKey)
-	p.other = sign(t, leaf(0x2002), p.inter, otherKey, interKey)
-	return p
-}
-
-func ecKey(t *testing.T) crypto.Signer {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func sign(t *testing.T, tmpl, parent *x509.Certificate, key, signer crypto.Signer) *x509.Certificate {
-	t.Helper()
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	live, other := leaf(0x1001), leaf(0x2002)
+	return &checkPKI{root: root.Cert, inter: inter.Cert, leaf: live.Cert, other: other.Cert,
+		interKey: inter.Key, leafKey: live.Key, otherKey: other.Key}
 }
 
 func pemOf(certs ...*x509.Certificate) []byte {
 	var out []byte
 	for _, c := range certs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		out = append(out, testpki.PEM(&testpki.Cert{Cert: c})...)
 	}
 	return out
 }
 
 func keyPEM(t *testing.T, k crypto.Signer) []byte {
 	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return (&testpki.Cert{Key: k}).KeyPEM()
 }
 
 // serveChain serves chain with key on 127.0.0.1 until the test ends.
