@@ -94,17 +94,6 @@ type probeSpec struct {
 	legacy  bool   // TLS 1.2 with every suite Go knows, not only its defaults
 }
 
-func (p probeSpec) String() string {
-	s := tls.VersionName(p.version)
-	if p.key != "" {
-		s += " " + p.key
-	}
-	if p.legacy {
-		s += " (legacy cipher suites)"
-	}
-	return s
-}
-
 var (
 	probesAll = []probeSpec{
 		{version: tls.VersionTLS10}, {version: tls.VersionTLS11},
@@ -365,6 +354,7 @@ type watchedConn struct {
 	wrote atomic.Bool
 }
 
+// Write records that the client wrote, then writes.
 func (c *watchedConn) Write(b []byte) (int, error) {
 	c.wrote.Store(true)
 	return c.Conn.Write(b)

@@ -104,6 +104,7 @@ type Target struct {
 // fix (renewd exits 2), and says how.
 type UsageError struct{ Msg string }
 
+// Error returns the message for the person.
 func (e *UsageError) Error() string { return e.Msg }
 
 func usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Sprintf(format, args...)} }

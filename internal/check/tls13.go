@@ -50,6 +50,7 @@ type tls13Result struct {
 // ServerHello for another version.
 type refusedError struct{ reason string }
 
+// Error says how the server refused.
 func (e *refusedError) Error() string { return e.reason }
 
 const (
