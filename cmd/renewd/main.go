@@ -50,8 +50,8 @@ commands:
   renew [--now] [--dry-run] [--wait DURATION] [--skip-canary] [NAME...]
                                               renew what is due (with --now: the named or all certificates)
   status [--json]                             one row per certificate
-  check [--json] [--strict] [--warn-days N] [--timeout D] [--connect ADDR] [NAME | HOST[:PORT]...]
-                                              judge stored and served chains as strict clients do
+  check [--json] [--strict] [--warn-days N] [--timeout D] [--connect ADDR] [--ca-file FILE] [--key FILE]
+        [NAME | HOST[:PORT] | FILE.pem...]    judge stored, served and given chains as strict clients do
   config check                                validate and print the effective configuration
   audit nginx [--json] [--timeout D]          judge every certificate nginx is configured with, and say what to fix
   import certbot|acme.sh|baota [DIR] [--apply] [--json]

@@ -63,8 +63,10 @@ func WriteText(w io.Writer, sum Summary, blocks []*Block) error {
 		writeDetails(&b, bl)
 	}
 	switch {
-	case failed > 0 || Failed(blocks):
+	case Failed(blocks):
 		fmt.Fprintf(&b, "\noverall: FAIL (%d of %d certificate directive(s) need a change)\n", failed, rows)
+	case failed > 0:
+		fmt.Fprintf(&b, "\noverall: WARN (%d of %d certificate directive(s) should change; strict clients accept them as they are)\n", failed, rows)
 	case sum.Warning != "":
 		fmt.Fprintf(&b, "\noverall: FAIL (nginx refuses its own configuration: see the warning above)\n")
 	default:
