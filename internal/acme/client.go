@@ -131,7 +131,8 @@ func (c *Client) account(ctx context.Context, hint *retryHint) (*account, error)
 //
 // The error's text has cert's DNS-01 secrets masked (the env map's values
 // and the provider's credentials in the process environment, see
-// secretValues): a provider's error may quote them, and the error goes to
+// remember), and every other secret renewd knows of: a provider's error
+// may quote them, and the error goes to
 // logs, state.json and notifications. It still unwraps to lego's errors.
 func (c *Client) Obtain(ctx context.Context, cert *config.Certificate, previous *x509.Certificate) (*Issued, error) {
 	hint := &retryHint{}

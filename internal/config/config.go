@@ -73,6 +73,10 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Certificates come from DomainsDir/*.yaml, sorted by Name.
 	Certificates []*Certificate `yaml:"-"`
+
+	// expanded holds the values of credential variables expanded from
+	// ${VAR} anywhere in the files (see secretValues).
+	expanded []string
 }
 
 // ACME configures the CA directory and the account renewd registers there.

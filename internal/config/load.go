@@ -36,7 +36,9 @@ type Options struct {
 // Load reads renewd.yaml at path and every *.yaml and *.yml file directly in
 // its domains_dir (sorted by file name; dotfiles and other extensions are
 // ignored), applies defaults, expands ${VAR} and validates everything. A
-// missing domains_dir is an error; an empty one is not.
+// missing domains_dir is an error; an empty one is not. The secrets of a
+// valid configuration are registered with package secret (see
+// secretValues), so nothing renewd prints shows them.
 //
 // Load reports all problems at once: the error is an errors.Join of
 // *FieldError, renewd.yaml's first, then each certificate file's in file
@@ -50,6 +52,8 @@ func Load(path string, opts Options) (*Config, error) {
 		return nil, errors.Join(&FieldError{File: path, Msg: fmt.Sprintf("cannot resolve the path: %v", err)})
 	}
 	l := &loader{opts: opts}
+	var expanded []string
+	l.opts.LookupEnv = recordingLookup(opts.LookupEnv, &expanded)
 	c, src := l.global(abs)
 	errs := src.errs.sorted()
 	if src.broken {
@@ -71,6 +75,8 @@ func Load(path string, opts Options) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	slices.SortFunc(c.Certificates, func(a, b *Certificate) int { return strings.Compare(a.Name, b.Name) })
+	c.expanded = expanded
+	c.register()
 	return c, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/renewd/renewd/internal/secret"
 	"github.com/renewd/renewd/internal/store"
 	"github.com/robfig/cron/v3"
 )
@@ -312,20 +313,12 @@ func checkProvider(d *DNS01, src *source, check func(string, map[string]string) 
 	src.errorf("challenge.dns01.env", "%s", msg)
 }
 
-// redact replaces every non-empty secret value in msg, longest first so a
-// value that contains another is masked whole.
+// redact masks in msg every value of the env map secrets that is a
+// secret (secret.EnvSecrets) and every secret renewd already knows of.
 func redact(msg string, secrets map[string]string) string {
-	vals := make([]string, 0, len(secrets))
-	for _, v := range secrets {
-		if v != "" {
-			vals = append(vals, v)
-		}
-	}
-	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
-	for _, v := range vals {
-		msg = strings.ReplaceAll(msg, v, masked)
-	}
-	return msg
+	var s secret.Set
+	s.Add(secret.EnvSecrets(secrets)...)
+	return secret.Mask(s.Mask(msg))
 }
 
 func validateDeploy(d *Deploy, src *source) {
