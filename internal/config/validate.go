@@ -51,6 +51,7 @@ func validateGlobal(c *Config, src *source) {
 	checkRootFiles(src, "trust.extra_roots", c.Trust.ExtraRoots)
 	checkArgv(src, "nginx.test", c.Nginx.Test)
 	checkArgv(src, "nginx.reload", c.Nginx.Reload)
+	checkArgv(src, "nginx.start", c.Nginx.Start)
 	if err := checkHostPort(c.Nginx.Verify.Address, true); err != nil {
 		src.errorf("nginx.verify.address", "%q %v", c.Nginx.Verify.Address, err)
 	}
