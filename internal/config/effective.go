@@ -152,8 +152,14 @@ func addPair(m *yaml.Node, key string, val *yaml.Node) {
 	m.Content = append(m.Content, scalarNode("!!str", key), val)
 }
 
+// scalarNode is a scalar; a string with a newline or another control
+// character is double-quoted, so it stays on one line of the output.
 func scalarNode(tag, value string) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
+	if QuotePath(value) != value {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
 }
 
 // formatDuration writes 5m and 24h rather than Go's 5m0s and 24h0m0s, in a

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -97,7 +98,7 @@ type loaded struct {
 func (l *loader) global(path string) (*Config, *source) {
 	c := &Config{Path: path}
 	src := newSource(path)
-	if root := l.parse(src, false); root != nil {
+	if root := l.parse(src, false); root != nil && !notRenewd(src, root, reflect.TypeFor[Config](), "renewd.yaml settings (storage, acme, nginx...)") {
 		newDecoder(src, l.opts.LookupEnv).into(root, c)
 	}
 	applyDefaults(c, src)
@@ -130,8 +131,9 @@ func (l *loader) certificate(c *Config, file string) *loaded {
 	cert := &Certificate{File: file}
 	src := newSource(file)
 	root := l.parse(src, true)
-	if root == nil {
-		// Unreadable, empty or not YAML: what parse said is all there is.
+	if root == nil || notRenewd(src, root, reflect.TypeFor[Certificate](), "certificate settings (domains, challenge, deploy...)") {
+		// Unreadable, empty, not YAML or another file: what was said is
+		// all there is.
 		return &loaded{cert: cert, src: src, broken: true}
 	}
 	newDecoder(src, l.opts.LookupEnv).into(root, cert)
@@ -167,7 +169,7 @@ func checkNameUnique(lc *loaded, names map[string]string) {
 		return
 	}
 	if first, dup := names[name]; dup {
-		lc.src.errorf("name", "%q is also the name of %s; each certificate needs its own name (set name: or rename a file)", name, first)
+		lc.src.errorf("name", "%q is also the name of %s; each certificate needs its own name (set name: or rename a file)", name, QuotePath(first))
 		return
 	}
 	names[name] = lc.cert.File
@@ -181,7 +183,7 @@ func checkDomainsUnique(lc *loaded, domains map[string]string) {
 			lc.src.errorf(p, "%q is also in %s; a domain belongs to one certificate only", d, where)
 			continue
 		}
-		domains[d] = fmt.Sprintf("%s:%d", lc.cert.File, lc.src.line(p))
+		domains[d] = fmt.Sprintf("%s:%d", QuotePath(lc.cert.File), lc.src.line(p))
 	}
 }
 
@@ -197,7 +199,7 @@ func checkDeployUnique(lc *loaded, deployed map[string]string) {
 			lc.src.errorf(f.path, "%q is also written by %s; each certificate needs its own files", f.value, where)
 			continue
 		}
-		deployed[f.value] = fmt.Sprintf("%s:%d", lc.cert.File, lc.src.line(f.path))
+		deployed[f.value] = fmt.Sprintf("%s:%d", QuotePath(lc.cert.File), lc.src.line(f.path))
 	}
 }
 
@@ -208,9 +210,9 @@ func certFiles(c *Config) ([]string, error) {
 	entries, err := os.ReadDir(c.DomainsDir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("directory %s does not exist; create it (it may be empty) or set domains_dir", c.DomainsDir)
+		return nil, fmt.Errorf("directory %s does not exist; create it (it may be empty) or set domains_dir", QuotePath(c.DomainsDir))
 	case err != nil:
-		return nil, fmt.Errorf("cannot read directory %s: %w", c.DomainsDir, causeOf(err))
+		return nil, fmt.Errorf("cannot read directory %s: %w", QuotePath(c.DomainsDir), causeOf(err))
 	}
 	var files []string
 	for _, e := range entries {
@@ -272,6 +274,18 @@ func (l *loader) parse(src *source, needContent bool) *yaml.Node {
 	root := doc.Content[0]
 	src.root = root.Line
 	return root
+}
+
+// notRenewd reports, as the one error of the file, a file whose top-level
+// keys are none of renewd's (see foreign): its content is not shown.
+func notRenewd(src *source, root *yaml.Node, t reflect.Type, what string) bool {
+	if !foreign(root, t) {
+		return false
+	}
+	src.errs.add(&FieldError{File: src.file, Msg: "not a renewd file: none of its keys is one of the " + what +
+		"; its content is not shown. Is it the right file (a symbolic link to something else)?"})
+	src.broken = true
+	return true
 }
 
 // isEmptyDoc reports a document with no content, such as a lone "---".
@@ -342,7 +356,11 @@ func yamlError(file string, data []byte, err error) *FieldError {
 	case strings.Contains(msg, "tab character"):
 		line = tabLine(data, line)
 	case unknownAnchor.MatchString(msg):
-		line = aliasLine(data, unknownAnchor.FindStringSubmatch(msg)[1])
+		name := unknownAnchor.FindStringSubmatch(msg)[1]
+		line = aliasLine(data, name)
+		if !plausibleName(name) {
+			msg = "an alias (*name) refers to no anchor (&name); the name is not shown"
+		}
 	case line == 0 && known:
 		line = 1
 	}

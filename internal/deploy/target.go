@@ -6,8 +6,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 	"syscall"
+
+	"github.com/renewd/renewd/internal/config"
 )
 
 // Deploy targets are paths a person named in the configuration, in
@@ -117,12 +118,6 @@ func readRegular(path, field string) ([]byte, fs.FileInfo, error) {
 	return data, fi, nil
 }
 
-// quoteName renders a path for a message: as is when it is printable,
-// Go-quoted when it holds a newline or another control character, so a
-// hostile name cannot split or forge a log line.
-func quoteName(p string) string {
-	if strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f || r == '\uFFFD' }) {
-		return fmt.Sprintf("%q", p)
-	}
-	return p
-}
+// quoteName renders a path for a message, quoted when it holds a newline
+// or another control character (config.QuotePath).
+func quoteName(p string) string { return config.QuotePath(p) }
