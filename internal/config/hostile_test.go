@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -74,4 +75,16 @@ func TestFileNameWithNewline(t *testing.T) {
 	if !strings.Contains(err.Error(), `"`+dir+`/domains.d/new\nline.yaml":1: name:`) {
 		t.Errorf("the file name is not quoted:\n%v", err)
 	}
+}
+
+// TestFIFOConfigFile: a FIFO at renewd.yaml is refused at once, without
+// blocking for a writer.
+func TestFIFOConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "renewd.yaml")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, Options{})
+	diffLines(t, errorLines(t, err, dir), []string{"renewd.yaml: cannot read: not a regular file (a FIFO, a device or a directory); give the YAML file itself"})
 }

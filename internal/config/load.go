@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 )
@@ -293,12 +294,20 @@ func isEmptyDoc(doc *yaml.Node) bool {
 	return len(doc.Content) == 0 || isNull(doc.Content[0])
 }
 
+// readFile reads a configuration file, at most maxFileSize bytes of it,
+// and only a regular file: opened without blocking, so a FIFO swapped in
+// cannot hang renewd.
 func readFile(name string) ([]byte, error) {
-	f, err := os.Open(name)
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file (a FIFO, a device or a directory); give the YAML file itself")
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err == nil && len(data) > maxFileSize {
 		err = fmt.Errorf("larger than %d bytes; is this the right file?", maxFileSize)
