@@ -152,7 +152,9 @@ func (c *Client) obtain(ctx context.Context, cert *config.Certificate, previous 
 	if err != nil {
 		return nil, err
 	}
-	if err := c.setSolver(client, cert); err != nil {
+	journal := newPending(accountDir(c.accountsDir, c.cfg.Directory), cert.Name)
+	c.cleanLeftovers(journal, cert)
+	if err := c.setSolver(client, cert, journal); err != nil {
 		return nil, err
 	}
 	kt, ok := keyTypes[cert.KeyType]
@@ -188,11 +190,14 @@ func (c *Client) obtain(ctx context.Context, cert *config.Certificate, previous 
 	return &Issued{Certs: certs, Key: signer, KeyPEM: certcrypto.PEMEncode(priv), CertURL: res.CertURL}, nil
 }
 
-func (c *Client) setSolver(client *lego.Client, cert *config.Certificate) error {
+// setSolver sets cert's challenge solver on client; the solvers that
+// leave something outside renewd (a token file, a TXT record) record it
+// in journal until it is cleaned up.
+func (c *Client) setSolver(client *lego.Client, cert *config.Certificate, journal *pending) error {
 	switch ch := cert.Challenge; ch.Type {
 	case "http-01":
 		if ch.HTTP01.Webroot != "" {
-			return client.Challenge.SetHTTP01Provider(&webrootProvider{dir: ch.HTTP01.Webroot})
+			return client.Challenge.SetHTTP01Provider(&webrootProvider{dir: ch.HTTP01.Webroot, journal: journal})
 		}
 		return client.Challenge.SetHTTP01Provider(c.responder.Provider(ch.HTTP01.Listen))
 	case "dns-01":
@@ -200,7 +205,7 @@ func (c *Client) setSolver(client *lego.Client, cert *config.Certificate) error 
 		if err != nil {
 			return fmt.Errorf("dns-01: %w", err)
 		}
-		return client.Challenge.SetDNS01Provider(wrapDNSProvider(p, ch.DNS01), dnsOptions(ch.DNS01)...)
+		return client.Challenge.SetDNS01Provider(wrapDNSProvider(p, ch.DNS01, journal), dnsOptions(ch.DNS01)...)
 	default:
 		return fmt.Errorf("%w for challenge type %q", errNoSolver, ch.Type)
 	}
