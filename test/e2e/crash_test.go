@@ -46,6 +46,7 @@ func TestKillAtEveryStep(t *testing.T) {
 		point  string
 		stored bool // the new version was stored (and swapped live) before the kill
 	}{
+		{"acme-presented", false},
 		{"renew-ordered", false},
 		{"store-wrote-cert.pem", false},
 		{"store-wrote-privkey.pem", false},
@@ -56,6 +57,7 @@ func TestKillAtEveryStep(t *testing.T) {
 		// next run must not order again.
 		{"atomic-before-rename", false},
 		{"renew-recorded", true},
+		{"deploy-wrote-fullchain", true},
 		{"deploy-installed", true},
 		{"deploy-reloaded", true},
 	}
