@@ -96,6 +96,11 @@ func checkTargets(dep config.Deploy) error {
 	return errors.Join(errs...)
 }
 
+var (
+	_ change = (*pairChange)(nil)
+	_ change = (*fileChange)(nil)
+)
+
 // fileChange is one file replaced by an atomic write (the keystore), with
 // what it held before.
 type fileChange struct {
