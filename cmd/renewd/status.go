@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/renewd/renewd/internal/renew"
+	"github.com/renewd/renewd/internal/secret"
 	"github.com/renewd/renewd/internal/store"
 )
 
@@ -85,7 +86,7 @@ func printStatus(w io.Writer, rows []renew.Status) {
 		case "incomplete":
 			served = "INCOMPLETE"
 		}
-		lastErr := firstLine(r.LastError)
+		lastErr := firstLine(secret.Mask(r.LastError)) // a record of an older renewd may hold a secret
 		if r.HeldBy != "" {
 			lastErr = "held: " + firstLine(r.HeldReason)
 		}

@@ -178,7 +178,7 @@ func (n *Notifier) Send(events []Event) {
 		n.log.Warn("notifier closed; events not sent", zap.Int("events", len(events)))
 		return
 	}
-	fresh := n.remember(events)
+	fresh := maskEvents(n.remember(events))
 	for _, t := range n.targets {
 		var mine []Event
 		for _, e := range fresh {
