@@ -155,6 +155,10 @@ func (p *logProgress) Step(name, step, detail string) {
 		delete(p.start, name) // the next run starts its clock again
 	}
 	p.mu.Unlock()
-	p.log.Info(step, zap.String("certificate", name), zap.Strings("domains", p.domains[name]), zap.String("step", step),
+	log := p.log.Info
+	if step == "failed" {
+		log = p.log.Warn // the one record of a failure, with its cause
+	}
+	log(step, zap.String("certificate", name), zap.Strings("domains", p.domains[name]), zap.String("step", step),
 		zap.String("detail", detail), zap.Duration("elapsed", now.Sub(first)))
 }

@@ -222,7 +222,8 @@ func RecordFailure(rec *store.Record, err error, now time.Time, retry config.Ret
 		next = ra // never before the CA's Retry-After
 	}
 	rec.NextRetryTime = ptr(next)
-	rec.LastError = err.Error()
+	rec.LastError = acme.Summary(err) // the cause, on one line
+	rec.LastErrorDetail = err.Error()
 }
 
 // RetryCap is the longest backoff after a failure at now: retry.max, or
@@ -252,7 +253,7 @@ func RecordSuccess(rec *store.Record, renewed, now time.Time) {
 	}
 	rec.RetryCount = 0
 	rec.NextRetryTime = nil
-	rec.LastError = ""
+	rec.LastError, rec.LastErrorDetail = "", ""
 	if !renewed.IsZero() {
 		// The ARI window was the replaced certificate's; the next run
 		// asks about the new one (RFC 9773 section 4.3.1: right after

@@ -25,6 +25,7 @@ type Status struct {
 	RetryCount      int        `json:"retry_count"`
 	NextRetryTime   *time.Time `json:"next_retry_time"`
 	LastError       string     `json:"last_error,omitempty"`
+	LastErrorDetail string     `json:"last_error_detail,omitempty"`
 	LastFailure     *time.Time `json:"last_failure"`
 	ServedChain     string     `json:"served_chain,omitempty"`
 	ServedCheckedAt *time.Time `json:"served_checked_at"`
@@ -56,6 +57,7 @@ func StatusRows(cfg *config.Config, recs map[string]*store.Record, now time.Time
 			row.NotBefore, row.NotAfter = rec.NotBefore, rec.NotAfter
 			row.RenewTime, row.LastAttempt = rec.RenewTime, rec.LastAttempt
 			row.RetryCount, row.NextRetryTime, row.LastError = rec.RetryCount, rec.NextRetryTime, rec.LastError
+			row.LastErrorDetail = rec.LastErrorDetail
 			row.HeldBy, row.HeldReason = rec.HeldBy, rec.HeldReason
 			row.WentAheadOf, row.WentAheadReason = rec.WentAheadOf, rec.WentAheadReason
 			row.CanaryProof = rec.CanaryProof

@@ -28,7 +28,11 @@ type Record struct {
 	// the next attempt is "retry RetryCount", at NextRetryTime.
 	RetryCount    int        `json:"retry_count"`
 	NextRetryTime *time.Time `json:"next_retry_time"`
-	LastError     string     `json:"last_error,omitempty"`
+	// LastError is the cause of the last failure on one line, for a
+	// person; LastErrorDetail is its whole text (lego's multi-line
+	// report, say). Both are cleared by a success.
+	LastError       string `json:"last_error,omitempty"`
+	LastErrorDetail string `json:"last_error_detail,omitempty"`
 	// LastFailure is when the last failed attempt was; kept after a
 	// success, so a dashboard can tell a certificate that recovered.
 	LastFailure *time.Time `json:"last_failure,omitempty"`

@@ -39,6 +39,7 @@ func recordWith(name string, at func(d time.Duration, z *time.Location) *time.Ti
 		RetryCount:      3,
 		NextRetryTime:   at(25*time.Minute, zoneEast),
 		LastError:       "acme: urn:ietf:params:acme:error:rateLimited: too many new orders recently",
+		LastErrorDetail: "order: acme: error: 429 :: POST :: https://ca/new-order :: urn:ietf:params:acme:error:rateLimited :: too many new orders recently",
 		LastFailure:     at(5*time.Minute, time.UTC),
 		ServedChain:     "incomplete",
 		ServedCheckedAt: at(2*time.Minute, zoneEast),
@@ -173,7 +174,7 @@ func checkRecordJSON(t *testing.T, data []byte) {
 		t.Errorf(`"schema" = %v, want 1`, doc["schema"])
 	}
 	wantKeys := []string{"schema", "name", "domains", "version", "deployed_version", "serial", "not_before", "not_after",
-		"issuer", "renew_time", "last_attempt", "retry_count", "next_retry_time", "last_error", "last_failure",
+		"issuer", "renew_time", "last_attempt", "retry_count", "next_retry_time", "last_error", "last_error_detail", "last_failure",
 		"served_chain", "served_checked_at", "canary_proof", "held_by", "held_reason", "went_ahead_of",
 		"went_ahead_reason", "ari"}
 	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, slices.Sorted(slices.Values(wantKeys))) {
@@ -205,6 +206,7 @@ func TestSaveRecordsCutsErrors(t *testing.T) {
 		ptr  func(r *Record) *string
 	}{
 		{"last_error", func(r *Record) *string { return &r.LastError }},
+		{"last_error_detail", func(r *Record) *string { return &r.LastErrorDetail }},
 		{"held_reason", func(r *Record) *string { return &r.HeldReason }},
 		{"went_ahead_reason", func(r *Record) *string { return &r.WentAheadReason }},
 		{"held_by", func(r *Record) *string { return &r.HeldBy }}, // the first release's hold reason
