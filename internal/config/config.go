@@ -82,6 +82,25 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Certificates come from DomainsDir/*.yaml, sorted by Name.
 	Certificates []*Certificate `yaml:"-"`
+
+	lines map[string]int // field path -> line in Path
+}
+
+// Problem returns a FieldError on field of renewd.yaml, at the line where
+// the field (or the nearest field above it) was written: for checks made
+// after Load, such as the preflight of `renewd config check`.
+func (c *Config) Problem(field, format string, args ...any) *FieldError {
+	return &FieldError{File: c.Path, Line: lineOf(c.lines, field), Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// lineOf is source.line for a lines map kept after Load.
+func lineOf(lines map[string]int, field string) int {
+	for p := field; p != ""; p = parentPath(p) {
+		if l, ok := lines[p]; ok {
+			return l
+		}
+	}
+	return 0
 }
 
 // ACME configures the CA directory and the account renewd registers there.
@@ -182,6 +201,14 @@ type Certificate struct {
 	RenewBefore time.Duration `yaml:"renew_before"`
 	// Deploy is where the files are installed for nginx.
 	Deploy Deploy `yaml:"deploy"`
+
+	lines map[string]int // field path -> line in File
+}
+
+// Problem returns a FieldError on field of the certificate's file, at the
+// line where the field (or the nearest field above it) was written.
+func (c *Certificate) Problem(field, format string, args ...any) *FieldError {
+	return &FieldError{File: c.File, Line: lineOf(c.lines, field), Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Challenge selects and configures the ACME challenge type.

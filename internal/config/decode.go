@@ -73,6 +73,10 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		f := fieldPath(path, key)
 		i := fieldIndex(v.Type(), key)
 		if i < 0 {
+			if near := Nearest(key, names); near != "" {
+				d.src.badf(f, "unknown field; did you mean %s? valid: %s", near, strings.Join(names, ", "))
+				return
+			}
 			d.src.badf(f, "unknown field; valid: %s", strings.Join(names, ", "))
 			return
 		}
