@@ -89,7 +89,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkFlags, error) {
 	set.StringVar(&f.connect, "connect", "", "connect to HOST[:PORT] instead, sending the name as SNI")
 	pos, err := parseInterspersed(set, args)
 	if err != nil {
-		return f, &exitError{code: exitUsage}
+		return f, flagError(set, err)
 	}
 	f.args = pos
 	switch {

@@ -3,20 +3,40 @@ package main
 import (
 	"fmt"
 	"io"
+
+	"github.com/renewd/renewd/internal/acme"
+	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/preflight"
 )
 
+// cmdConfig is `renewd config check`: every problem a renewal would hit
+// before an order, in the files and on this machine, then the effective
+// configuration. It changes nothing on disk.
 func cmdConfig(g globals, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("config", stderr)
+	fs := newFlagSet("config check", stderr)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return &exitError{code: exitUsage}
+		return flagError(fs, err)
 	}
 	if len(pos) != 1 || pos[0] != "check" {
-		return fail(exitUsage, "usage: renewd config check")
+		fs.Usage()
+		return &exitError{code: exitUsage}
 	}
-	cfg, err := loadConfig(g)
+	cfg, invalid, err := config.LoadValid(g.configPath, config.Options{CheckDNSProvider: acme.CheckDNSProvider})
 	if err != nil {
-		return err
+		return &exitError{code: exitUsage, err: fmt.Errorf("invalid configuration:\n%w", err)}
+	}
+	var problems []error
+	for _, ic := range invalid {
+		problems = append(problems, ic.Errs...)
+	}
+	problems = append(problems, preflight.Check(cfg, preflight.Options{})...)
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "renewd: %d problem(s) to fix; each would stop a renewal:\n", len(problems))
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "%v\n", p)
+		}
+		return &exitError{code: exitUsage}
 	}
 	out, err := cfg.Effective()
 	if err != nil {

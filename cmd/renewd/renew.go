@@ -28,7 +28,7 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	dryRun := fs.Bool("dry-run", false, "order from acme.staging_directory and check everything; store, deploy and record nothing")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
-		return &exitError{code: exitUsage}
+		return flagError(fs, err)
 	}
 	log, err := newLogger(g.logLevel, "warn")
 	if err != nil {
@@ -36,14 +36,12 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	}
 	defer func() { _ = log.Sync() }()
 
-	cfg, err := loadConfig(g)
+	cfg, err := loadConfigFor(g, names, !*skipCanary, stderr)
 	if err != nil {
 		return err
 	}
-	for _, n := range names {
-		if cfg.Certificate(n) == nil {
-			return fail(exitUsage, "no certificate named %q in %s", n, cfg.DomainsDir)
-		}
+	if err := checkNames(cfg, names); err != nil {
+		return err
 	}
 	if *dryRun {
 		if cfg, err = cfg.ForDryRun(); err != nil {

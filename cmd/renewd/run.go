@@ -22,7 +22,10 @@ import (
 func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) error {
 	fs := newFlagSet("run", stderr)
 	if pos, err := parseInterspersed(fs, args); err != nil || len(pos) > 0 {
-		return fail(exitUsage, "usage: renewd run")
+		if err == nil {
+			fs.Usage()
+		}
+		return flagError(fs, err)
 	}
 	log, err := newLogger(g.logLevel, "info")
 	if err != nil {

@@ -18,16 +18,14 @@ func cmdStatus(g globals, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON for machines")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
-		return fail(exitUsage, "usage: renewd status [--json] [NAME...]")
+		return flagError(fs, err)
 	}
-	cfg, err := loadConfig(g)
+	cfg, err := loadConfigFor(g, names, false, stderr)
 	if err != nil {
 		return err
 	}
-	for _, n := range names {
-		if cfg.Certificate(n) == nil {
-			return fail(exitUsage, "no certificate named %q in %s", n, cfg.DomainsDir)
-		}
+	if err := checkNames(cfg, names); err != nil {
+		return err
 	}
 	// status changes nothing on disk and never takes the lock: it must
 	// answer while a renewal runs, as any user that can read the storage.
@@ -49,6 +47,12 @@ func cmdStatus(g globals, args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(struct {
 			Certificates []renew.Status `json:"certificates"`
 		}{rows})
+	}
+	if len(names) == 1 {
+		c := cfg.Certificate(names[0])
+		versions, _ := st.Versions(c.Name)
+		printDetail(stdout, c, rows[0], st.LiveDir(c.Name), versions, cfg.ArchiveKeep)
+		return nil
 	}
 	printStatus(stdout, rows)
 	return nil

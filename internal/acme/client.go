@@ -273,3 +273,22 @@ func caAnswered(err error) bool {
 	var rl *legoacme.RateLimitedError
 	return errors.As(err, &pd) || errors.As(err, &rl)
 }
+
+// Revoke asks the CA to revoke the certificate certPEM (its leaf first)
+// for reason, an RFC 5280 CRLReason code, with the account renewd orders
+// with.
+func (c *Client) Revoke(ctx context.Context, certPEM []byte, reason uint) error {
+	hint := &retryHint{}
+	acc, err := c.account(ctx, hint)
+	if err != nil {
+		return err
+	}
+	client, err := c.legoClient(ctx, acc, hint)
+	if err != nil {
+		return err
+	}
+	if err := client.Certificate.RevokeWithReason(certPEM, &reason); err != nil {
+		return fmt.Errorf("revoke: %w", err)
+	}
+	return nil
+}

@@ -112,6 +112,7 @@ func LoadValid(path string, opts Options) (cfg *Config, invalid []*Invalid, err 
 		return nil, nil, errors.Join(errs...)
 	}
 	c.lines = src.lines
+	c.Invalid = invalid
 	slices.SortFunc(c.Certificates, func(a, b *Certificate) int { return strings.Compare(a.Name, b.Name) })
 	return c, invalid, nil
 }

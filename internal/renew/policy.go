@@ -89,6 +89,9 @@ func decideFirst(cert *config.Certificate, rec *store.Record, now time.Time, for
 		return Plan{Due: true, Reason: "no certificate yet"}, true
 	case !sameDomains(cert.Domains, rec.Domains):
 		return Plan{Due: true, Reason: "domains changed"}, true
+	case rec.RevokedAt != nil:
+		// renewd revoke: nginx serves a revoked certificate until then.
+		return Plan{Due: true, At: *rec.RevokedAt, Reason: "revoked"}, true
 	case cert.Deploy.Enabled() && rec.Version != "" && rec.DeployedVersion != rec.Version && now.Before(*rec.NotAfter):
 		return Plan{Due: true, DeployOnly: true, Reason: "deploy pending for version " + rec.Version}, true
 	case rec.NextRetryTime != nil:

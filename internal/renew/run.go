@@ -15,6 +15,7 @@ import (
 	"github.com/renewd/renewd/internal/chain"
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/deploy"
+	"github.com/renewd/renewd/internal/store"
 )
 
 // Deployer installs stored certificates and proves them served; see
@@ -337,8 +338,35 @@ func (r *Renewer) report(c *config.Certificate, res *Result, saveErr error) {
 		return
 	}
 	r.step(c.Name, "done", fmt.Sprintf("serial %s, valid until %s", rec.Serial, rec.NotAfter.Format(time.RFC3339)))
+	r.pruneArchive(c, rec)
 	r.Log.Info("renewed", zap.String("certificate", c.Name), zap.Strings("domains", c.Domains), zap.String("serial", rec.Serial),
 		zap.Timep("not_after", rec.NotAfter), zap.String("version", rec.Version))
+}
+
+// pruner is a Storage that can prune a certificate's old versions
+// (*store.Store).
+type pruner interface {
+	Prune(name string, keep int, deployed string) ([]string, error)
+}
+
+// pruneArchive keeps archive/<name> to the live, the deployed and the last
+// archive_keep versions (docs/storage.md), after a renewal stored a new
+// one. A failure is logged: the renewal itself succeeded.
+func (r *Renewer) pruneArchive(c *config.Certificate, rec *store.Record) {
+	r.mu.Lock()
+	stored := r.issued[c.Name]
+	r.mu.Unlock()
+	p, ok := r.Store.(pruner)
+	if !ok || stored.IsZero() || r.Config.ArchiveKeep < 1 {
+		return
+	}
+	removed, err := p.Prune(c.Name, r.Config.ArchiveKeep, rec.DeployedVersion)
+	if err != nil {
+		r.Log.Warn("old versions not all removed from archive/", zap.String("certificate", c.Name), zap.Error(err))
+	}
+	if len(removed) > 0 {
+		r.Log.Debug("old versions removed from archive/", zap.String("certificate", c.Name), zap.Strings("versions", removed))
+	}
 }
 
 // warnLongRetryAfter says so when the CA asked for a longer wait than

@@ -39,6 +39,8 @@ type Status struct {
 	Due             bool       `json:"due"`
 	Version         string     `json:"version,omitempty"`
 	DeployedVersion string     `json:"deployed_version,omitempty"`
+	RevokedAt       *time.Time `json:"revoked_at,omitempty"`
+	RevokeReason    string     `json:"revoke_reason,omitempty"`
 }
 
 // StatusRows builds one row per configured certificate, in config order,
@@ -63,6 +65,7 @@ func StatusRows(cfg *config.Config, recs map[string]*store.Record, now time.Time
 			row.CanaryProof = rec.CanaryProof
 			row.LastFailure, row.ServedChain, row.ServedCheckedAt = rec.LastFailure, rec.ServedChain, rec.ServedCheckedAt
 			row.DeployedVersion = rec.DeployedVersion
+			row.RevokedAt, row.RevokeReason = rec.RevokedAt, rec.RevokeReason
 			if rec.NotAfter != nil {
 				// Floor, so an expired certificate never shows 0 days.
 				row.DaysLeft = ptr(int(math.Floor(rec.NotAfter.Sub(now).Hours() / 24)))

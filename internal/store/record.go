@@ -57,6 +57,11 @@ type Record struct {
 	WentAheadOf     string `json:"went_ahead_of,omitempty"`
 	WentAheadReason string `json:"went_ahead_reason,omitempty"`
 	ARI             *ARI   `json:"ari,omitempty"`
+	// RevokedAt is when `renewd revoke` had the CA revoke the live
+	// certificate, for RevokeReason (an RFC 5280 reason name); cleared
+	// when a new certificate is stored.
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	RevokeReason string     `json:"revoke_reason,omitempty"`
 }
 
 // ARI is the CA's last renewal information (RFC 9773) for a certificate.
@@ -80,7 +85,7 @@ func (r *Record) Clone() *Record {
 		c.Domains = []string{}
 	}
 	for _, t := range []**time.Time{&c.NotBefore, &c.NotAfter, &c.RenewTime, &c.LastAttempt, &c.NextRetryTime,
-		&c.LastFailure, &c.ServedCheckedAt, &c.CanaryProof} {
+		&c.LastFailure, &c.ServedCheckedAt, &c.CanaryProof, &c.RevokedAt} {
 		*t = normalTime(*t)
 	}
 	if r.ARI != nil {
@@ -128,8 +133,10 @@ func RecordFromCert(r *Record, leaf *x509.Certificate) {
 		serial = leaf.SerialNumber.Text(16)
 	}
 	if serial != r.Serial {
-		// The CA's renewal window was about the previous certificate.
+		// The CA's renewal window, and a revocation, were about the
+		// previous certificate.
 		r.ARI = nil
+		r.RevokedAt, r.RevokeReason = nil, ""
 	}
 	r.Serial = serial
 	r.NotBefore = normalTime(&leaf.NotBefore)

@@ -48,6 +48,8 @@ func recordWith(name string, at func(d time.Duration, z *time.Location) *time.Ti
 		HeldReason:      "canary canary failed: acme: 503 (its next retry is at 2026-11-21T16:20:00Z)",
 		WentAheadOf:     "canary",
 		WentAheadReason: "in its emergency window",
+		RevokedAt:       &t1,
+		RevokeReason:    "keyCompromise",
 		ARI: &ARI{
 			WindowStart:    at(60*24*time.Hour, zoneEast),
 			WindowEnd:      at(62*24*time.Hour, zoneWest),
@@ -176,7 +178,7 @@ func checkRecordJSON(t *testing.T, data []byte) {
 	wantKeys := []string{"schema", "name", "domains", "version", "deployed_version", "serial", "not_before", "not_after",
 		"issuer", "renew_time", "last_attempt", "retry_count", "next_retry_time", "last_error", "last_error_detail", "last_failure",
 		"served_chain", "served_checked_at", "canary_proof", "held_by", "held_reason", "went_ahead_of",
-		"went_ahead_reason", "ari"}
+		"went_ahead_reason", "ari", "revoked_at", "revoke_reason"}
 	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, slices.Sorted(slices.Values(wantKeys))) {
 		t.Errorf("keys %v\nwant %v", got, slices.Sorted(slices.Values(wantKeys)))
 	}
