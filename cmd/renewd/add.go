@@ -51,7 +51,7 @@ func cmdAdd(ctx context.Context, g globals, args []string, stdout, stderr io.Wri
 	}
 	if len(pos) != 1 || len(f.domains) == 0 || countSet(f.webroot, f.listen, f.dns) != 1 {
 		fmt.Fprintln(stderr, "renewd add: give one NAME, at least one -d DOMAIN, and one of --webroot, --listen or --dns")
-		fs.Usage()
+		printUsage(fs)
 		return &exitError{code: exitUsage}
 	}
 	name := pos[0]

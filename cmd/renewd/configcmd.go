@@ -19,7 +19,7 @@ func cmdConfig(g globals, args []string, stdout, stderr io.Writer) error {
 		return flagError(fs, err)
 	}
 	if len(pos) != 1 || pos[0] != "check" {
-		fs.Usage()
+		printUsage(fs)
 		return &exitError{code: exitUsage}
 	}
 	cfg, invalid, err := config.LoadValid(g.configPath, config.Options{CheckDNSProvider: acme.CheckDNSProvider})

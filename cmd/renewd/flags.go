@@ -39,11 +39,11 @@ var commands = []commandHelp{
 		summary: "write domains.d/NAME.yaml for a new certificate (with --now: and issue it)",
 		about: "The file is checked as config check would before it is written, and printed.\n" +
 			"--deploy-nginx DIR installs DIR/fullchain.pem and DIR/privkey.pem and reloads nginx."},
-	{name: "revoke", args: "NAME [--reason REASON]",
+	{name: "revoke", args: "NAME [--reason REASON] [--wait DURATION]",
 		summary: "revoke NAME's live certificate at the CA and record it",
 		about: "REASON is one of " + strings.Join(reasonNames(), ", ") + " (default unspecified).\n" +
 			"The files stay where they are: renew --now NAME issues a new certificate."},
-	{name: "remove", args: "NAME [--purge]",
+	{name: "remove", args: "NAME [--purge] [--wait DURATION]",
 		summary: "stop managing NAME: its file and record go, its certificates stay (with --purge: they go too)",
 		about:   "Deployed files (deploy.fullchain, deploy.key) are never removed: nginx may still use them."},
 	{name: "providers", args: "[NAME]",
@@ -87,10 +87,16 @@ func mainUsage() string {
 func newFlagSet(name string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprintf(out, "%s\n(renewd %s --help says more)\n", helpOf(name).usageLine(), name)
-	}
+	// The flag package calls Usage for --help too, which goes to stdout:
+	// flagError and printUsage print the usage line for mistakes.
+	fs.Usage = func() {}
 	return fs
+}
+
+// printUsage prints the usage line of fs's command for a mistake, on the
+// flag set's output (stderr).
+func printUsage(fs *flag.FlagSet) {
+	fmt.Fprintf(fs.Output(), "%s\n(renewd %s --help says more)\n", helpOf(fs.Name()).usageLine(), fs.Name())
 }
 
 // helpRequest is a command's answer to --help: main prints the help of
@@ -101,10 +107,14 @@ func (h *helpRequest) Error() string { return "help requested" }
 
 // flagError turns a parse error of fs into what the command returns:
 // --help becomes a helpRequest, anything else exit 2 (the flag package
-// has printed the mistake and the usage line).
+// has printed the mistake; this prints the usage line). A nil err is a
+// mistake in the arguments whose usage line the caller printed.
 func flagError(fs *flag.FlagSet, err error) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return &helpRequest{fs: fs}
+	}
+	if err != nil {
+		printUsage(fs)
 	}
 	return &exitError{code: exitUsage}
 }

@@ -120,7 +120,7 @@ func dispatch(ctx context.Context, g globals, cmd string, args []string, stdout,
 		fs := newFlagSet("version", stderr)
 		if pos, err := parseInterspersed(fs, args); err != nil || len(pos) > 0 {
 			if err == nil {
-				fs.Usage()
+				printUsage(fs)
 			}
 			return flagError(fs, err)
 		}

@@ -35,7 +35,7 @@ func cmdProviders(args []string, stdout, stderr io.Writer) error {
 	case 1:
 		return printProvider(stdout, pos[0])
 	}
-	fs.Usage()
+	printUsage(fs)
 	return &exitError{code: exitUsage}
 }
 

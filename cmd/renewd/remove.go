@@ -24,7 +24,7 @@ func cmdRemove(g globals, args []string, stdout, stderr io.Writer) error {
 		return flagError(fs, err)
 	}
 	if len(pos) != 1 {
-		fs.Usage()
+		printUsage(fs)
 		return &exitError{code: exitUsage}
 	}
 	name := pos[0]

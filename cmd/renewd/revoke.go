@@ -43,7 +43,7 @@ func cmdRevoke(ctx context.Context, g globals, args []string, stdout, stderr io.
 		return flagError(fs, err)
 	}
 	if len(pos) != 1 {
-		fs.Usage()
+		printUsage(fs)
 		return &exitError{code: exitUsage}
 	}
 	name := pos[0]

@@ -23,7 +23,7 @@ func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) err
 	fs := newFlagSet("run", stderr)
 	if pos, err := parseInterspersed(fs, args); err != nil || len(pos) > 0 {
 		if err == nil {
-			fs.Usage()
+			printUsage(fs)
 		}
 		return flagError(fs, err)
 	}
