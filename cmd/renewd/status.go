@@ -101,10 +101,10 @@ func printStatus(w io.Writer, rows []renew.Status) {
 	_ = tw.Flush()
 }
 
+// firstLine is the first line of s. last_error is one line already: the
+// last column shows it whole, cause included (renewd status NAME shows
+// the whole text).
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if len(s) > 120 {
-		s = s[:117] + "..."
-	}
 	return s
 }
