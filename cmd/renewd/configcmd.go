@@ -23,16 +23,18 @@ func cmdConfig(g globals, args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: exitUsage}
 	}
 	cfg, invalid, err := config.LoadValid(g.configPath, config.Options{CheckDNSProvider: acme.CheckDNSProvider})
-	if err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("invalid configuration:\n%w", err)}
-	}
 	var problems []error
-	for _, ic := range invalid {
-		problems = append(problems, ic.Errs...)
+	if err != nil {
+		// renewd.yaml itself: nothing to check the machine against.
+		problems = unjoin(err)
+	} else {
+		for _, ic := range invalid {
+			problems = append(problems, ic.Errs...)
+		}
+		problems = append(problems, preflight.Check(cfg, preflight.Options{})...)
 	}
-	problems = append(problems, preflight.Check(cfg, preflight.Options{})...)
 	if len(problems) > 0 {
-		fmt.Fprintf(stderr, "renewd: %d problem(s) to fix; each would stop a renewal:\n", len(problems))
+		fmt.Fprintf(stderr, "renewd: %d problem(s) to fix before renewing:\n", len(problems))
 		for _, p := range problems {
 			fmt.Fprintf(stderr, "%v\n", p)
 		}
@@ -45,4 +47,12 @@ func cmdConfig(g globals, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "# %s: valid, %d certificate(s)\n", cfg.Path, len(cfg.Certificates))
 	_, err = stdout.Write(out)
 	return err
+}
+
+// unjoin lists the errors of an errors.Join.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -47,7 +47,7 @@ func parseCerts(pemData []byte) ([]*x509.Certificate, error) { return chain.Pars
 //	```
 //	...
 //	```
-var generatedBlock = regexp.MustCompile("(?s)<!-- generated from test/e2e/testdata/([a-z0-9-]+)\\.golden -->\n```[a-z]*\n(.*?)```")
+var generatedBlock = regexp.MustCompile("(?s)(<!-- generated from test/e2e/testdata/([a-z0-9-]+)\\.golden -->\n```[a-z]*\n)(.*?)(```)")
 
 // TestDocsShowGoldenOutput: every block of README.md and docs/*.md marked
 // as generated from a golden file holds that file's text, so the outputs
@@ -66,15 +66,16 @@ func TestDocsShowGoldenOutput(t *testing.T) {
 		out := generatedBlock.ReplaceAllStringFunc(text, func(block string) string {
 			found++
 			m := generatedBlock.FindStringSubmatch(block)
-			golden, err := os.ReadFile(filepath.Join("testdata", m[1]+".golden"))
+			head, name, body, fence := m[1], m[2], m[3], m[4]
+			golden, err := os.ReadFile(filepath.Join("testdata", name+".golden"))
 			if err != nil {
 				t.Errorf("%s: %v", doc, err)
 				return block
 			}
-			if m[2] != string(golden) && !*update {
-				t.Errorf("%s: the block from %s.golden differs from it (go test ./test/e2e -run TestDocsShowGoldenOutput -update rewrites it)", doc, m[1])
+			if body != string(golden) && !*update {
+				t.Errorf("%s: the block from %s.golden differs from it (go test ./test/e2e -run TestDocsShowGoldenOutput -update rewrites it)", doc, name)
 			}
-			return strings.Replace(block, m[2], string(golden), 1)
+			return head + string(golden) + fence
 		})
 		if *update && out != text {
 			if err := os.WriteFile(doc, []byte(out), 0o644); err != nil {
@@ -84,5 +85,24 @@ func TestDocsShowGoldenOutput(t *testing.T) {
 	}
 	if found == 0 {
 		t.Error("no generated block in README.md or docs/")
+	}
+}
+
+// TestHelpGolden: what the built binary prints for --help, the main usage
+// and each command's, as the docs show it (testdata/help-*.golden).
+func TestHelpGolden(t *testing.T) {
+	t.Parallel()
+	w := &workspace{t: t, config: "/etc/renewd/renewd.yaml"}
+	for _, args := range [][]string{{"--help"}, {"renew", "--help"}, {"status", "--help"}, {"config", "check", "--help"},
+		{"add", "--help"}, {"revoke", "--help"}, {"remove", "--help"}, {"providers", "--help"}} {
+		res := w.run(env.renewd, nil, args...)
+		if res.code != 0 || res.stderr != "" {
+			t.Fatalf("renewd %v: %s", args, res)
+		}
+		name := "help-main"
+		if args[0] != "--help" {
+			name = "help-" + args[0]
+		}
+		compareGolden(t, name, "$ renewd "+strings.Join(args, " ")+"\n"+res.stdout)
 	}
 }
