@@ -177,13 +177,13 @@ func cause(err error, cert *config.Certificate) string {
 	if m := token404.FindStringSubmatch(detail); m != nil {
 		return fmt.Sprintf("%s returned 404 (%s)", m[1], hint404(cert))
 	}
-	short := strings.TrimPrefix(pd.Type, problemPrefix)
-	s := detail
-	if short != "" && short != pd.Type {
-		s = short + ": " + detail
-	} else if pd.Type != "" {
-		s = pd.Type + ": " + detail
+	s := strings.TrimPrefix(pd.Type, problemPrefix)
+	if pd.HTTPStatus == 429 || pd.HTTPStatus >= 500 {
+		// The CA's own trouble: its status says which (a 503 is
+		// maintenance, a 500 a bug), unlike a challenge's 403.
+		s += fmt.Sprintf(" (HTTP %d)", pd.HTTPStatus)
 	}
+	s += ": " + detail
 	for _, sub := range pd.SubProblems {
 		s += fmt.Sprintf("; %s: %s", strings.TrimPrefix(sub.Type, problemPrefix), OneLine(sub.Detail))
 	}

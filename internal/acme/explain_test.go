@@ -93,6 +93,8 @@ func TestSummaryGolden(t *testing.T) {
 		{desc: "rate limited on a new order, with a Retry-After", cert: webrootCert("http-01", "shop.example.com"),
 			err: &retryAfterError{err: fmt.Errorf("order: %w", &legoacme.RateLimitedError{ProblemDetails: problem("rateLimited", 429,
 				"too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s")}), retryAfter: "3600"}},
+		{desc: "the CA in maintenance (503)", cert: webrootCert("http-01", "shop.example.com"),
+			err: fmt.Errorf("order: %w", problem("serverInternal", 503, "the service is down for maintenance"))},
 		{desc: "bad nonces until lego gave up", cert: webrootCert("http-01", "shop.example.com"),
 			err: fmt.Errorf("order: %w", &legoacme.NonceError{ProblemDetails: problem("badNonce", 400, "JWS has an invalid anti-replay nonce")})},
 		{desc: "CAA forbids the CA", cert: webrootCert("http-01", "shop.example.com"),
