@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -73,7 +74,7 @@ func cmdAdd(ctx context.Context, g globals, args []string, stdout, stderr io.Wri
 	if err := writeNew(file, data); err != nil {
 		return fail(exitUsage, "%v", err)
 	}
-	if problems := checkAdded(g, name); len(problems) > 0 {
+	if problems := checkAdded(g, name, cfg); len(problems) > 0 {
 		_ = os.Remove(file)
 		fmt.Fprintf(stderr, "renewd: %s is not written: %d problem(s) to fix first:\n", file, len(problems))
 		for _, p := range problems {
@@ -156,11 +157,17 @@ func addYAML(f addFlags) ([]byte, error) {
 		}
 		out.Challenge.HTTP01.Webroot = dir
 	}
-	body, err := yaml.Marshal(out)
-	if err != nil {
+	var b bytes.Buffer
+	b.WriteString("# written by renewd add; docs/configuration.md describes every field\n")
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2) // as the examples in the docs
+	if err := enc.Encode(out); err != nil {
 		return nil, err
 	}
-	return append([]byte("# written by renewd add; docs/configuration.md describes every field\n"), body...), nil
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // writeNew writes a new file, refusing to replace one.
@@ -186,16 +193,23 @@ func writeNew(path string, data []byte) error {
 }
 
 // checkAdded runs config check's checks on the new certificate name: its
-// file's problems, and the preflight of it and of renewd.yaml.
-func checkAdded(g globals, name string) []error {
+// file's problems, the problems it makes in files that were fine before
+// (a domain two files claim is reported on the later file, which may be
+// the other one), and the preflight of it and of renewd.yaml. before is
+// the configuration without the new file.
+func checkAdded(g globals, name string, before *config.Config) []error {
 	cfg, invalid, err := config.LoadValid(g.configPath, config.Options{CheckDNSProvider: acme.CheckDNSProvider})
 	if err != nil {
 		return []error{err}
 	}
+	var errs []error
 	for _, ic := range invalid {
-		if ic.Name == name {
-			return ic.Errs
+		if ic.Name == name || before.Certificate(ic.Name) != nil {
+			errs = append(errs, ic.Errs...)
 		}
+	}
+	if len(errs) > 0 {
+		return errs
 	}
 	only := *cfg
 	only.Certificates = []*config.Certificate{cfg.Certificate(name)}
