@@ -46,41 +46,84 @@ type Options struct {
 // *FieldError, renewd.yaml's first, then each certificate file's in file
 // order, each file's ordered by line. On error the Config is nil.
 func Load(path string, opts Options) (*Config, error) {
+	c, invalid, err := LoadValid(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(invalid) > 0 {
+		var errs []error
+		for _, ic := range invalid {
+			errs = append(errs, ic.Errs...)
+		}
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// Invalid is a certificate file of domains_dir that did not load, with
+// its problems.
+type Invalid struct {
+	// Name is the certificate's name as far as it could be read (name:,
+	// or the file name without .yaml); it may itself be invalid.
+	Name string
+	// File is the absolute path of the file.
+	File string
+	// Canary is true when the file says canary: true.
+	Canary bool
+	// Errs are its *FieldError problems, by line.
+	Errs []error
+}
+
+// Error lists the problems, one per line.
+func (ic *Invalid) Error() string { return errors.Join(ic.Errs...).Error() }
+
+// LoadValid is Load for commands about some certificates only (`renew
+// NAME`, `status NAME`): a problem in one certificate's file (an unset
+// ${VAR}, say) is reported against that certificate in invalid, and the
+// Config holds the certificates that loaded. err is for renewd.yaml and
+// domains_dir, without which nothing loads; the Config is nil then.
+func LoadValid(path string, opts Options) (cfg *Config, invalid []*Invalid, err error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, errors.Join(&FieldError{File: path, Msg: fmt.Sprintf("cannot resolve the path: %v", err)})
+		return nil, nil, errors.Join(&FieldError{File: path, Msg: fmt.Sprintf("cannot resolve the path: %v", err)})
 	}
 	l := &loader{opts: opts}
 	var expanded []string
 	l.opts.LookupEnv = recordingLookup(opts.LookupEnv, &expanded)
 	c, src := l.global(abs)
 	errs := src.errs.sorted()
-	if src.broken {
-		// Without renewd.yaml there is no domains_dir to look in.
-		return nil, errors.Join(errs...)
-	}
-	if !src.errs.has("domains_dir") {
+	if !src.broken && !src.errs.has("domains_dir") {
 		files, ferr := certFiles(c)
 		if ferr != nil {
 			errs = append(errs, &FieldError{File: abs, Line: src.lines["domains_dir"], Field: "domains_dir", Msg: ferr.Error(), err: ferr})
 		}
-		certs := l.certificates(c, files)
-		for _, lc := range certs {
-			errs = append(errs, lc.src.errs.sorted()...)
+		for _, lc := range l.certificates(c, files) {
+			if cerrs := lc.src.errs.sorted(); len(cerrs) > 0 {
+				invalid = append(invalid, &Invalid{Name: lc.cert.Name, File: lc.cert.File, Canary: lc.cert.Canary, Errs: cerrs})
+				continue
+			}
+			lc.cert.lines = lc.src.lines
 			c.Certificates = append(c.Certificates, lc.cert)
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		// Without a valid renewd.yaml no certificate can be renewed;
+		// its problems come first, then every file's.
+		for _, ic := range invalid {
+			errs = append(errs, ic.Errs...)
+		}
+		return nil, nil, errors.Join(errs...)
 	}
+	c.lines = src.lines
+	c.Invalid = invalid
 	slices.SortFunc(c.Certificates, func(a, b *Certificate) int { return strings.Compare(a.Name, b.Name) })
 	applyPanelNginx(c, src)
 	c.expanded = expanded
 	c.register()
-	return c, nil
+	return c, invalid, nil
 }
 
 // loader holds what Load needs across files.
