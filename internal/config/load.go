@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"gopkg.in/yaml.v3"
@@ -163,10 +165,24 @@ func (l *loader) global(path string) (*Config, *source) {
 // certificates loads every file and then runs the checks that span files,
 // reporting each clash on the later file.
 func (l *loader) certificates(c *Config, files []string) []*loaded {
-	var all []*loaded
-	for _, f := range files {
-		all = append(all, l.certificate(c, f))
+	all := make([]*loaded, len(files))
+	// Files are independent until checkAcrossFiles: read and decode them
+	// a few at a time (10,000 small files are mostly open and read calls,
+	// which overlap), keeping their order.
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(len(files), 2*runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for i := range next {
+				all[i] = l.certificate(c, files[i])
+			}
+		})
 	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	checkAcrossFiles(all)
 	return all
 }
