@@ -27,7 +27,8 @@ const maxFileSize = 1 << 20
 // Options carries checks that need code outside this package.
 type Options struct {
 	// CheckDNSProvider, when set, is called for every dns-01 certificate
-	// with the provider name and its expanded env map. Return an error
+	// with the provider name and its expanded env map, one call at a time,
+	// in file order. Return an error
 	// wrapping ErrUnknownDNSProvider for an unknown name (reported on field
 	// challenge.dns01.provider), any other error for missing or bad
 	// credentials (reported on challenge.dns01.env). Env values in the
@@ -168,13 +169,16 @@ func (l *loader) certificates(c *Config, files []string) []*loaded {
 	all := make([]*loaded, len(files))
 	// Files are independent until checkAcrossFiles: read and decode them
 	// a few at a time (10,000 small files are mostly open and read calls,
-	// which overlap), keeping their order.
+	// which overlap), keeping their order. The DNS provider checks run
+	// after, one at a time in file order, as Options promises.
+	par := &loader{opts: l.opts}
+	par.opts.CheckDNSProvider = nil
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(len(files), 2*runtime.GOMAXPROCS(0)) {
 		wg.Go(func() {
 			for i := range next {
-				all[i] = l.certificate(c, files[i])
+				all[i] = par.certificate(c, files[i])
 			}
 		})
 	}
@@ -183,6 +187,15 @@ func (l *loader) certificates(c *Config, files []string) []*loaded {
 	}
 	close(next)
 	wg.Wait()
+	if check := l.opts.CheckDNSProvider; check != nil {
+		for _, lc := range all {
+			d := &lc.cert.Challenge.DNS01
+			if !lc.broken && lc.cert.Challenge.Type == challengeDNS01 && d.Provider != "" &&
+				!lc.src.errs.has("challenge.dns01.provider") && !lc.src.errs.has("challenge.dns01.env") {
+				checkProvider(d, lc.src, check)
+			}
+		}
+	}
 	checkAcrossFiles(all)
 	return all
 }
