@@ -53,6 +53,7 @@ commands:
   check [--json] [--strict] [--warn-days N] [--timeout D] [--connect ADDR] [NAME | HOST[:PORT]...]
                                               judge stored and served chains as strict clients do
   config check                                validate and print the effective configuration
+  cluster status [--json]                     nodes, leader, and the version each node serves
   version                                     print the version
 
 The configuration is --config, else $RENEWD_CONFIG, else ` + config.DefaultPath + `.
@@ -109,6 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdCheck(ctx, g, cmdArgs, stdout, stderr)
 	case "config":
 		err = cmdConfig(g, cmdArgs, stdout, stderr)
+	case "cluster":
+		err = cmdCluster(ctx, g, cmdArgs, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":

@@ -17,7 +17,7 @@ const masked = "********"
 // secret: the EAB MAC key, every dns-01 provider variable, and the URL
 // (which carries the robot's token) and signing secret of notify targets.
 func isSecret(path string) bool {
-	return path == "acme.eab.hmac_key" || strings.HasPrefix(path, "challenge.dns01.env.") ||
+	return path == "acme.eab.hmac_key" || path == "cluster.etcd.password" || strings.HasPrefix(path, "challenge.dns01.env.") ||
 		strings.HasPrefix(path, "notify.targets[") && (strings.HasSuffix(path, ".url") || strings.HasSuffix(path, ".secret"))
 }
 
@@ -32,6 +32,9 @@ func (c *Config) Effective() ([]byte, error) {
 	root := &yaml.Node{Kind: yaml.MappingNode}
 	addPair(root, "file", scalarNode("!!str", c.Path))
 	addFields(root, reflect.ValueOf(c).Elem(), "")
+	if !c.Cluster.Enabled() {
+		removeKey(root, "cluster") // not configured: nothing to show
+	}
 	certs := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, cert := range c.Certificates {
 		m := &yaml.Node{Kind: yaml.MappingNode}
@@ -120,6 +123,16 @@ func dropUnusedChallenge(cert *yaml.Node, typ string) {
 	for i := 0; i+1 < len(ch.Content); i += 2 {
 		if ch.Content[i].Value == unused {
 			ch.Content = append(ch.Content[:i], ch.Content[i+2:]...)
+			return
+		}
+	}
+}
+
+// removeKey drops key and its value from mapping m.
+func removeKey(m *yaml.Node, key string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
 			return
 		}
 	}

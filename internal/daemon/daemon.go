@@ -25,6 +25,9 @@ type Runtime struct {
 	// Renew runs one renewal pass (taking the storage lock itself) and
 	// returns a one-line summary. It must honour ctx.
 	Renew func(ctx context.Context) (string, error)
+	// Kick, when not nil, asks for a pass now, outside the schedule: a
+	// cluster node that has just become the leader.
+	Kick <-chan struct{}
 }
 
 // Loader builds a Runtime from the configuration; it is called at start
@@ -118,6 +121,10 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 				if !running {
 					running = d.startPass(ctx, rt, passDone)
 				}
+			}
+		case <-rt.Kick:
+			if !running { // a running pass already does what was asked
+				running = d.startPass(ctx, rt, passDone)
 			}
 		case <-watchdog:
 			d.notify(Notifier.Watchdog)

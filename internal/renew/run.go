@@ -249,10 +249,11 @@ func (r *Renewer) attempted(c *config.Certificate) {
 // failed, nginx serves another certificate, a hook failed after it...).
 func servedVerdict(err error) string {
 	var inc *chain.IncompleteError
+	var fleet interface{ ServedIncomplete() bool } // a cluster's nodes
 	switch {
 	case err == nil:
 		return "complete"
-	case errors.As(err, &inc):
+	case errors.As(err, &inc), errors.As(err, &fleet) && fleet.ServedIncomplete():
 		return "incomplete"
 	}
 	return ""
