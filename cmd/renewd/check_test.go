@@ -4,24 +4,22 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/renewd/renewd/internal/check"
+	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/store"
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // checkPKI is a root, an intermediate and two leaves for shop.example.com
@@ -36,70 +34,30 @@ type checkPKI struct {
 func newCheckPKI(t *testing.T) *checkPKI {
 	t.Helper()
 	now := time.Now()
-	rootKey, interKey, leafKey, otherKey := ecKey(t), ecKey(t), ecKey(t), ecKey(t)
-	ca := func(cn string) *x509.Certificate {
-		return &x509.Certificate{
-			SerialNumber: big.NewInt(int64(len(cn))), Subject: pkix.Name{CommonName: cn},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(3, 0, 0),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-		}
+	b := testpki.New(t, now)
+	validity := testpki.Validity(now.Add(-time.Hour), now.AddDate(3, 0, 0))
+	root := b.Root(testpki.CN("Check Test Root"), validity)
+	inter := b.Issue(root, testpki.CN("Check Test Intermediate"), validity)
+	leaf := func(serial int64) *testpki.Cert {
+		return b.Issue(inter, testpki.CN("shop.example.com"), testpki.Names("shop.example.com", "www.shop.example.com"),
+			testpki.Serial(serial), testpki.Validity(now.Add(-time.Hour), now.AddDate(0, 0, 60)))
 	}
-	leaf := func(serial int64) *x509.Certificate {
-		return &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "shop.example.com"},
-			DNSNames:  []string{"shop.example.com", "www.shop.example.com"},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, 60),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-	}
-	p := &checkPKI{interKey: interKey, leafKey: leafKey, otherKey: otherKey}
-	p.root = sign(t, ca("Check Test Root"), nil, rootKey, rootKey)
-	p.inter = sign(t, ca("Check Test Intermediate"), p.root, interKey, rootKey)
-	p.leaf = sign(t, leaf(0x1001), p.inter, leafKey, interKey)
-	p.other = sign(t, leaf(0x2002), p.inter, otherKey, interKey)
-	return p
-}
-
-func ecKey(t *testing.T) crypto.Signer {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func sign(t *testing.T, tmpl, parent *x509.Certificate, key, signer crypto.Signer) *x509.Certificate {
-	t.Helper()
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	live, other := leaf(0x1001), leaf(0x2002)
+	return &checkPKI{root: root.Cert, inter: inter.Cert, leaf: live.Cert, other: other.Cert,
+		interKey: inter.Key, leafKey: live.Key, otherKey: other.Key}
 }
 
 func pemOf(certs ...*x509.Certificate) []byte {
 	var out []byte
 	for _, c := range certs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		out = append(out, testpki.PEM(&testpki.Cert{Cert: c})...)
 	}
 	return out
 }
 
 func keyPEM(t *testing.T, k crypto.Signer) []byte {
 	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return (&testpki.Cert{Key: k}).KeyPEM()
 }
 
 // serveChain serves chain with key on 127.0.0.1 until the test ends.
@@ -334,23 +292,97 @@ func TestParseHostPort(t *testing.T) {
 		{"例子.中国", "xn--fsqu00a.xn--fiqs8s", "xn--fsqu00a.xn--fiqs8s:443"},
 	}
 	for _, tc := range tests {
-		host, addr, err := parseHostPort(tc.in)
+		host, addr, err := check.ParseHostPort(tc.in)
 		if err != nil || host != tc.host || addr != tc.addr {
 			t.Errorf("parseHostPort(%q) = %q, %q, %v; want %q, %q", tc.in, host, addr, err, tc.host, tc.addr)
 		}
 	}
 	for _, bad := range []string{"", ":443", "host:0", "host:70000", "http://shop.example.com", "a b.example.com"} {
-		if _, _, err := parseHostPort(bad); err == nil {
+		if _, _, err := check.ParseHostPort(bad); err == nil {
 			t.Errorf("parseHostPort(%q) succeeded", bad)
 		}
 	}
 }
 
 func TestSNIFor(t *testing.T) {
-	if got := sniFor("*.example.com"); got != "renewd-check.example.com" {
-		t.Errorf("sniFor(*.example.com) = %q", got)
+	if got := check.SNIFor("*.example.com"); got != "renewd-check.example.com" {
+		t.Errorf("check.SNIFor(*.example.com) = %q", got)
 	}
-	if got := sniFor("shop.example.com"); got != "shop.example.com" {
-		t.Errorf("sniFor(shop.example.com) = %q", got)
+	if got := check.SNIFor("shop.example.com"); got != "shop.example.com" {
+		t.Errorf("check.SNIFor(shop.example.com) = %q", got)
+	}
+}
+
+// TestCheckFilesAndNames: FILE.pem arguments with --key and --ca-file work
+// without a configuration, and a certificate renewd does not deploy to
+// nginx is checked on disk only, unless --connect names a server.
+func TestCheckFilesAndNames(t *testing.T) {
+	s := newCheckSetup(t)
+	p := s.pki
+	dir := t.TempDir()
+	full, leafOnly, key, otherKey, root := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "cert.pem"),
+		filepath.Join(dir, "privkey.pem"), filepath.Join(dir, "other.key"), filepath.Join(dir, "root.pem")
+	writeFile(t, full, string(pemOf(p.leaf, p.inter)))
+	writeFile(t, leafOnly, string(pemOf(p.leaf)))
+	writeFile(t, key, string(keyPEM(t, p.leafKey)))
+	writeFile(t, otherKey, string(keyPEM(t, p.otherKey)))
+	writeFile(t, root, string(pemOf(p.root)))
+	fifo := filepath.Join(dir, "fifo.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(filepath.Dir(s.config), "domains.d", "mail.yaml"), `domains: [mail.example.com]
+challenge:
+  type: http-01
+  http01: {webroot: /var/www/acme}
+`)
+	tests := []struct {
+		desc     string
+		args     []string
+		code     int
+		contains []string
+		lacks    []string
+	}{
+		{"a file and its key, trusted through --ca-file", []string{"check", "--ca-file", root, full, "--key", key}, 0,
+			[]string{full + ": file " + full, "PASS chain     complete", "PASS key       the key file matches the leaf", "overall: PASS (1 endpoint"}, nil},
+		{"a file without its key", []string{"check", "--ca-file", root, full}, 0, []string{"PASS names     names shop.example.com, www.shop.example.com"}, []string{"key  "}},
+		{"a leaf-only file", []string{"check", "--ca-file", root, leafOnly}, 1, []string{`FAIL chain     incomplete: no certificate for issuer "CN=Check Test Intermediate"`}, nil},
+		{"a key that does not match", []string{"check", "--ca-file", root, full, "--key", otherKey}, 1, []string{"FAIL key       the key file (ECDSA P-256) does not match the leaf's key"}, nil},
+		{"without --ca-file the test root is not trusted", []string{"check", full}, 1, []string{`issuer "CN=Check Test Root"`}, nil},
+		{"--key without a file", []string{"check", "--key", key, "shop.example.com"}, 2, []string{"--key " + key + " goes with exactly one FILE argument"}, nil},
+		{"a file that does not exist", []string{"check", filepath.Join(dir, "nope.pem")}, 2, []string{"nope.pem: no such file or directory"}, nil},
+		{"a FIFO is refused, not waited on", []string{"check", fifo}, 2, []string{"fifo.pem is not a regular file: give a PEM chain file"}, nil},
+		{"a name not deployed to nginx: its files only", []string{"--config", s.config, "check", "mail"}, 1,
+			[]string{"mail: stored ", "no live certificate: renewd has not issued mail yet", "overall: FAIL (1 of 1 endpoint failed)"}, []string{"served by"}},
+		{"a name not deployed to nginx, with --connect", []string{"--config", s.config, "check", "mail", "--connect", s.served}, 1,
+			[]string{"mail: served by " + s.served + " (SNI mail.example.com)", "mail.example.com is not covered"}, []string{"serial"}},
+		{"a file next to a name", []string{"--config", s.config, "check", "shop", full}, 0, []string{"overall: PASS (4 endpoints"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			args := tc.args
+			if args[0] == "check" {
+				// The default path: it need not exist for files and hosts.
+				args = append([]string{"--config", config.DefaultPath}, args...)
+			}
+			res := runRenewd(t, args...)
+			if res.code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s", res.code, tc.code, res)
+			}
+			out := res.stdout
+			if tc.code == exitUsage {
+				out = res.stderr
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(out, c) {
+					t.Errorf("output lacks %q\n%s", c, res)
+				}
+			}
+			for _, c := range tc.lacks {
+				if strings.Contains(out, c) {
+					t.Errorf("output has %q\n%s", c, res)
+				}
+			}
+		})
 	}
 }

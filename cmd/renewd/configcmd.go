@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+
+	"github.com/renewd/renewd/internal/config"
 )
 
 func cmdConfig(g globals, args []string, stdout, stderr io.Writer) error {
@@ -22,7 +24,7 @@ func cmdConfig(g globals, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fail(exitFailed, "render config: %v", err)
 	}
-	fmt.Fprintf(stdout, "# %s: valid, %d certificate(s)\n", cfg.Path, len(cfg.Certificates))
+	fmt.Fprintf(stdout, "# %s: valid, %d certificate(s)\n", config.QuotePath(cfg.Path), len(cfg.Certificates))
 	_, err = stdout.Write(out)
 	return err
 }

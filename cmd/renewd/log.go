@@ -2,15 +2,17 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	legolog "github.com/go-acme/lego/v4/log"
 	"go.uber.org/zap"
+	"go.uber.org/zap/buffer"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
 
-	"github.com/renewd/renewd/internal/acme"
+	"github.com/renewd/renewd/internal/secret"
 )
 
 // newLogger builds the process logger: readable console lines on a
@@ -18,6 +20,14 @@ import (
 // logger is pointed at it once, here, at debug level: lego's chatter is
 // useful when debugging and noise otherwise.
 func newLogger(level, defaultLevel string) (*zap.Logger, error) {
+	return newLoggerTo(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())), level, defaultLevel)
+}
+
+// newLoggerTo is newLogger writing to w. Every line, at every level, goes
+// through secret.Mask as it is written (maskingEncoder): lego logs what an
+// exec DNS script prints and a provider's failed cleanup, renewd logs
+// command output and errors, any of which may carry a credential.
+func newLoggerTo(w io.Writer, console bool, level, defaultLevel string) (*zap.Logger, error) {
 	if level == "" {
 		level = defaultLevel
 	}
@@ -26,7 +36,7 @@ func newLogger(level, defaultLevel string) (*zap.Logger, error) {
 		return nil, fail(exitUsage, "--log-level %q: use debug, info, warn or error", level)
 	}
 	var enc zapcore.Encoder
-	if term.IsTerminal(int(os.Stderr.Fd())) {
+	if console {
 		ec := zap.NewDevelopmentEncoderConfig()
 		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05")
 		enc = zapcore.NewConsoleEncoder(ec)
@@ -35,11 +45,30 @@ func newLogger(level, defaultLevel string) (*zap.Logger, error) {
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewJSONEncoder(ec)
 	}
-	log := zap.New(zapcore.NewCore(enc, zapcore.Lock(os.Stderr), lvl))
-	// Masked: lego logs what an exec DNS script prints and a provider's
-	// failed cleanup, either of which may carry a credential.
-	legolog.Logger = acme.MaskingLogger(legoLogger{log.Named("lego").WithOptions(zap.AddCallerSkip(3)).Sugar()})
+	log := zap.New(zapcore.NewCore(maskingEncoder{enc}, zapcore.Lock(zapcore.AddSync(w)), lvl))
+	legolog.Logger = legoLogger{log.Named("lego").WithOptions(zap.AddCallerSkip(3)).Sugar()}
 	return log, nil
+}
+
+// maskingEncoder masks secrets in each encoded line: the message, every
+// field (strings, errors, values rendered by reflection, fields added with
+// With) and stack traces alike, because it works on the finished line.
+// secret.Mask knows the JSON-escaped form of every secret.
+type maskingEncoder struct{ zapcore.Encoder }
+
+func (e maskingEncoder) Clone() zapcore.Encoder { return maskingEncoder{e.Encoder.Clone()} }
+
+func (e maskingEncoder) EncodeEntry(ent zapcore.Entry, fields []zapcore.Field) (*buffer.Buffer, error) {
+	buf, err := e.Encoder.EncodeEntry(ent, fields)
+	if err != nil {
+		return nil, err
+	}
+	line := buf.String()
+	if masked := secret.Mask(line); masked != line {
+		buf.Reset()
+		buf.AppendString(masked)
+	}
+	return buf, nil
 }
 
 // legoLogger adapts zap to lego's StdLogger. lego prefixes its lines with

@@ -50,10 +50,13 @@ commands:
   renew [--now] [--dry-run] [--wait DURATION] [--skip-canary] [NAME...]
                                               renew what is due (with --now: the named or all certificates)
   status [--json]                             one row per certificate
-  check [--json] [--strict] [--warn-days N] [--timeout D] [--connect ADDR] [NAME | HOST[:PORT]...]
-                                              judge stored and served chains as strict clients do
+  check [--json] [--strict] [--warn-days N] [--timeout D] [--connect ADDR] [--ca-file FILE] [--key FILE]
+        [NAME | HOST[:PORT] | FILE.pem...]    judge stored, served and given chains as strict clients do
   config check                                validate and print the effective configuration
   cluster status [--json]                     nodes, leader, and the version each node serves
+  audit nginx [--json] [--timeout D]          judge every certificate nginx is configured with, and say what to fix
+  import certbot|acme.sh|baota [DIR] [--apply] [--json]
+                                              take over another tool's certificates without ordering (a dry run without --apply)
   version                                     print the version
 
 The configuration is --config, else $RENEWD_CONFIG, else ` + config.DefaultPath + `.
@@ -112,6 +115,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(g, cmdArgs, stdout, stderr)
 	case "cluster":
 		err = cmdCluster(ctx, g, cmdArgs, stdout, stderr)
+	case "audit":
+		err = cmdAudit(ctx, g, cmdArgs, stdout, stderr)
+	case "import":
+		err = cmdImport(ctx, g, cmdArgs, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "--help":

@@ -15,6 +15,7 @@ import (
 	"github.com/renewd/renewd/internal/cluster"
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/renew"
+	"github.com/renewd/renewd/internal/secret"
 	"github.com/renewd/renewd/internal/store"
 )
 
@@ -55,7 +56,7 @@ func cmdStatus(g globals, args []string, stdout, stderr io.Writer) error {
 
 func printStatus(w io.Writer, rows []renew.Status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tDOMAINS\tEXPIRES\tDAYS\tNEXT RENEWAL\tRETRIES\tSERVED\tLAST ERROR")
+	fmt.Fprintln(tw, "NAME\tDOMAINS\tEXPIRES\tLEFT\tNEXT RENEWAL\tRETRIES\tSERVED\tLAST ERROR")
 	for _, r := range rows {
 		name := r.Name
 		if r.Canary {
@@ -65,8 +66,8 @@ func printStatus(w io.Writer, rows []renew.Status) {
 		if r.NotAfter != nil {
 			expires = r.NotAfter.Format(time.RFC3339)
 		}
-		if r.DaysLeft != nil {
-			days = fmt.Sprint(*r.DaysLeft)
+		if r.TimeLeft != "" {
+			days = r.TimeLeft
 		}
 		next := "now"
 		if r.NextRenewal != nil && !r.Due {
@@ -84,7 +85,7 @@ func printStatus(w io.Writer, rows []renew.Status) {
 		case "incomplete":
 			served = "INCOMPLETE"
 		}
-		lastErr := firstLine(r.LastError)
+		lastErr := firstLine(secret.Mask(r.LastError)) // a record of an older renewd may hold a secret
 		if r.HeldBy != "" {
 			lastErr = "held: " + firstLine(r.HeldReason)
 		}

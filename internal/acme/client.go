@@ -150,7 +150,8 @@ func (c *Client) account(ctx context.Context, hint *retryHint) (*account, error)
 //
 // The error's text has cert's DNS-01 secrets masked (the env map's values
 // and the provider's credentials in the process environment, see
-// secretValues): a provider's error may quote them, and the error goes to
+// remember), and every other secret renewd knows of: a provider's error
+// may quote them, and the error goes to
 // logs, state.json and notifications. It still unwraps to lego's errors.
 func (c *Client) Obtain(ctx context.Context, cert *config.Certificate, previous *x509.Certificate) (*Issued, error) {
 	hint := &retryHint{}
@@ -170,7 +171,9 @@ func (c *Client) obtain(ctx context.Context, cert *config.Certificate, previous 
 	if err != nil {
 		return nil, err
 	}
-	if err := c.setSolver(ctx, client, cert); err != nil {
+	journal := newPending(accountDir(c.accountsDir, c.cfg.Directory), cert.Name)
+	c.cleanLeftovers(journal, cert)
+	if err := c.setSolver(ctx, client, cert, journal); err != nil {
 		return nil, err
 	}
 	kt, ok := keyTypes[cert.KeyType]
@@ -208,14 +211,16 @@ func (c *Client) obtain(ctx context.Context, cert *config.Certificate, previous 
 	return &Issued{Certs: certs, Key: signer, KeyPEM: certcrypto.PEMEncode(priv), CertURL: res.CertURL}, nil
 }
 
-// setSolver binds cert's challenge solver to client. ctx is the order's:
-// a DNS-01 propagation wait ends when it does (see dnsOptions).
-func (c *Client) setSolver(ctx context.Context, client *lego.Client, cert *config.Certificate) error {
+// setSolver sets cert's challenge solver on client; the solvers that
+// leave something outside renewd (a token file, a TXT record) record it
+// in journal until it is cleaned up. ctx is the order's: a DNS-01
+// propagation wait ends when it does (see dnsOptions).
+func (c *Client) setSolver(ctx context.Context, client *lego.Client, cert *config.Certificate, journal *pending) error {
 	switch ch := cert.Challenge; ch.Type {
 	case "http-01":
 		var p challenge.Provider = c.responder.Provider(ch.HTTP01.Listen)
 		if ch.HTTP01.Webroot != "" {
-			p = &webrootProvider{dir: ch.HTTP01.Webroot}
+			p = &webrootProvider{dir: ch.HTTP01.Webroot, journal: journal}
 		}
 		if c.share != nil {
 			p = &sharedProvider{Provider: p, ctx: ctx, share: c.share, cert: cert.Name}
@@ -226,7 +231,7 @@ func (c *Client) setSolver(ctx context.Context, client *lego.Client, cert *confi
 		if err != nil {
 			return fmt.Errorf("dns-01: %w", err)
 		}
-		return client.Challenge.SetDNS01Provider(wrapDNSProvider(p, ch.DNS01), dnsOptions(ctx, ch.DNS01)...)
+		return client.Challenge.SetDNS01Provider(wrapDNSProvider(p, ch.DNS01, journal), dnsOptions(ctx, ch.DNS01)...)
 	default:
 		return fmt.Errorf("%w for challenge type %q", errNoSolver, ch.Type)
 	}

@@ -61,14 +61,42 @@ func CheckDNSProvider(name string, vars map[string]string) error {
 }
 
 // dnsProvider wraps a lego provider so that renewd's propagation_timeout
-// applies instead of the provider's own default.
+// applies instead of the provider's own default, and so that every TXT
+// record it sets is recorded until it is removed (see pending).
 type dnsProvider struct {
 	challenge.Provider
 	timeout  time.Duration
 	interval time.Duration
+	name     string   // the lego provider name, for the record
+	journal  *pending // nil: nothing recorded
 }
 
 func (p *dnsProvider) Timeout() (time.Duration, time.Duration) { return p.timeout, p.interval }
+
+// Present records the record before setting it: a kill in between leaves
+// a record of a TXT record that may exist, never the reverse.
+func (p *dnsProvider) Present(domain, token, keyAuth string) error {
+	if err := p.journal.add(p.leftover(domain, token, keyAuth)); err != nil {
+		return err
+	}
+	if err := p.Provider.Present(domain, token, keyAuth); err != nil {
+		return err
+	}
+	presented()
+	return nil
+}
+
+// CleanUp removes the record, then strikes it off.
+func (p *dnsProvider) CleanUp(domain, token, keyAuth string) error {
+	if err := p.Provider.CleanUp(domain, token, keyAuth); err != nil {
+		return err
+	}
+	return p.journal.done(p.leftover(domain, token, keyAuth))
+}
+
+func (p *dnsProvider) leftover(domain, token, keyAuth string) leftover {
+	return leftover{Type: "dns-01", Domain: domain, Token: token, KeyAuth: keyAuth, Provider: p.name}
+}
 
 // sequentialDNSProvider keeps lego's Sequential hint (providers that can hold
 // only one TXT value per name, like exec scripts) visible through the wrap.
@@ -79,13 +107,14 @@ type sequentialDNSProvider struct {
 
 func (p *sequentialDNSProvider) Sequential() time.Duration { return p.seq.Sequential() }
 
-// wrapDNSProvider applies the certificate's propagation settings to p.
-func wrapDNSProvider(p challenge.Provider, c config.DNS01) challenge.Provider {
+// wrapDNSProvider applies the certificate's propagation settings to p and
+// records its TXT records in journal (nil: nowhere).
+func wrapDNSProvider(p challenge.Provider, c config.DNS01, journal *pending) challenge.Provider {
 	interval := dns01.DefaultPollingInterval
 	if pt, ok := p.(challenge.ProviderTimeout); ok {
 		_, interval = pt.Timeout()
 	}
-	w := &dnsProvider{Provider: p, timeout: c.PropagationTimeout, interval: interval}
+	w := &dnsProvider{Provider: p, timeout: c.PropagationTimeout, interval: interval, name: c.Provider, journal: journal}
 	if w.timeout <= 0 {
 		w.timeout = 2 * time.Minute
 	}

@@ -249,7 +249,7 @@ func TestWrapDNSProvider(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			var p any = wrapDNSProvider(tt.p, tt.cfg)
+			var p any = wrapDNSProvider(tt.p, tt.cfg, nil)
 			to, ok := p.(timeouter)
 			if !ok {
 				t.Fatal("the wrapped provider has no Timeout")

@@ -145,14 +145,35 @@ func (p *listenProvider) CleanUp(_, token, _ string) error { return p.r.cleanUp(
 // a symlink planted in the webroot can redirect a write elsewhere; they are
 // written under a temporary name and renamed, so the web server never serves
 // half a file.
+//
+// Every token is recorded in journal (nil: nowhere) before its file is
+// written and struck off once it is removed, so the next order removes
+// what a killed run left (see pending).
 type webrootProvider struct {
-	dir string
+	dir     string
+	journal *pending
 }
 
-func (p *webrootProvider) Present(_, token, keyAuth string) error {
+func (p *webrootProvider) Present(domain, token, keyAuth string) error {
 	if !validToken(token) {
 		return fmt.Errorf("http-01: the CA sent an unsafe token %q", token)
 	}
+	if err := p.journal.add(p.leftover(domain, token, keyAuth)); err != nil {
+		return err
+	}
+	if err := p.write(token, keyAuth); err != nil {
+		return err
+	}
+	presented()
+	return nil
+}
+
+func (p *webrootProvider) leftover(domain, token, keyAuth string) leftover {
+	return leftover{Type: "http-01", Domain: domain, Token: token, KeyAuth: keyAuth, Webroot: p.dir}
+}
+
+// write puts keyAuth at the token's path below the webroot.
+func (p *webrootProvider) write(token, keyAuth string) error {
 	root, err := os.OpenRoot(p.dir)
 	if err != nil {
 		return fmt.Errorf("http-01 webroot: %w", err)
@@ -186,7 +207,7 @@ func (p *webrootProvider) Present(_, token, keyAuth string) error {
 	return nil
 }
 
-func (p *webrootProvider) CleanUp(_, token, _ string) error {
+func (p *webrootProvider) CleanUp(domain, token, keyAuth string) error {
 	if !validToken(token) {
 		return nil
 	}
@@ -198,5 +219,5 @@ func (p *webrootProvider) CleanUp(_, token, _ string) error {
 	if err := root.Remove(path.Join(strings.Trim(challengePath, "/"), token)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("http-01 webroot cleanup: %w", err)
 	}
-	return nil
+	return p.journal.done(p.leftover(domain, token, keyAuth))
 }

@@ -37,11 +37,11 @@ func TestHTTPFetcher(t *testing.T) {
 		want    []string
 		wantErr errCheck
 	}{
-		{desc: "DER certificate", route: aiaRoute{body: p.int2.cert.Raw}, want: both[:1]},
-		{desc: "PEM certificates", route: aiaRoute{body: pemOf(p.int2.cert, p.int1.cert)}, want: both},
-		{desc: "PEM with CRLF and leading whitespace", route: aiaRoute{body: append([]byte("\r\n"), bytes.ReplaceAll(pemOf(p.int2.cert), []byte("\n"), []byte("\r\n"))...)}, want: both[:1]},
-		{desc: "PKCS#7 DER", route: aiaRoute{body: pkcs7Of(t, p.int2.cert, p.int1.cert)}, want: both},
-		{desc: "PKCS#7 PEM", route: aiaRoute{body: pkcs7PEMOf(t, p.int2.cert)}, want: both[:1]},
+		{desc: "DER certificate", route: aiaRoute{body: p.int2.Cert.Raw}, want: both[:1]},
+		{desc: "PEM certificates", route: aiaRoute{body: pemOf(p.int2.Cert, p.int1.Cert)}, want: both},
+		{desc: "PEM with CRLF and leading whitespace", route: aiaRoute{body: append([]byte("\r\n"), bytes.ReplaceAll(pemOf(p.int2.Cert), []byte("\n"), []byte("\r\n"))...)}, want: both[:1]},
+		{desc: "PKCS#7 DER", route: aiaRoute{body: pkcs7Of(t, p.int2.Cert, p.int1.Cert)}, want: both},
+		{desc: "PKCS#7 PEM", route: aiaRoute{body: pkcs7PEMOf(t, p.int2.Cert)}, want: both[:1]},
 		{desc: "OpenSSL .p7c", route: aiaRoute{body: fixtureP7C}, want: openssl},
 		{desc: "OpenSSL .p7b (PEM PKCS7)", route: aiaRoute{body: fixtureP7B}, want: openssl},
 		{desc: "OpenSSL PEM", route: aiaRoute{body: fixturePEM}, want: openssl},
@@ -50,7 +50,7 @@ func TestHTTPFetcher(t *testing.T) {
 			wantErr: wantMessage("response is 150 bytes, more than the 100 allowed")},
 		{desc: "chunked body over the default limit", route: aiaRoute{body: make([]byte, 1<<20+1)},
 			wantErr: wantMessage("more than the 1048576 bytes allowed")},
-		{desc: "body at the limit", route: aiaRoute{body: p.int2.cert.Raw}, fetcher: HTTPFetcher{MaxBytes: int64(len(p.int2.cert.Raw))}, want: both[:1]},
+		{desc: "body at the limit", route: aiaRoute{body: p.int2.Cert.Raw}, fetcher: HTTPFetcher{MaxBytes: int64(len(p.int2.Cert.Raw))}, want: both[:1]},
 		{desc: "empty body", route: aiaRoute{}, wantErr: wantMessage("empty response")},
 		{desc: "garbage", route: aiaRoute{body: []byte{0x30, 0x03, 0x02, 0x01, 0x01}}, wantErr: wantMessage("neither PEM, a DER certificate", "nor PKCS#7")},
 		{desc: "PEM private key", route: aiaRoute{body: []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n")},
@@ -64,7 +64,7 @@ func TestHTTPFetcher(t *testing.T) {
 					t.Errorf("error = %v, want a deadline error", err)
 				}
 			}},
-		{desc: "custom client", route: aiaRoute{body: p.int2.cert.Raw}, fetcher: HTTPFetcher{Client: &http.Client{}}, want: both[:1]},
+		{desc: "custom client", route: aiaRoute{body: p.int2.Cert.Raw}, fetcher: HTTPFetcher{Client: &http.Client{}}, want: both[:1]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -130,7 +130,7 @@ func TestPKCS7MatchesOpenSSL(t *testing.T) {
 
 // otherContentInfo is a ContentInfo of type id-data.
 func otherContentInfo(t *testing.T) []byte {
-	der := pkcs7Of(t, newRoot(t, "x").cert)
+	der := pkcs7Of(t, newRoot(t, "x").Cert)
 	// The OID id-signedData ends in 7.2; make it 7.1 (id-data).
 	i := bytes.Index(der, []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02})
 	der[i+8] = 0x01

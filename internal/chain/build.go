@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 const (
@@ -30,7 +32,8 @@ const (
 // caIssuers URLs with opts.Fetcher (at most 4 levels) and tries again; the
 // leaf-only answer that breaks strict clients is completed this way or fails
 // with *IncompleteError. Finally the result passes Verify, so a returned
-// Bundle is complete and correctly ordered.
+// Bundle is complete and correctly ordered. Its Repairs say what Build had
+// to fix in the CA's answer (see Bundle.Repairs).
 func Build(ctx context.Context, certs []*x509.Certificate, key crypto.Signer, domains []string, opts Options) (*Bundle, error) {
 	if len(certs) == 0 {
 		return nil, errors.New("build chain: no certificates")
@@ -48,12 +51,12 @@ func Build(ctx context.Context, certs []*x509.Certificate, key crypto.Signer, do
 	f := newPathFinder(leaf, certs[1:], opts)
 	for level := 0; ; level++ {
 		if chain := f.verified(); chain != nil {
-			return Verify(chain, opts)
+			return f.finish(chain, certs)
 		}
 		path, missing := f.walk()
 		if !missing || opts.Fetcher == nil {
 			// Nothing to fetch: let Verify say precisely what is wrong.
-			return Verify(append([]*x509.Certificate{leaf}, path...), opts)
+			return f.finish(append([]*x509.Certificate{leaf}, path...), certs)
 		}
 		last := leaf
 		if len(path) > 0 {
@@ -71,6 +74,7 @@ type pathFinder struct {
 	pool     []*x509.Certificate // candidate issuers, without duplicates or the leaf
 	seen     map[string]bool     // DER of leaf and pool
 	supplied map[string]bool     // DER of what the caller passed, to prefer the CA's chain
+	fetched  map[string]string   // DER of what AIA supplied -> the URL
 	opts     Options
 }
 
@@ -79,6 +83,7 @@ func newPathFinder(leaf *x509.Certificate, issuers []*x509.Certificate, opts Opt
 		leaf:     leaf,
 		seen:     map[string]bool{string(leaf.Raw): true},
 		supplied: map[string]bool{},
+		fetched:  map[string]string{},
 		opts:     opts,
 	}
 	for _, c := range issuers {
@@ -227,6 +232,9 @@ func (f *pathFinder) fetchIssuer(ctx context.Context, last *x509.Certificate, le
 			if c != nil && issuedBy(last, c) == nil {
 				found = true
 			}
+			if c != nil && !f.seen[string(c.Raw)] {
+				f.fetched[string(c.Raw)] = u
+			}
 			f.add(c)
 		}
 		if found {
@@ -235,4 +243,63 @@ func (f *pathFinder) fetchIssuer(ctx context.Context, last *x509.Certificate, le
 		e.Err = fmt.Errorf("%s served %d certificate(s), none of them issued %q", u, len(got), Describe(last))
 	}
 	return e
+}
+
+// finish verifies chain (leaf first, in path order) and records on the
+// Bundle what had to change in sent, the CA's answer, to get it.
+func (f *pathFinder) finish(chain, sent []*x509.Certificate) (*Bundle, error) {
+	b, err := Verify(chain, f.opts)
+	if err != nil {
+		return nil, err
+	}
+	b.Repairs = repairs(b, sent, f.fetched)
+	return b, nil
+}
+
+// repairs lists, for a person, how the stored chain differs from what the
+// CA sent: issuers fetched through AIA, the intermediates reordered, a
+// root or other certificates dropped. A CA whose answer needs any of this
+// is misconfigured, and an operator should know even though renewd coped.
+func repairs(b *Bundle, sent []*x509.Certificate, fetched map[string]string) []string {
+	var out []string
+	kept := map[string]bool{}
+	var sentOrder []string
+	for _, c := range b.Intermediates {
+		kept[string(c.Raw)] = true
+		if u, ok := fetched[string(c.Raw)]; ok {
+			out = append(out, fmt.Sprintf("completed through AIA: the CA sent no %q, fetched it from %s", Describe(c), u))
+		}
+	}
+	for _, c := range sent[1:] {
+		switch {
+		case kept[string(c.Raw)]:
+			sentOrder = append(sentOrder, Describe(c))
+		case isSelfSigned(c):
+			out = append(out, fmt.Sprintf("dropped the root %q the CA sent (clients have it already)", Describe(c)))
+		default:
+			out = append(out, fmt.Sprintf("dropped %q, which the CA sent but which is not on the path to a trusted root", Describe(c)))
+		}
+	}
+	var stored []string
+	for _, c := range b.Intermediates {
+		if _, ok := fetched[string(c.Raw)]; !ok {
+			stored = append(stored, Describe(c))
+		}
+	}
+	if !slices.Equal(dedupe(sentOrder), stored) {
+		out = append(out, fmt.Sprintf("reordered: the CA sent the intermediates as %s; stored in path order %s",
+			strings.Join(sentOrder, ", "), strings.Join(stored, ", ")))
+	}
+	return out
+}
+
+// dedupe drops repeated names, keeping the first of each.
+func dedupe(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -21,10 +21,13 @@ func issuedBy(child, parent *x509.Certificate) error {
 	return nil
 }
 
-// isSelfSigned reports whether c is a root: a CA certificate that issued
-// itself. A self-signed leaf is not a root and is not dropped from a chain.
+// isSelfSigned reports whether c names itself as its issuer and its own
+// key signed it: a root, or a self-signed leaf. It is the one definition
+// Analyze, Build and Verify share; a signature x509 refuses only for its
+// algorithm (SHA-1) counts, since clients never check a root's
+// self-signature.
 func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && signs(c, c)
 }
 
 // Describe names a certificate for people, in errors and reports. Leaves

@@ -35,11 +35,15 @@ type IncompleteError struct {
 
 	untrusted bool   // the issuer was supplied (or the path is self-signed) but is not a trusted root
 	note      string // why nothing was fetched, when the certificate names AIA URLs
+	msg       string // Analyze's words for the gap, when it found it
 }
 
 // Error says that the chain is incomplete, where the gap is and what was
 // tried, on one line so it fits a log record and state.json's last_error.
 func (e *IncompleteError) Error() string {
+	if e.msg != "" {
+		return "verify chain: " + e.msg
+	}
 	var b strings.Builder
 	if e.untrusted {
 		fmt.Fprintf(&b, "chain incomplete: issuer %q of %q is not a trusted root", e.Issuer, e.Subject)

@@ -24,10 +24,10 @@ func TestKeyMatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leafFor := func(pub crypto.PublicKey) *x509.Certificate {
-		return issue(t, root, certSpec{cn: "k.example.com", names: []string{"k.example.com"}, pub: pub}).cert
+	leafFor := func(key crypto.Signer) *x509.Certificate {
+		return issue(t, root, certSpec{cn: "k.example.com", names: []string{"k.example.com"}, key: key}).Cert
 	}
-	ecLeaf, rsaLeaf, edLeaf := leafFor(&ecKey.PublicKey), leafFor(&rsaKey.PublicKey), leafFor(edKey.Public())
+	ecLeaf, rsaLeaf, edLeaf := leafFor(ecKey), leafFor(rsaKey), leafFor(edKey)
 
 	tests := []struct {
 		desc string
@@ -69,7 +69,8 @@ func (oddSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
 func TestMatchNames(t *testing.T) {
 	root := newRoot(t, "Names Root")
 	tmpl := issue(t, root, certSpec{cn: "", names: []string{"Shop.Example.com", "*.example.com"}})
-	withIP := reissueWithIPs(t, root, tmpl, net.ParseIP("192.0.2.1"), net.ParseIP("2001:db8::1"))
+	withIP := issue(t, root, certSpec{cn: "", names: []string{"Shop.Example.com", "*.example.com"}, key: tmpl.Key,
+		ips: []net.IP{net.ParseIP("192.0.2.1"), net.ParseIP("2001:db8::1")}})
 
 	tests := []struct {
 		desc    string
@@ -77,14 +78,14 @@ func TestMatchNames(t *testing.T) {
 		domains []string
 		wantErr errCheck
 	}{
-		{desc: "same set", leaf: tmpl.cert, domains: []string{"*.example.com", "shop.example.com"}},
-		{desc: "duplicates and trailing dot", leaf: tmpl.cert, domains: []string{"shop.example.com.", "SHOP.example.com", "*.EXAMPLE.com"}},
-		{desc: "IP addresses", leaf: withIP.cert, domains: []string{"shop.example.com", "*.example.com", "192.0.2.1", "2001:DB8:0::1"}},
-		{desc: "IP not requested", leaf: withIP.cert, domains: []string{"shop.example.com", "*.example.com"},
+		{desc: "same set", leaf: tmpl.Cert, domains: []string{"*.example.com", "shop.example.com"}},
+		{desc: "duplicates and trailing dot", leaf: tmpl.Cert, domains: []string{"shop.example.com.", "SHOP.example.com", "*.EXAMPLE.com"}},
+		{desc: "IP addresses", leaf: withIP.Cert, domains: []string{"shop.example.com", "*.example.com", "192.0.2.1", "2001:DB8:0::1"}},
+		{desc: "IP not requested", leaf: withIP.Cert, domains: []string{"shop.example.com", "*.example.com"},
 			wantErr: wantIs(ErrNameMismatch, "not requested 192.0.2.1, 2001:db8::1")},
-		{desc: "wildcard is not its base name", leaf: tmpl.cert, domains: []string{"shop.example.com", "example.com"},
+		{desc: "wildcard is not its base name", leaf: tmpl.Cert, domains: []string{"shop.example.com", "example.com"},
 			wantErr: wantIs(ErrNameMismatch, "missing example.com; not requested *.example.com")},
-		{desc: "empty subject is named by SAN", leaf: tmpl.cert, domains: []string{"shop.example.com"},
+		{desc: "empty subject is named by SAN", leaf: tmpl.Cert, domains: []string{"shop.example.com"},
 			wantErr: wantIs(ErrNameMismatch, `leaf "DNS:Shop.Example.com"`)},
 	}
 	for _, tt := range tests {
@@ -99,20 +100,4 @@ func TestMatchNames(t *testing.T) {
 			tt.wantErr(t, err)
 		})
 	}
-}
-
-// reissueWithIPs returns tc re-signed by parent with IP SANs added.
-func reissueWithIPs(t *testing.T, parent, tc *testCert, ips ...net.IP) *testCert {
-	t.Helper()
-	tmpl := *tc.cert // a copy: the parsed certificate stays as it is
-	tmpl.IPAddresses = ips
-	der, err := x509.CreateCertificate(rand.Reader, &tmpl, parent.cert, &tc.key.PublicKey, parent.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCert{cert: c, key: tc.key}
 }

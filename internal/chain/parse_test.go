@@ -10,7 +10,7 @@ import (
 
 func TestParsePEM(t *testing.T) {
 	p := newPKI(t, nil)
-	leaf, int2 := string(pemOf(p.leaf.cert)), string(pemOf(p.int2.cert))
+	leaf, int2 := string(pemOf(p.leaf.Cert)), string(pemOf(p.int2.Cert))
 	keyBlock := "-----BEGIN EC PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END EC PRIVATE KEY-----\n"
 	lines := strings.SplitAfter(int2, "\n")
 	truncated := strings.Join(lines[:3], "")        // BEGIN and two base64 lines, no END

@@ -12,6 +12,13 @@ import (
 type Bundle struct {
 	Leaf          *x509.Certificate
 	Intermediates []*x509.Certificate
+	// Repairs says, one sentence each, what Build (or Verify) changed in
+	// what it was given to make the chain complete: issuers fetched
+	// through AIA, intermediates reordered, a root or an unrelated
+	// certificate dropped. Empty for a chain that was right as sent. A CA
+	// (or a server) that needs repairs is misconfigured; renewd reports
+	// them so an operator knows.
+	Repairs []string
 }
 
 // CertPEM is the leaf alone, for cert.pem, which some tools (OCSP, monitoring)

@@ -6,37 +6,35 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
-	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // testNow is the verification time of every test.
 var testNow = time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)
 
 // testCert is a certificate with its private key.
-type testCert struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
+type testCert = testpki.Cert
 
 // certSpec describes a certificate to issue. Zero dates get a window that
 // contains testNow.
 type certSpec struct {
 	cn        string
-	names     []string // DNS SANs; a spec with names is a leaf
+	names     []string // DNS SANs; a spec with names (or ips) is a leaf
+	ips       []net.IP
+	eku       []x509.ExtKeyUsage // nil: the default for a leaf or a CA
 	notBefore time.Time
 	notAfter  time.Time
 	aia       []string
-	key       *ecdsa.PrivateKey // reuse a key (cross-signing); nil = new
-	pub       crypto.PublicKey  // leaf public key other than ECDSA; key is then unused
+	key       crypto.Signer // reuse a key (cross-signing, a known leaf key); nil = new ECDSA P-256
 }
 
 func newKey(t *testing.T) *ecdsa.PrivateKey {
@@ -54,36 +52,9 @@ func newRoot(t *testing.T, cn string) *testCert {
 	return issue(t, nil, certSpec{cn: cn})
 }
 
-// issue signs spec with parent (nil = self-signed).
+// issue signs spec with parent (nil = self-signed), through testpki.
 func issue(t *testing.T, parent *testCert, spec certSpec) *testCert {
 	t.Helper()
-	key := spec.key
-	if key == nil {
-		key = newKey(t)
-	}
-	pub := spec.pub
-	if pub == nil {
-		pub = &key.PublicKey
-	}
-	tmpl := template(spec)
-	signer, parentCert := key, tmpl
-	if parent != nil {
-		signer, parentCert = parent.key, parent.cert
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCert{cert: c, key: key}
-}
-
-var serial atomic.Int64
-
-func template(spec certSpec) *x509.Certificate {
 	nb, na := spec.notBefore, spec.notAfter
 	if nb.IsZero() {
 		nb = testNow.AddDate(0, -1, 0)
@@ -91,23 +62,24 @@ func template(spec certSpec) *x509.Certificate {
 	if na.IsZero() {
 		na = testNow.AddDate(1, 0, 0)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial.Add(1)),
-		Subject:               pkix.Name{CommonName: spec.cn},
-		NotBefore:             nb,
-		NotAfter:              na,
-		IssuingCertificateURL: spec.aia,
-		BasicConstraintsValid: true,
-	}
+	opts := []testpki.Option{testpki.CN(spec.cn), testpki.Validity(nb, na), testpki.AIA(spec.aia...)}
 	if len(spec.names) > 0 {
-		tmpl.DNSNames = spec.names
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		return tmpl
+		opts = append(opts, testpki.Names(spec.names...))
 	}
-	tmpl.IsCA = true
-	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
-	return tmpl
+	if len(spec.ips) > 0 {
+		opts = append(opts, testpki.IPs(spec.ips...))
+	}
+	if spec.eku != nil {
+		opts = append(opts, testpki.ExtKeyUsage(spec.eku...))
+	}
+	if spec.key != nil {
+		opts = append(opts, testpki.WithKey(spec.key))
+	}
+	b := testpki.New(t, testNow)
+	if parent == nil {
+		return b.Root(opts...)
+	}
+	return b.Issue(parent, opts...)
 }
 
 // testPKI is root -> int1 -> int2 -> leaf, and root -> int1 -> leaf1 for a
@@ -138,7 +110,7 @@ func newPKI(t *testing.T, aia *aiaServer) *testPKI {
 }
 
 func (p *testPKI) opts() Options {
-	return Options{Roots: pool(p.root.cert), Now: testNow}
+	return Options{Roots: pool(p.root.Cert), Now: testNow}
 }
 
 func pool(certs ...*x509.Certificate) *x509.CertPool {
@@ -152,7 +124,7 @@ func pool(certs ...*x509.Certificate) *x509.CertPool {
 func certs(tcs ...*testCert) []*x509.Certificate {
 	out := make([]*x509.Certificate, len(tcs))
 	for i, tc := range tcs {
-		out[i] = tc.cert
+		out[i] = tc.Cert
 	}
 	return out
 }

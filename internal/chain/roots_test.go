@@ -16,12 +16,12 @@ func TestLoadRoots(t *testing.T) {
 		}
 		return path
 	}
-	rootPEM := write("root.pem", pemOf(p.root.cert))
-	bundle := write("bundle.pem", append([]byte("# Test Root CA\n"), append(pemOf(p.root.cert), "\n# trailing comment\n"...)...))
-	rootDER := write("root.der", p.root.cert.Raw)
+	rootPEM := write("root.pem", pemOf(p.root.Cert))
+	bundle := write("bundle.pem", append([]byte("# Test Root CA\n"), append(pemOf(p.root.Cert), "\n# trailing comment\n"...)...))
+	rootDER := write("root.der", p.root.Cert.Raw)
 	garbage := write("garbage.pem", []byte("not a certificate"))
-	withKey := write("key.pem", append(pemOf(p.root.cert), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"...))
-	truncated := write("truncated.pem", pemOf(p.root.cert)[:200])
+	withKey := write("key.pem", append(pemOf(p.root.Cert), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"...))
+	truncated := write("truncated.pem", pemOf(p.root.Cert)[:200])
 
 	tests := []struct {
 		desc    string

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// Options for Build and Verify. They are the seams tests control: the trust
-// store, the clock and the network.
+// Options for Analyze, Build and Verify. They are the seams tests control:
+// the trust store, the clock and the network.
 type Options struct {
 	Roots   *x509.CertPool // trusted roots; nil = system pool
 	Now     time.Time      // verification time; zero = time.Now()
@@ -34,21 +34,21 @@ func (o Options) verifyOptions(inter *x509.CertPool) x509.VerifyOptions {
 	}
 }
 
-// Verify checks a stored or served chain the way a strict client does, so a
-// chain that only works in desktop browsers (which fetch missing
-// intermediates) fails here: certs[0] is the leaf, each certificate must be
-// issued by the next one (clients do not reorder), and the leaf must verify
-// to opts.Roots for server authentication at opts.Now using only the given
-// certificates as intermediates. A self-signed root at the end is tolerated
-// and dropped from the returned Bundle. Verify never fetches anything and,
-// like x509.Verify, does no revocation checking and no host name check
-// (Build compares the names). With a nil opts.Roots on Windows and macOS the
+// Verify checks a chain renewd stores or deploys: Analyze must find no
+// problem strict clients reject it for (so a chain that only works in
+// desktop browsers, which fetch missing intermediates, fails), and the file
+// must be exactly what renewd writes: the leaf first, each certificate
+// followed by its issuer, nothing off the path. A trusted root at the end
+// is tolerated and dropped from the returned Bundle. Verify never fetches
+// anything and does no revocation checking and no host name check (Build
+// compares the names). With a nil opts.Roots on Windows and macOS the
 // platform verifier is used, which may fetch intermediates itself.
 //
-// Errors: ErrOrder (wrapped, naming positions and subjects) for a wrong
-// order; *IncompleteError when the path stops before a trusted root; x509's
-// own error, wrapped with the certificate's subject and dates, for expiry and
-// every other failure.
+// Errors (see Analysis.Err): *IncompleteError when the path does not reach
+// a trusted root, ErrOrder (wrapped) for the order and for certificates off
+// the path, x509.CertificateInvalidError (wrapped) for dates, ErrRejected
+// (wrapped) for the rest; each message names the certificates by position
+// and says what to change.
 func Verify(certs []*x509.Certificate, opts Options) (*Bundle, error) {
 	if len(certs) == 0 {
 		return nil, errors.New("verify chain: no certificates")
@@ -56,24 +56,81 @@ func Verify(certs []*x509.Certificate, opts Options) (*Bundle, error) {
 	if err := checkNonNil(certs); err != nil {
 		return nil, fmt.Errorf("verify chain: %w", err)
 	}
+	a := Analyze(certs, opts)
+	if err := a.Err(); err != nil {
+		return nil, err
+	}
 	if err := checkOrder(certs); err != nil {
 		return nil, err
 	}
-	chain, root := certs, (*x509.Certificate)(nil)
+	b := &Bundle{Leaf: certs[0], Intermediates: slices.Clone(certs[1:])}
 	if n := len(certs); n > 1 && isSelfSigned(certs[n-1]) {
-		chain, root = certs[:n-1], certs[n-1]
+		b.Intermediates = b.Intermediates[:len(b.Intermediates)-1]
+		b.Repairs = []string{fmt.Sprintf("dropped the root %q at the end (clients have it already)", Describe(certs[n-1]))}
 	}
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := chain[0].Verify(opts.verifyOptions(inter)); err != nil {
-		return nil, explain(chain, root, opts.now(), err)
-	}
-	return &Bundle{Leaf: chain[0], Intermediates: slices.Clone(chain[1:])}, nil
+	return b, nil
 }
 
-// checkOrder requires each certificate to be issued by the next one.
+// ErrRejected: strict clients reject the chain for a reason other than a
+// gap, the order or dates (key usage, an unfit CA, weak crypto).
+var ErrRejected = errors.New("strict clients reject the chain")
+
+// Err returns nil when strict clients accept the chain, else an error
+// naming every fatal problem on one line, for a log record and state's
+// last_error. Its type follows the first problem that decides how renewd
+// reacts: *IncompleteError for a path that does not reach a trusted root
+// (the served-chain verdict "incomplete"), ErrOrder for a leaf that is not
+// first, x509.CertificateInvalidError for dates, else ErrRejected.
+func (a *Analysis) Err() error {
+	fatal := a.Fatal()
+	if len(fatal) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(fatal))
+	for i, p := range fatal {
+		msgs[i] = p.Message
+	}
+	msg := strings.Join(msgs, "; ")
+	for _, p := range fatal {
+		switch p.Kind {
+		case KindIncomplete, KindUntrustedRoot, KindWrongIssuer, KindRejected:
+			return a.incompleteError(p, msg)
+		case KindShadowed:
+			if p.Aspect == AspectChain {
+				return a.incompleteError(p, msg)
+			}
+		}
+	}
+	switch p := fatal[0]; p.Kind {
+	case KindLeafNotFirst, KindNoLeaf:
+		return fmt.Errorf("%w: %s", ErrOrder, msg)
+	case KindExpired, KindNotYetValid, KindShadowed:
+		reason := x509.Expired
+		return fmt.Errorf("verify chain: %s: %w", msg, x509.CertificateInvalidError{Cert: p.Cert, Reason: reason})
+	}
+	return fmt.Errorf("%w: %s", ErrRejected, msg)
+}
+
+// incompleteError describes the gap on the path for callers that act on
+// it (a staging CA's untrusted root in a dry run).
+func (a *Analysis) incompleteError(p Problem, msg string) *IncompleteError {
+	last := a.Leaf
+	for _, l := range a.Path {
+		if l.Cert != nil && !(isSelfSigned(l.Cert) && l.Cert != a.Leaf) {
+			last = l.Cert
+		}
+	}
+	e := &IncompleteError{Subject: Describe(last), Issuer: last.Issuer.String(), msg: msg}
+	if p.Kind == KindUntrustedRoot {
+		e.untrusted = true
+	}
+	return e
+}
+
+// checkOrder requires the file layout renewd writes: each certificate
+// issued by the next one (a trusted root may end it). Strict clients
+// reorder, but renewd's own files are always in order, so a file out of
+// order was changed by something else.
 func checkOrder(certs []*x509.Certificate) error {
 	for i := 0; i+1 < len(certs); i++ {
 		child, parent := certs[i], certs[i+1]
@@ -103,44 +160,4 @@ func findIssuer(certs []*x509.Certificate, child *x509.Certificate) int {
 		}
 	}
 	return -1
-}
-
-// explain turns an x509.Verify failure into an error a person can act on:
-// which certificate is out of its validity window, or where the path stops.
-// x509 reports an expired intermediate only as "unknown authority", so the
-// dates are checked here first.
-func explain(chain []*x509.Certificate, root *x509.Certificate, now time.Time, err error) error {
-	for i, c := range chain {
-		switch {
-		case now.Before(c.NotBefore):
-			return fmt.Errorf("certificate %d %q is not valid before %s (verification time %s): %w",
-				i+1, Describe(c), rfc3339(c.NotBefore), rfc3339(now), err)
-		case now.After(c.NotAfter):
-			return fmt.Errorf("certificate %d %q expired at %s (verification time %s): %w",
-				i+1, Describe(c), rfc3339(c.NotAfter), rfc3339(now), err)
-		}
-	}
-	var unknown x509.UnknownAuthorityError
-	if errors.As(err, &unknown) {
-		return incomplete(chain[len(chain)-1], root, err)
-	}
-	var invalid x509.CertificateInvalidError
-	if errors.As(err, &invalid) && invalid.Cert != nil {
-		return fmt.Errorf("verify chain: certificate %q: %w", Describe(invalid.Cert), err)
-	}
-	return fmt.Errorf("verify chain: %w", err)
-}
-
-// incomplete describes the gap above last. root is the self-signed
-// certificate that followed last in the input, if any.
-func incomplete(last, root *x509.Certificate, err error) *IncompleteError {
-	e := &IncompleteError{Subject: Describe(last), Issuer: last.Issuer.String(), Err: err}
-	switch {
-	case root != nil || bytes.Equal(last.RawIssuer, last.RawSubject):
-		e.untrusted = true
-	case len(last.IssuingCertificateURL) > 0:
-		e.note = "the certificate names AIA caIssuers " + strings.Join(last.IssuingCertificateURL, ", ") +
-			", but strict clients do not fetch it"
-	}
-	return e
 }

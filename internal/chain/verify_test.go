@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"slices"
@@ -14,8 +13,8 @@ func TestVerify(t *testing.T) {
 	withAIA := newPKI(t, newAIAServer(t))
 	other := newRoot(t, "Other Root")
 	unrelated := issue(t, other, certSpec{cn: "Unrelated Intermediate"})
-	clientOnly := issue(t, p.int2, certSpec{cn: "client.example.com", names: []string{"client.example.com"}})
-	clientOnly = reissueWithEKU(t, p.int2, clientOnly, x509.ExtKeyUsageClientAuth)
+	clientOnly := issue(t, p.int2, certSpec{cn: "client.example.com", names: []string{"client.example.com"},
+		eku: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 
 	tests := []struct {
 		desc    string
@@ -29,31 +28,31 @@ func TestVerify(t *testing.T) {
 			want: []string{"Test Intermediate 2", "Test Intermediate 1"}},
 		{desc: "root appended is tolerated and dropped", certs: certs(p.leaf, p.int2, p.int1, p.root),
 			want: []string{"Test Intermediate 2", "Test Intermediate 1"}},
-		{desc: "trusted leaf alone", certs: certs(p.leaf), opts: Options{Roots: pool(p.leaf.cert), Now: testNow}},
+		{desc: "trusted leaf alone", certs: certs(p.leaf), opts: Options{Roots: pool(p.leaf.Cert), Now: testNow}},
 		{desc: "wrong order", certs: certs(p.leaf, p.int1, p.int2),
 			wantErr: wantIs(ErrOrder, `certificate 1 "CN=shop.example.com" is not issued by certificate 2 "CN=Test Intermediate 1"`,
 				`its issuer is "CN=Test Intermediate 2", which is certificate 3`)},
 		{desc: "leaf not first", certs: certs(p.int2, p.leaf, p.int1),
-			wantErr: wantIs(ErrOrder, "certificate 1", "certificate 2")},
+			wantErr: wantIs(ErrOrder, `the leaf "CN=shop.example.com" is certificate 2`, "put the leaf first")},
 		{desc: "unrelated certificate at the end", certs: certs(p.leaf, p.int2, p.int1, unrelated),
 			wantErr: wantIs(ErrOrder, `certificate 3 "CN=Test Intermediate 1" is not issued by certificate 4 "CN=Unrelated Intermediate"`,
 				`its issuer is "CN=Test Root CA", which is not in the chain`)},
 		{desc: "missing intermediate", certs: certs(p.leaf, p.int2),
-			wantErr: wantIncomplete("CN=Test Intermediate 1", "CN=Test Intermediate 2", "no AIA caIssuers URL in the certificate")},
+			wantErr: wantIncomplete("CN=Test Intermediate 1", "CN=Test Intermediate 2", "neither sent nor in the trust store")},
 		{desc: "leaf only", certs: certs(p.leaf),
-			wantErr: wantIncomplete("CN=Test Intermediate 2", "CN=shop.example.com", "no AIA caIssuers URL in the certificate")},
+			wantErr: wantIncomplete("CN=Test Intermediate 2", "CN=shop.example.com", "send it after the leaf", "it names no URL to fetch it from")},
 		{desc: "leaf only whose AIA strict clients do not fetch", certs: certs(withAIA.leaf), opts: withAIA.opts(),
-			wantErr: wantIncomplete("CN=Test Intermediate 2", "CN=shop.example.com", "/int2, but strict clients do not fetch it")},
-		{desc: "root appended but not trusted", certs: certs(p.leaf, p.int2, p.int1, p.root), opts: Options{Roots: pool(other.cert), Now: testNow},
-			wantErr: wantIncomplete("CN=Test Root CA", "CN=Test Intermediate 1", "is not a trusted root")},
-		{desc: "leaf expired", certs: certs(p.leaf, p.int2, p.int1), opts: Options{Roots: pool(p.root.cert), Now: testNow.AddDate(2, 0, 0)},
-			wantErr: wantMessage(`certificate 1 "CN=shop.example.com" expired at 2027-11-21T16:00:00Z (verification time 2028-11-21T16:00:00Z)`)},
-		{desc: "leaf not yet valid", certs: certs(p.leaf, p.int2, p.int1), opts: Options{Roots: pool(p.root.cert), Now: testNow.AddDate(0, -2, 0)},
-			wantErr: wantMessage(`certificate 1 "CN=shop.example.com" is not valid before 2026-10-21T16:00:00Z`)},
+			wantErr: wantIncomplete("CN=Test Intermediate 2", "CN=shop.example.com", "/int2 as where to fetch it, but strict clients")},
+		{desc: "root appended but not trusted", certs: certs(p.leaf, p.int2, p.int1, p.root), opts: Options{Roots: pool(other.Cert), Now: testNow},
+			wantErr: wantIncomplete("CN=Test Root CA", "CN=Test Intermediate 1", "untrusted root", `certificate 4 "CN=Test Root CA", which is not in the trust store`)},
+		{desc: "leaf expired", certs: certs(p.leaf, p.int2, p.int1), opts: Options{Roots: pool(p.root.Cert), Now: testNow.AddDate(2, 0, 0)},
+			wantErr: wantMessage(`the leaf "CN=shop.example.com" expired at 2027-11-21T16:00:00Z (366 days ago): renew it`)},
+		{desc: "leaf not yet valid", certs: certs(p.leaf, p.int2, p.int1), opts: Options{Roots: pool(p.root.Cert), Now: testNow.AddDate(0, -2, 0)},
+			wantErr: wantMessage(`the leaf "CN=shop.example.com" is not valid before 2026-10-21T16:00:00Z (in 30 days)`)},
 		{desc: "leaf not for server authentication", certs: certs(clientOnly, p.int2, p.int1),
-			wantErr: wantMessage(`certificate "CN=client.example.com"`, "incompatible key usage")},
+			wantErr: wantIs(ErrRejected, "the leaf's extended key usage is clientAuth, without server authentication (serverAuth)")},
 		{desc: "no certificates", wantErr: wantMessage("no certificates")},
-		{desc: "nil certificate", certs: []*x509.Certificate{p.leaf.cert, nil}, wantErr: wantMessage("certificate 2 is nil")},
+		{desc: "nil certificate", certs: []*x509.Certificate{p.leaf.Cert, nil}, wantErr: wantMessage("certificate 2 is nil")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -83,14 +82,14 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyExpiredIntermediate(t *testing.T) {
-	root := newRoot(t, "Test Root CA")
+	root := issue(t, nil, certSpec{cn: "Test Root CA", notBefore: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)})
 	expired := issue(t, root, certSpec{cn: "Old Intermediate",
 		notBefore: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), notAfter: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)})
 	leaf := issue(t, expired, certSpec{cn: "shop.example.com", names: leafNames,
 		notBefore: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)})
 
-	_, err := Verify(certs(leaf, expired), Options{Roots: pool(root.cert), Now: testNow})
-	wantMessage(`certificate 2 "CN=Old Intermediate" expired at 2026-10-01T00:00:00Z (verification time 2026-11-21T16:00:00Z)`)(t, err)
+	_, err := Verify(certs(leaf, expired), Options{Roots: pool(root.Cert), Now: testNow})
+	wantMessage(`intermediate "CN=Old Intermediate" expired at 2026-10-01T00:00:00Z: clients reject the chain`)(t, err)
 	var invalid x509.CertificateInvalidError
 	if !errors.As(err, &invalid) || invalid.Reason != x509.Expired {
 		t.Errorf("error does not wrap x509's expiry error: %v", err)
@@ -101,13 +100,13 @@ func TestVerifyExpiredIntermediate(t *testing.T) {
 // verifies when only that root is trusted, and only in that version.
 func TestVerifyCrossSigned(t *testing.T) {
 	x := newCrossPKI(t)
-	opts := Options{Roots: pool(x.root2.cert), Now: testNow}
+	opts := Options{Roots: pool(x.root2.Cert), Now: testNow}
 
 	b, err := Verify(certs(x.leaf, x.cross), opts)
 	if err != nil {
 		t.Fatalf("Verify via the cross-signed intermediate: %v", err)
 	}
-	if !b.Intermediates[0].Equal(x.cross.cert) {
+	if !b.Intermediates[0].Equal(x.cross.Cert) {
 		t.Errorf("intermediate is not the cross-signed one")
 	}
 	_, err = Verify(certs(x.leaf, x.int), opts)
@@ -123,23 +122,7 @@ type crossPKI struct {
 func newCrossPKI(t *testing.T) *crossPKI {
 	x := &crossPKI{oldRoot: newRoot(t, "Old Root"), root2: newRoot(t, "New Root")}
 	x.int = issue(t, x.oldRoot, certSpec{cn: "Cross Intermediate"})
-	x.cross = issue(t, x.root2, certSpec{cn: "Cross Intermediate", key: x.int.key})
+	x.cross = issue(t, x.root2, certSpec{cn: "Cross Intermediate", key: x.int.Key})
 	x.leaf = issue(t, x.int, certSpec{cn: "shop.example.com", names: leafNames})
 	return x
-}
-
-// reissueWithEKU returns tc re-signed by parent with only the given EKU.
-func reissueWithEKU(t *testing.T, parent, tc *testCert, eku x509.ExtKeyUsage) *testCert {
-	t.Helper()
-	tmpl := *tc.cert // a copy: the parsed certificate stays as it is
-	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{eku}
-	der, err := x509.CreateCertificate(rand.Reader, &tmpl, parent.cert, &tc.key.PublicKey, parent.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCert{cert: c, key: tc.key}
 }

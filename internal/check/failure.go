@@ -16,14 +16,14 @@ import (
 // picked a version it did not offer (RFC 8446 section 6.2).
 const alertProtocolVersion = 70
 
-// classify turns one version probe into accepted, refused or not probed.
-// Refused needs an answer from the server: an alert, a closed connection or
-// a version other than the one offered. Anything else (the client could not
+// classify turns one failed probe into refused or not probed. Refused
+// needs an answer from the server: an alert, a closed connection or a
+// version other than the one offered. Anything else (the client could not
 // offer the version, no connection, a timeout) is "not probed".
-func (h handshakeResult) classify(v uint16, timeout time.Duration) versionResult {
-	res := versionResult{version: v}
+func (h handshakeResult) classify(timeout time.Duration) versionResult {
+	res := versionResult{version: h.spec.version}
 	switch {
-	case h.err == nil:
+	case h.err == nil || len(h.certs) > 0:
 		res.accepted = &yes
 	case h.dialErr:
 		res.reason = "cannot connect: " + h.err.Error()
@@ -43,7 +43,10 @@ func (h handshakeResult) classify(v uint16, timeout time.Duration) versionResult
 func refusal(err error) bool {
 	var op *net.OpError
 	var local tls.AlertError
+	var refused *refusedError
 	switch {
+	case errors.As(err, &refused):
+		return true
 	case errors.As(err, &op) && op.Op == "remote error":
 		return true
 	case errors.As(err, &local) && local == alertProtocolVersion:

@@ -44,7 +44,7 @@ func compareGolden(t *testing.T, name, got string) {
 
 func TestWriteTextSeveralEndpoints(t *testing.T) {
 	p := newPKI(t)
-	stored := JudgeStored(pemCerts(p.leaf, p.int, p.root), pemKey(t, p.leaf.key), []string{"shop.example.com"}, p.opts())
+	stored := JudgeStored(pemCerts(p.leaf, p.int, p.root), pemKey(t, p.leaf.Key), []string{"shop.example.com"}, p.opts())
 	stored.Target, stored.File = "shop", "/var/lib/renewd/live/shop/fullchain.pem"
 	served := Judge(certs(p.leaf), "www.shop.example.com", p.opts())
 	served.Target, served.Address = "shop", "127.0.0.1:443"
@@ -64,7 +64,7 @@ func TestWriteTextSeveralEndpoints(t *testing.T) {
 
 func TestWriteTextAllPass(t *testing.T) {
 	p := newPKI(t)
-	r := JudgeStored(pemCerts(p.leaf, p.int), pemKey(t, p.leaf.key), []string{"shop.example.com", "www.shop.example.com"}, p.opts())
+	r := JudgeStored(pemCerts(p.leaf, p.int), pemKey(t, p.leaf.Key), []string{"shop.example.com", "www.shop.example.com"}, p.opts())
 	r.Target, r.File = "shop", "/var/lib/renewd/live/shop/fullchain.pem"
 	var b bytes.Buffer
 	if err := WriteText(&b, []*Report{r}, true); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -49,7 +50,7 @@ func wantField(t *testing.T, m map[string]any, key string, want any) {
 
 func TestWriteJSONServed(t *testing.T) {
 	p := newPKI(t)
-	addr := tlsServer(t, certs(p.leaf, p.int), p.leaf.key, v10, v13)
+	addr := tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, v10, v13)
 	r := Server(context.Background(), addr, "shop.example.com", ServerOptions{Options: p.opts()})
 	r.Target = "shop"
 
@@ -57,7 +58,7 @@ func TestWriteJSONServed(t *testing.T) {
 	wantKeys(t, "document", doc, "endpoints", "verdict")
 	wantField(t, doc, "verdict", "pass")
 	ep := doc["endpoints"].([]any)[0].(map[string]any)
-	wantKeys(t, "endpoint", ep, "target", "address", "sni", "source", "verdict", "certificates", "path", "protocols", "findings")
+	wantKeys(t, "endpoint", ep, "target", "address", "sni", "source", "verdict", "certificates", "path", "chains", "protocols", "findings")
 	wantField(t, ep, "target", "shop")
 	wantField(t, ep, "address", addr)
 	wantField(t, ep, "sni", "shop.example.com")
@@ -72,7 +73,7 @@ func TestWriteJSONServed(t *testing.T) {
 	wantKeys(t, "certificate", leaf, "subject", "issuer", "serial", "not_before", "not_after", "sha256")
 	wantField(t, leaf, "subject", "CN=shop.example.com")
 	wantField(t, leaf, "issuer", "CN=Test Intermediate")
-	wantField(t, leaf, "serial", p.leaf.cert.SerialNumber.Text(16))
+	wantField(t, leaf, "serial", p.leaf.Cert.SerialNumber.Text(16))
 	wantField(t, leaf, "not_before", "2026-10-22T16:00:00Z")
 	wantField(t, leaf, "not_after", "2027-01-20T16:00:00Z")
 	if s, _ := leaf["sha256"].(string); len(s) != 64 {
@@ -93,6 +94,17 @@ func TestWriteJSONServed(t *testing.T) {
 		wantKeys(t, "path entry", e, "subject", "from")
 		wantField(t, e, "subject", w["subject"])
 		wantField(t, e, "from", w["from"])
+	}
+
+	chains := ep["chains"].([]any)
+	if len(chains) != 1 {
+		t.Fatalf("chains = %v", chains)
+	}
+	sent := chains[0].(map[string]any)
+	wantKeys(t, "chain", sent, "label", "key", "versions", "certificates", "path")
+	wantField(t, sent, "key", "ECDSA P-256")
+	if got := fmt.Sprint(sent["versions"]); got != "[TLS 1.2 TLS 1.3]" {
+		t.Errorf("versions = %s", got)
 	}
 
 	protocols := ep["protocols"].(map[string]any)
@@ -116,7 +128,7 @@ func TestWriteJSONServed(t *testing.T) {
 func TestWriteJSONFailures(t *testing.T) {
 	p := newPKI(t)
 	down := Server(context.Background(), closedPort(t), "shop.example.com", ServerOptions{Options: p.opts()})
-	stored := JudgeStored(pemCerts(p.leaf), pemKey(t, p.leaf.key), []string{"shop.example.com"}, p.opts())
+	stored := JudgeStored(pemCerts(p.leaf), pemKey(t, p.leaf.Key), []string{"shop.example.com"}, p.opts())
 	stored.Target, stored.File = "shop", "/var/lib/renewd/live/shop/fullchain.pem"
 
 	doc := decodeJSON(t, []*Report{down, stored}, false)

@@ -2,10 +2,15 @@ package check
 
 import (
 	"crypto/x509"
+	"errors"
 	"net"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // verdicts lists a report's findings as "severity check", in order.
@@ -40,7 +45,29 @@ func checkReport(t *testing.T, r *Report, want []string, contains []string) {
 	}
 }
 
-var allPass = []string{"pass chain", "pass names", "pass validity", "pass crypto"}
+// ok is the findings of a chain with nothing wrong, without names.
+var ok = []string{"pass chain", "pass usage", "pass validity", "pass crypto"}
+
+// with returns ok with the findings given added, in report order. A
+// failure replaces the passing line of its check; any validity finding
+// replaces the leaf's passing validity line (an intermediate's problem
+// comes with the leaf's line, which is then given too).
+func with(extra ...string) []string {
+	r := &Report{}
+	for _, v := range extra {
+		sev, chk, _ := strings.Cut(v, " ")
+		r.Findings = append(r.Findings, Finding{Check: Check(chk), Severity: Severity(sev)})
+	}
+	for _, v := range ok {
+		_, chk, _ := strings.Cut(v, " ")
+		if slices.Contains(extra, "fail "+chk) || chk == "validity" && slices.ContainsFunc(extra, func(e string) bool { return strings.HasSuffix(e, " validity") }) {
+			continue
+		}
+		r.Findings = append(r.Findings, Finding{Check: Check(chk), Severity: Pass})
+	}
+	r.sortFindings()
+	return verdicts(r)
+}
 
 func TestJudgeChain(t *testing.T) {
 	p := newPKI(t)
@@ -55,7 +82,7 @@ func TestJudgeChain(t *testing.T) {
 		{
 			desc:     "complete",
 			certs:    certs(p.leaf, p.int),
-			want:     allPass,
+			want:     with("pass names"),
 			contains: []string{`complete: CN=shop.example.com -> CN=Test Intermediate -> CN=Test Root CA (trust store)`},
 			path: []PathEntry{
 				{"CN=shop.example.com", FromChain}, {"CN=Test Intermediate", FromChain}, {"CN=Test Root CA", FromTrustStore},
@@ -64,46 +91,53 @@ func TestJudgeChain(t *testing.T) {
 		{
 			desc:  "missing intermediate, leaf names AIA",
 			certs: certs(p.leaf),
-			want:  []string{"fail chain", "pass names", "pass validity", "pass crypto"},
-			contains: []string{`incomplete: no certificate for issuer "CN=Test Intermediate" of "CN=shop.example.com" (the leaf names ` +
-				leafAIA + ` as where to fetch it; strict clients like WeChat, Android and curl do not fetch it)`},
+			want:  with("fail chain", "pass names"),
+			contains: []string{`incomplete: no certificate for issuer "CN=Test Intermediate" of the leaf "CN=shop.example.com": send it after the leaf; it names ` +
+				leafAIA + ` as where to fetch it, but strict clients like WeChat, Android and curl do not fetch it`},
 			path: []PathEntry{{"CN=shop.example.com", FromChain}, {"CN=Test Intermediate", FromMissing}},
 		},
 		{
-			desc:     "missing upper intermediate, without AIA",
-			certs:    certs(p.leaf2, p.int2),
-			want:     []string{"fail chain", "pass validity", "pass crypto"},
-			contains: []string{`no certificate for issuer "CN=Test Intermediate 1" of "CN=Test Intermediate 2" ("CN=Test Intermediate 2" names no URL to fetch it from`},
+			desc:  "missing upper intermediate, or an untrusted root: both are said",
+			certs: certs(p.leaf2, p.int2),
+			want:  with("fail chain"),
+			contains: []string{`the chain ends at certificate 2 "CN=Test Intermediate 2", whose issuer "CN=Test Intermediate 1" is neither sent nor in the trust store`,
+				"if that is your private or staging CA's root, trust it", "if it is another intermediate, send it after certificate 2"},
 		},
 		{
-			desc:     "wrong order",
+			desc:     "wrong order is a warning: every client tested reorders",
 			certs:    certs(p.leaf2, p.int1, p.int2),
-			want:     []string{"fail chain", "pass chain", "pass validity", "pass crypto"},
+			want:     with("warn chain"),
 			contains: []string{"wrong order: the path is CN=deep.example.com (sent as 1) -> CN=Test Intermediate 2 (sent as 3) -> CN=Test Intermediate 1 (sent as 2)"},
 		},
 		{
 			desc:     "root sent",
 			certs:    certs(p.leaf, p.int, p.root),
-			want:     []string{"warn chain", "pass chain", "pass names", "pass validity", "pass crypto"},
+			want:     with("warn chain", "pass names"),
 			contains: []string{`root sent needlessly: certificate 3 "CN=Test Root CA" is a trust anchor`},
 		},
 		{
 			desc:     "unrelated and duplicate certificates",
 			certs:    certs(p.leaf, p.int, unrelated, p.int),
-			want:     []string{"warn chain", "warn chain", "pass chain", "pass names", "pass validity", "pass crypto"},
+			want:     with("warn chain", "warn chain", "pass names"),
 			contains: []string{`certificate 3 "CN=Unrelated Intermediate" is unrelated to this chain`, `certificate 4 "CN=Test Intermediate" is sent twice (also as 2)`},
 		},
 		{
-			desc:     "CA certificate first",
+			desc:     "leaf second: put it first, and the leaf is judged",
 			certs:    certs(p.int, p.leaf),
-			want:     []string{"fail chain", "warn chain", "pass chain", "fail names", "pass validity", "pass crypto"},
-			contains: []string{`the first certificate "CN=Test Intermediate" is a CA certificate`},
+			want:     with("fail chain", "pass names"),
+			contains: []string{`the leaf "CN=shop.example.com" is certificate 2, after the CA certificate "CN=Test Intermediate": put the leaf first`},
+		},
+		{
+			desc:     "a CA certificate alone",
+			certs:    certs(p.int),
+			want:     with("fail chain", "fail names", "fail usage"),
+			contains: []string{`the first certificate "CN=Test Intermediate" is a CA certificate, not a server's own`},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			host := "shop.example.com"
-			if tc.certs[0] == p.leaf2.cert {
+			if tc.certs[0] == p.leaf2.Cert {
 				host = ""
 			}
 			r := Judge(tc.certs, host, p.opts())
@@ -115,17 +149,131 @@ func TestJudgeChain(t *testing.T) {
 	}
 }
 
+// TestJudgeMessages: the messages that used to point at the wrong fix say
+// what is wrong now.
+func TestJudgeMessages(t *testing.T) {
+	p := newPKI(t)
+	b := testpki.New(t, testNow)
+	otherKey := issue(t, p.root, spec{cn: "Test Intermediate"})
+	wrongAKI := b.Issue(p.int, testpki.CN("aki.example.com"), testpki.Names("aki.example.com"), testpki.AuthorityKeyID([]byte{1, 2, 3, 4}))
+	notCA := b.Issue(p.root, testpki.CN("Not A CA"), testpki.CA(false))
+	leafOfNotCA := b.Issue(notCA, testpki.CN("a.example.com"), testpki.Names("a.example.com"))
+	noSign := b.Issue(p.root, testpki.CN("No CertSign"), testpki.KeyUsage(x509.KeyUsageCRLSign))
+	leafOfNoSign := b.Issue(noSign, testpki.CN("b.example.com"), testpki.Names("b.example.com"))
+	private := b.Root(testpki.CN("Private Root"))
+	privateInt := b.Issue(private, testpki.CN("Private Intermediate"))
+	leafOfPrivate := b.Issue(privateInt, testpki.CN("c.example.com"), testpki.Names("c.example.com"))
+	tests := []struct {
+		desc     string
+		certs    []*x509.Certificate
+		want     []string
+		contains string
+		err      func(error) bool
+	}{
+		{"same name, other key", certs(p.leaf, otherKey), with("fail chain"),
+			`certificate 2 "CN=Test Intermediate" has the name of the issuer of the leaf "CN=shop.example.com" but is not the one that issued it (same name, other key`,
+			isIncomplete},
+		{"key identifiers differ", testpki.Certs(wrongAKI, p.int), with("fail chain"),
+			`certificate 2 "CN=Test Intermediate" has the name and key of the issuer of the leaf "CN=aki.example.com" but is not the one that issued it: the leaf "CN=aki.example.com" names the authority key identifier 01:02:03:04`,
+			isIncomplete},
+		{"intermediate without the CA bit", testpki.Certs(leafOfNotCA, notCA), with("fail chain"),
+			`certificate 2 "CN=Not A CA" is not a CA certificate (its basic constraints lack CA:TRUE), so it cannot issue the leaf "CN=a.example.com": strict clients refuse the chain ("invalid CA certificate"); the CA's certificate is unfit`,
+			isRejected},
+		{"intermediate without certificate signing", testpki.Certs(leafOfNoSign, noSign), with("fail chain"),
+			`certificate 2 "CN=No CertSign" is a CA certificate whose key usage (CRL signing) does not allow certificate signing (keyCertSign)`,
+			isRejected},
+		{"private root not trusted, sent", testpki.Certs(leafOfPrivate, privateInt, private), with("fail chain"),
+			`untrusted root: the chain ends at the self-signed certificate 3 "CN=Private Root", which is not in the trust store; if it is your private or staging CA's root, trust it`,
+			isIncomplete},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			r := Judge(tc.certs, "", p.opts())
+			checkReport(t, r, tc.want, []string{tc.contains})
+			if err := r.Err(false); err == nil || !tc.err(err) {
+				t.Errorf("Err() = %v: the chain judge's verdict is not behind it", err)
+			}
+			if m := messages(r); strings.Contains(m, "get it from your CA") || strings.Contains(m, "unknown authority") {
+				t.Errorf("the message points at a missing intermediate:\n%s", m)
+			}
+		})
+	}
+}
+
+func isIncomplete(err error) bool {
+	var inc *chain.IncompleteError
+	return errors.As(err, &inc)
+}
+
+func isRejected(err error) bool { return errors.Is(err, chain.ErrRejected) }
+
+func TestJudgeUsage(t *testing.T) {
+	p := newPKI(t)
+	b := testpki.New(t, testNow)
+	leaf := func(opts ...testpki.Option) []*x509.Certificate {
+		return testpki.Certs(b.Issue(p.int, append([]testpki.Option{testpki.CN("u.example.com"), testpki.Names("u.example.com")}, opts...)...), p.int)
+	}
+	tests := []struct {
+		desc     string
+		certs    []*x509.Certificate
+		want     []string
+		contains string
+	}{
+		{"RSA leaf for certificate signing only", leaf(testpki.Key(testpki.RSA2048), testpki.KeyUsage(x509.KeyUsageCertSign)), with("fail usage"),
+			"the leaf's key usage allows only certificate signing, not digital signature"},
+		{"RSA leaf for key encipherment only", leaf(testpki.Key(testpki.RSA2048), testpki.KeyUsage(x509.KeyUsageKeyEncipherment)), with("fail usage"),
+			"the leaf's key usage allows only key encipherment, not digital signature: TLS 1.3 and ECDHE handshakes sign with the key"},
+		{"ECDSA leaf without digital signature", leaf(testpki.KeyUsage(x509.KeyUsageKeyAgreement)), with("fail usage"),
+			"allows only key agreement, not digital signature"},
+		{"client authentication only", leaf(testpki.ExtKeyUsage(x509.ExtKeyUsageClientAuth)), with("fail usage"),
+			"the leaf's extended key usage is clientAuth, without server authentication (serverAuth): every strict client refuses it"},
+		{"any extended key usage only", leaf(testpki.ExtKeyUsage(x509.ExtKeyUsageAny)), with("fail usage"),
+			"anyExtendedKeyUsage, without server authentication (serverAuth): OpenSSL-based clients (curl, Python, Android) refuse it"},
+		{"no usage extensions at all", leaf(testpki.KeyUsage(0), testpki.ExtKeyUsage()), ok,
+			"fit for a TLS server: key usage any (no key usage extension); extended key usage any (no extended key usage extension)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			checkReport(t, Judge(tc.certs, "", p.opts()), tc.want, []string{tc.contains})
+		})
+	}
+}
+
+func TestJudgeMustStaple(t *testing.T) {
+	p := newPKI(t)
+	staple := testpki.New(t, testNow).Issue(p.int, testpki.CN("s.example.com"), testpki.Names("s.example.com"), testpki.MustStaple())
+	tests := []struct {
+		desc     string
+		report   *Report
+		want     []string
+		contains string
+	}{
+		{"served without a stapled response", Judge(testpki.Certs(staple, p.int), "", p.opts()), with("fail ocsp"),
+			"the server staples no OCSP response, and the leaf requires a stapled OCSP response (must-staple, RFC 7633): gnutls refuses it"},
+		{"served with one", judgeServed(served{certs: testpki.Certs(staple, p.int), ocsp: []byte{0x30}}, "", p.opts()), with("pass ocsp"),
+			"the server staples one"},
+		{"stored: nginx may staple", JudgeStored(testpki.PEM(staple, p.int), staple.KeyPEM(), []string{"s.example.com"}, p.opts()),
+			with("warn ocsp", "pass names", "pass key"), "Let's Encrypt has ended OCSP"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			tc.report.sortFindings()
+			checkReport(t, tc.report, tc.want, []string{tc.contains})
+		})
+	}
+}
+
 func TestJudgeSelfSigned(t *testing.T) {
 	self := issue(t, nil, spec{cn: "self.example.com", names: []string{"self.example.com"}})
 	r := Judge(certs(self), "self.example.com", Options{Roots: x509.NewCertPool(), Now: testNow})
-	checkReport(t, r, []string{"fail chain", "pass names", "pass validity", "pass crypto"},
+	checkReport(t, r, with("fail chain", "pass names"),
 		[]string{`self-signed: "CN=self.example.com" is its own issuer and not in the trust store`})
 
 	p := newPKI(t)
 	other := newPKI(t)
 	r = Judge(certs(p.leaf, p.int, p.root), "shop.example.com", other.opts())
-	checkReport(t, r, []string{"fail chain", "pass names", "pass validity", "pass crypto"},
-		[]string{`untrusted root: the chain ends at the self-signed "CN=Test Root CA"`})
+	checkReport(t, r, with("fail chain", "pass names"),
+		[]string{`untrusted root: the chain ends at the self-signed certificate 3 "CN=Test Root CA"`})
 }
 
 func TestJudgeValidity(t *testing.T) {
@@ -142,38 +290,122 @@ func TestJudgeValidity(t *testing.T) {
 		notBefore: testNow.AddDate(0, 0, -30), notAfter: testNow.AddDate(0, 0, 60)})
 	shortInt := issue(t, p.root, spec{cn: "Short Intermediate", notAfter: testNow.AddDate(0, 0, 20)})
 	leafOfShort := issue(t, shortInt, spec{cn: "s.example.com", names: []string{"s.example.com"}})
+	fresh24h := issue(t, p.int, spec{cn: "day.example.com", names: []string{"day.example.com"},
+		notBefore: testNow.Add(-time.Hour), notAfter: testNow.Add(23 * time.Hour)})
+	old24h := issue(t, p.int, spec{cn: "late.example.com", names: []string{"late.example.com"},
+		notBefore: testNow.Add(-20 * time.Hour), notAfter: testNow.Add(4 * time.Hour)})
 
 	tests := []struct {
 		desc     string
 		certs    []*x509.Certificate
+		warnDays int
 		want     []string
 		contains string
 	}{
-		{"expired leaf", certs(expiredLeaf, p.int), []string{"pass chain", "fail validity", "pass crypto"},
-			"expired at 2026-11-11T16:00:00Z (10 days ago)"},
-		{"not yet valid leaf", certs(futureLeaf, p.int), []string{"pass chain", "fail validity", "pass crypto"},
-			"not valid yet: the certificate is valid from 2026-11-23T16:00:00Z"},
-		{"expires within warn days", certs(soonLeaf, p.int), []string{"pass chain", "warn validity", "pass crypto"},
+		{"expired leaf", certs(expiredLeaf, p.int), AutoWarn, with("fail validity"),
+			`the leaf "CN=old.example.com" expired at 2026-11-11T16:00:00Z (10 days ago): renew it`},
+		{"not yet valid leaf", certs(futureLeaf, p.int), AutoWarn, with("fail validity"),
+			`the leaf "CN=new.example.com" is not valid before 2026-11-23T16:00:00Z (in 2 days)`},
+		{"expires within the default 14 days", certs(soonLeaf, p.int), AutoWarn, with("warn validity"),
 			"expires soon: valid until 2026-12-01T16:00:00Z, 10 days left (warning below 14 days)"},
-		{"valid", certs(p.leaf, p.int), []string{"pass chain", "pass validity", "pass crypto"},
+		{"expires within --warn-days", certs(p.leaf, p.int), 90, with("warn validity"),
+			"60 days left (warning below 90 days)"},
+		{"--warn-days 0 never warns", certs(soonLeaf, p.int), 0, ok, "10 days left"},
+		{"valid", certs(p.leaf, p.int), AutoWarn, ok,
 			"valid until 2027-01-20T16:00:00Z (60 days left)"},
-		{"expired intermediate", certs(leafOfExpired, expiredInt), []string{"pass chain", "fail validity", "pass validity", "pass crypto"},
+		{"a fresh 24-hour certificate does not warn, in hours", certs(fresh24h, p.int), AutoWarn, ok,
+			"valid until 2026-11-22T15:00:00Z (23 hours left)"},
+		{"a 24-hour certificate warns with a third of its lifetime left", certs(old24h, p.int), AutoWarn, with("warn validity"),
+			"4 hours left (warning below 8 hours, a third of its lifetime of 24 hours)"},
+		{"expired intermediate", certs(leafOfExpired, expiredInt), AutoWarn, with("fail validity", "pass validity"),
 			`intermediate "CN=Expired Intermediate" expired at 2026-11-20T16:00:00Z`},
-		{"intermediate expires before the leaf", certs(leafOfShort, shortInt), []string{"pass chain", "warn validity", "pass validity", "pass crypto"},
+		{"intermediate expires before the leaf", certs(leafOfShort, shortInt), AutoWarn, with("warn validity", "pass validity"),
 			`intermediate "CN=Short Intermediate" expires at 2026-12-11T16:00:00Z, before the leaf (2027-01-20T16:00:00Z)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			checkReport(t, Judge(tc.certs, "", p.opts()), tc.want, []string{tc.contains})
+			opts := p.opts()
+			opts.WarnDays = tc.warnDays
+			checkReport(t, Judge(tc.certs, "", opts), tc.want, []string{tc.contains})
 		})
+	}
+}
+
+func TestJudgeProtocols(t *testing.T) {
+	tr, fa := &yes, &no
+	v := func(version uint16, accepted *bool, reason string) versionResult {
+		return versionResult{version: version, accepted: accepted, reason: reason}
+	}
+	legacy := versionResult{version: v12, accepted: tr, legacy: "TLS_RSA_WITH_AES_128_CBC_SHA"}
+	tests := []struct {
+		desc     string
+		results  []versionResult
+		want     []string
+		contains string
+	}{
+		{"modern", []versionResult{v(v10, fa, "x"), v(v11, fa, "x"), v(v12, tr, ""), v(v13, tr, "")},
+			[]string{"pass protocol"}, "accepted: TLS 1.2, TLS 1.3; refused: TLS 1.0, TLS 1.1"},
+		{"TLS 1.3 only", []versionResult{v(v10, fa, "x"), v(v11, fa, "x"), v(v12, fa, "remote error: tls: protocol version not supported"), v(v13, tr, "")},
+			[]string{"fail protocol"}, `TLS 1.2 refused (remote error: tls: protocol version not supported; accepted: TLS 1.3): compatibility rule "TLS 1.2 required"`},
+		{"TLS 1.2 handshakes fail although the version is spoken", []versionResult{v(v10, fa, "x"), v(v11, fa, "x"), v(v12, fa, "remote error: tls: handshake failure"), v(v13, tr, "")},
+			[]string{"fail protocol"}, "agrees on no cipher suite and certificate with TLS 1.2 clients; check ssl_ciphers, and that the certificate may be used with TLS 1.2 (see the usage finding)"},
+		{"legacy suites only, no TLS 1.3", []versionResult{v(v10, fa, "x"), v(v11, fa, "x"), legacy, v(v13, fa, "x")},
+			[]string{"fail protocol"}, "TLS 1.2 is accepted only with the legacy cipher suite TLS_RSA_WITH_AES_128_CBC_SHA, which Go's default client and gnutls do not offer, and TLS 1.3 is not accepted"},
+		{"legacy suites only, with TLS 1.3", []versionResult{v(v10, fa, "x"), v(v11, fa, "x"), legacy, v(v13, tr, "")},
+			[]string{"warn protocol"}, "in nginx: ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:"},
+		{"old versions accepted", []versionResult{v(v10, tr, ""), v(v11, tr, ""), v(v12, tr, ""), v(v13, fa, "x")},
+			[]string{"warn protocol"}, "TLS 1.0 and TLS 1.1 accepted: deprecated (RFC 8996)"},
+		{"not probed", []versionResult{v(v10, nil, "this TLS client cannot offer it (x)"), v(v11, fa, "x"), v(v12, tr, ""), v(v13, tr, "")},
+			[]string{"warn protocol"}, "TLS 1.0 not probed: this TLS client cannot offer it (x)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			r := &Report{}
+			judgeProtocols(r, tc.results)
+			checkReport(t, r, tc.want, []string{tc.contains})
+		})
+	}
+}
+
+func TestClassifyNotProbed(t *testing.T) {
+	h := handshakeResult{spec: probeSpec{version: v10}, err: errTest("tls: no supported versions satisfy MinVersion and MaxVersion")}
+	v := h.classify(DefaultTimeout)
+	if v.accepted != nil || !strings.Contains(v.reason, "this TLS client cannot offer it") {
+		t.Errorf("classify = %+v, want not probed", v)
+	}
+}
+
+type errTest string
+
+func (e errTest) Error() string { return string(e) }
+
+func TestNormalizeSerial(t *testing.T) {
+	for in, want := range map[string]string{"0A:BC:01": "abc01", "00": "0", "fa": "fa", "": "0"} {
+		if got := normalizeSerial(in); got != want {
+			t.Errorf("normalizeSerial(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestJudgeExpiredTrustedRoot(t *testing.T) {
+	oldRoot := issue(t, nil, spec{cn: "Old Root", notBefore: testNow.AddDate(-20, 0, 0), notAfter: testNow.AddDate(0, 0, -1)})
+	inter := issue(t, oldRoot, spec{cn: "Int", notBefore: testNow.AddDate(-2, 0, 0), notAfter: testNow.AddDate(1, 0, 0)})
+	leaf := issue(t, inter, spec{cn: "a.example.com", names: []string{"a.example.com"}})
+	r := Judge(certs(leaf, inter), "", Options{Roots: pool(oldRoot.Cert), Now: testNow})
+	checkReport(t, r, with("fail chain"), []string{`not trusted: the trust store has a root named like the issuer "CN=Old Root" of certificate 2 "CN=Int", but it does not verify it: "CN=Old Root" is valid from 2006-11-21T16:00:00Z to 2026-11-20T16:00:00Z, not at 2026-11-21T16:00:00Z: update the trust store`})
+	if strings.Contains(messages(r), "incomplete") {
+		t.Errorf("an expired trusted root is reported as a missing certificate:\n%s", messages(r))
 	}
 }
 
 func TestJudgeNames(t *testing.T) {
 	p := newPKI(t)
 	wild := issue(t, p.int, spec{cn: "*.example.com", names: []string{"*.example.com"}})
+	oneLabel := issue(t, p.int, spec{cn: "*.test", names: []string{"*.test"}})
+	exactToo := issue(t, p.int, spec{cn: "*.lan", names: []string{"*.lan", "nas.lan"}})
 	ipLeaf := issue(t, p.int, spec{cn: "ip", ips: []net.IP{net.ParseIP("127.0.0.1")}})
 	local := issue(t, p.int, spec{cn: "localhost", names: []string{"localhost"}})
+	cnOnly := issue(t, p.int, spec{cn: "cn.example.com", more: []testpki.Option{testpki.CA(false)}})
 	tests := []struct {
 		desc     string
 		leaf     *testCert
@@ -189,6 +421,11 @@ func TestJudgeNames(t *testing.T) {
 		{"wildcard one label only", wild, "a.b.example.com", []string{"fail names"},
 			"a wildcard covers one label only: *.example.com covers x.example.com, not a.b.example.com"},
 		{"wildcard does not cover the apex", wild, "example.com", []string{"fail names"}, "*.example.com does not cover example.com itself"},
+		{"wildcard under a one-label suffix", oneLabel, "a.test", []string{"fail names"},
+			"a.test is covered only by the wildcard *.test, directly under a one-label suffix: Go and Java accept it, but OpenSSL-based clients (curl, Python, Android) and gnutls refuse it; list a.test itself"},
+		{"an exact SAN next to such a wildcard", exactToo, "nas.lan", []string{"pass names"}, "nas.lan is covered by the SAN nas.lan"},
+		{"name only in the subject CN", cnOnly, "cn.example.com", []string{"fail names"},
+			"the name is only in the subject CN, which Go ignores and clients following RFC 6125 do not use"},
 		{"IP address", ipLeaf, "127.0.0.1", []string{"warn names", "pass names"}, "WeChat mini-programs refuse IP addresses and localhost"},
 		{"IP address not in SANs", p.leaf, "10.0.0.1", []string{"fail names", "warn names"}, "an IP address needs an IP address SAN"},
 		{"localhost", local, "localhost", []string{"warn names", "pass names"}, "localhost is localhost: WeChat"},
@@ -196,7 +433,7 @@ func TestJudgeNames(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			r := &Report{}
-			judgeHost(r, tc.leaf.cert, tc.host)
+			judgeHost(r, tc.leaf.Cert, tc.host)
 			r.sortFindings()
 			checkReport(t, r, tc.want, []string{tc.contains})
 		})
@@ -242,18 +479,18 @@ func TestJudgeCrypto(t *testing.T) {
 		want     []string
 		contains []string
 	}{
-		{"SHA-1 intermediate", certs(leafOfSHA1, sha1Int), nil, []string{"fail chain", "pass validity", "fail crypto"}, []string{
-			`not trusted: "CN=SHA-1 Intermediate" is signed with ECDSA-SHA1, which current clients reject`,
+		{"SHA-1 intermediate", certs(leafOfSHA1, sha1Int), nil, with("fail chain", "fail crypto"), []string{
 			`"CN=SHA-1 Intermediate" is signed with ECDSA-SHA1: SHA-1 and MD5 signatures are rejected`,
+			`not trusted: the trust store has a root named like the issuer "CN=Test Root CA" of certificate 2 "CN=SHA-1 Intermediate", but it does not verify it: cannot verify signature: insecure algorithm ECDSA-SHA1`,
 		}},
-		{"RSA 1024 leaf", certs(rsa1024, p.int), nil, []string{"pass chain", "pass validity", "fail crypto"}, []string{
+		{"RSA 1024 leaf", certs(rsa1024, p.int), nil, with("fail crypto"), []string{
 			`leaf "CN=weak.example.com" has an RSA 1024-bit key: Apple ATS`,
 		}},
-		{"EC P-224 leaf", certs(p224, p.int), nil, []string{"pass chain", "pass validity", "fail crypto"}, []string{
+		{"EC P-224 leaf", certs(p224, p.int), nil, with("fail crypto"), []string{
 			`leaf "CN=p224.example.com" has an ECDSA P-224 key`,
 		}},
-		{"SHA-1 self-signature of a trusted root is not judged", certs(leafOfOldRoot, intOfOldRoot), pool(rootSHA1.cert),
-			[]string{"pass chain", "pass validity", "pass crypto"}, []string{"leaf key ECDSA P-256; signatures ECDSA-SHA256"}},
+		{"SHA-1 self-signature of a trusted root is not judged", certs(leafOfOldRoot, intOfOldRoot), pool(rootSHA1.Cert),
+			ok, []string{"leaf key ECDSA P-256; signatures ECDSA-SHA256"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -270,6 +507,7 @@ func TestJudgeStored(t *testing.T) {
 	p := newPKI(t)
 	domains := []string{"shop.example.com", "www.shop.example.com"}
 	other := newKey(t, "")
+	stored := func(extra ...string) []string { return with(append([]string{"pass names"}, extra...)...) }
 	tests := []struct {
 		desc      string
 		fullchain []byte
@@ -278,17 +516,17 @@ func TestJudgeStored(t *testing.T) {
 		want      []string
 		contains  string
 	}{
-		{"good", pemCerts(p.leaf, p.int), pemKey(t, p.leaf.key), domains,
-			[]string{"pass chain", "pass names", "pass validity", "pass crypto", "pass key"}, "covers the configured names shop.example.com, www.shop.example.com"},
-		{"key mismatch", pemCerts(p.leaf, p.int), pemKey(t, other), domains,
-			[]string{"pass chain", "pass names", "pass validity", "pass crypto", "fail key"}, "privkey.pem does not match the leaf"},
-		{"domain added since issue", pemCerts(p.leaf, p.int), pemKey(t, p.leaf.key), append(domains, "new.example.com"),
-			[]string{"pass chain", "fail names", "pass validity", "pass crypto", "pass key"}, "does not cover new.example.com"},
-		{"leaf only", pemCerts(p.leaf), pemKey(t, p.leaf.key), domains,
-			[]string{"fail chain", "pass names", "pass validity", "pass crypto", "pass key"}, "incomplete: no certificate for issuer"},
-		{"garbage", []byte("not pem"), pemKey(t, p.leaf.key), domains, []string{"fail files"}, "fullchain.pem:"},
-		{"bad key", pemCerts(p.leaf, p.int), []byte("nope"), domains,
-			[]string{"pass chain", "pass names", "pass validity", "pass crypto", "fail key"}, "privkey.pem: no PEM block"},
+		{"good", pemCerts(p.leaf, p.int), pemKey(t, p.leaf.Key), domains, stored("pass key"),
+			"covers the configured names shop.example.com, www.shop.example.com"},
+		{"key mismatch", pemCerts(p.leaf, p.int), pemKey(t, other), domains, stored("fail key"),
+			"privkey.pem (ECDSA P-256) does not match the leaf's key (ECDSA P-256): nginx would refuse to load the pair"},
+		{"domain added since issue", pemCerts(p.leaf, p.int), pemKey(t, p.leaf.Key), append(domains, "new.example.com"),
+			with("fail names", "pass key"), "does not cover new.example.com"},
+		{"leaf only", pemCerts(p.leaf), pemKey(t, p.leaf.Key), domains, stored("fail chain", "pass key"), "incomplete: no certificate for issuer"},
+		{"intermediate first, leaf second: the leaf is judged", pemCerts(p.int, p.leaf), pemKey(t, p.leaf.Key), domains,
+			stored("fail chain", "pass key"), `the leaf "CN=shop.example.com" is certificate 2, after the CA certificate "CN=Test Intermediate": put the leaf first`},
+		{"garbage", []byte("not pem"), pemKey(t, p.leaf.Key), domains, []string{"fail files"}, "fullchain.pem:"},
+		{"bad key", pemCerts(p.leaf, p.int), []byte("nope"), domains, stored("fail key"), "privkey.pem: no PEM block"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -297,77 +535,61 @@ func TestJudgeStored(t *testing.T) {
 			if r.Source != Stored {
 				t.Errorf("source = %q", r.Source)
 			}
+			for _, bad := range []string{"unrelated", "domains changed", "expires", "2029"} {
+				if strings.Contains(messages(r), bad) && tc.desc == "intermediate first, leaf second: the leaf is judged" {
+					t.Errorf("the misplaced leaf is judged as something else (%q):\n%s", bad, messages(r))
+				}
+			}
 		})
 	}
 }
 
-func TestJudgeWildcardDomainStored(t *testing.T) {
+func TestJudgeStoredWildcards(t *testing.T) {
 	p := newPKI(t)
 	wild := issue(t, p.int, spec{cn: "*.example.com", names: []string{"*.example.com", "example.com"}})
-	r := JudgeStored(pemCerts(wild, p.int), pemKey(t, wild.key), []string{"*.example.com", "example.com"}, p.opts())
-	checkReport(t, r, []string{"pass chain", "pass names", "pass validity", "pass crypto", "pass key"}, nil)
-	r = JudgeStored(pemCerts(wild, p.int), pemKey(t, wild.key), []string{"*.a.example.com"}, p.opts())
-	checkReport(t, r, []string{"pass chain", "fail names", "pass validity", "pass crypto", "pass key"}, []string{"does not cover *.a.example.com"})
+	r := JudgeStored(pemCerts(wild, p.int), pemKey(t, wild.Key), []string{"*.example.com", "example.com"}, p.opts())
+	checkReport(t, r, with("pass names", "pass key"), nil)
+	r = JudgeStored(pemCerts(wild, p.int), pemKey(t, wild.Key), []string{"*.a.example.com"}, p.opts())
+	checkReport(t, r, with("fail names", "pass key"), []string{"does not cover *.a.example.com"})
+	lan := issue(t, p.int, spec{cn: "*.lan", names: []string{"*.lan"}})
+	r = JudgeStored(pemCerts(lan, p.int), pemKey(t, lan.Key), []string{"*.lan"}, p.opts())
+	checkReport(t, r, with("fail names", "pass key"), []string{"the configured domain *.lan is a wildcard directly under a one-label suffix"})
+}
+
+func TestJudgeFile(t *testing.T) {
+	p := newPKI(t)
+	lan := issue(t, p.int, spec{cn: "*.lan", names: []string{"*.lan"}})
+	tests := []struct {
+		desc      string
+		fullchain []byte
+		key       []byte
+		want      []string
+		contains  string
+	}{
+		{"chain alone", pemCerts(p.leaf, p.int), nil, with("pass names"), "names shop.example.com, www.shop.example.com"},
+		{"chain and its key", pemCerts(p.leaf, p.int), pemKey(t, p.leaf.Key), with("pass names", "pass key"), "the key file matches the leaf"},
+		{"another key", pemCerts(p.leaf, p.int), pemKey(t, newKey(t, "rsa2048")), with("pass names", "fail key"),
+			"the key file (RSA 2048-bit) does not match the leaf's key (ECDSA P-256)"},
+		{"leaf only", pemCerts(p.leaf), nil, with("fail chain", "pass names"), "send it after the leaf"},
+		{"a key where the chain belongs", pemKey(t, p.leaf.Key), nil, []string{"fail files"},
+			"the file: PEM block 1 is a private key (\"PRIVATE KEY\"): a certificate chain must not carry a key"},
+		{"a wildcard strict clients refuse", pemCerts(lan, p.int), nil, with("warn names", "pass names"), "the SAN *.lan is a wildcard directly under a one-label suffix"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			r := JudgeFile(tc.fullchain, tc.key, p.opts())
+			checkReport(t, r, tc.want, []string{tc.contains})
+			if r.Source != File {
+				t.Errorf("source = %q", r.Source)
+			}
+			if strings.Contains(messages(r), "BEGIN") {
+				t.Errorf("a finding quotes the file:\n%s", messages(r))
+			}
+		})
+	}
 }
 
 func TestJudgeNoCertificates(t *testing.T) {
 	r := Judge(nil, "a.example.com", Options{Now: testNow})
 	checkReport(t, r, []string{"fail chain"}, []string{"no certificate was sent"})
-}
-
-func TestJudgeProtocols(t *testing.T) {
-	tr, fa := &yes, &no
-	tests := []struct {
-		desc     string
-		results  []versionResult
-		want     []string
-		contains string
-	}{
-		{"modern", []versionResult{{0x0301, fa, "x"}, {0x0302, fa, "x"}, {0x0303, tr, ""}, {0x0304, tr, ""}},
-			[]string{"pass protocol"}, "accepted: TLS 1.2, TLS 1.3; refused: TLS 1.0, TLS 1.1"},
-		{"TLS 1.3 only", []versionResult{{0x0301, fa, "x"}, {0x0302, fa, "x"}, {0x0303, fa, "remote error: tls: protocol version not supported"}, {0x0304, tr, ""}},
-			[]string{"fail protocol"}, "TLS 1.2 refused (remote error: tls: protocol version not supported; accepted: TLS 1.3): WeChat and iOS require TLS 1.2"},
-		{"old versions accepted", []versionResult{{0x0301, tr, ""}, {0x0302, tr, ""}, {0x0303, tr, ""}, {0x0304, fa, "x"}},
-			[]string{"warn protocol"}, "TLS 1.0 and TLS 1.1 accepted: deprecated (RFC 8996)"},
-		{"not probed", []versionResult{{0x0301, nil, "this TLS client cannot offer it (x)"}, {0x0302, fa, "x"}, {0x0303, tr, ""}, {0x0304, tr, ""}},
-			[]string{"warn protocol"}, "TLS 1.0 not probed: this TLS client cannot offer it (x)"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.desc, func(t *testing.T) {
-			r := &Report{}
-			judgeProtocols(r, tc.results)
-			checkReport(t, r, tc.want, []string{tc.contains})
-		})
-	}
-}
-
-func TestClassifyNotProbed(t *testing.T) {
-	h := handshakeResult{err: errTest("tls: no supported versions satisfy MinVersion and MaxVersion")}
-	v := h.classify(0x0301, DefaultTimeout)
-	if v.accepted != nil || !strings.Contains(v.reason, "this TLS client cannot offer it") {
-		t.Errorf("classify = %+v, want not probed", v)
-	}
-}
-
-type errTest string
-
-func (e errTest) Error() string { return string(e) }
-
-func TestNormalizeSerial(t *testing.T) {
-	for in, want := range map[string]string{"0A:BC:01": "abc01", "00": "0", "fa": "fa", "": "0"} {
-		if got := normalizeSerial(in); got != want {
-			t.Errorf("normalizeSerial(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestJudgeExpiredTrustedRoot(t *testing.T) {
-	oldRoot := issue(t, nil, spec{cn: "Old Root", notBefore: testNow.AddDate(-20, 0, 0), notAfter: testNow.AddDate(0, 0, -1)})
-	inter := issue(t, oldRoot, spec{cn: "Int", notBefore: testNow.AddDate(-2, 0, 0), notAfter: testNow.AddDate(1, 0, 0)})
-	leaf := issue(t, inter, spec{cn: "a.example.com", names: []string{"a.example.com"}})
-	r := Judge(certs(leaf, inter), "", Options{Roots: pool(oldRoot.cert), Now: testNow})
-	checkReport(t, r, []string{"fail chain", "pass validity", "pass crypto"}, []string{`not trusted: "CN=Old Root": x509: certificate has expired`})
-	if strings.Contains(messages(r), "incomplete") {
-		t.Errorf("an expired trusted root is reported as a missing certificate:\n%s", messages(r))
-	}
 }

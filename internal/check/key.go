@@ -10,23 +10,19 @@ import (
 	"github.com/renewd/renewd/internal/chain"
 )
 
-// parseChain parses a fullchain file strictly: a corrupted block is an
-// error, not a shorter chain.
-func parseChain(data []byte) ([]*x509.Certificate, error) {
-	return chain.ParsePEM(data)
-}
-
-// judgeKey checks that the stored private key belongs to the leaf: nginx
-// refuses to load a pair that does not.
-func judgeKey(r *Report, leaf *x509.Certificate, keyPEM []byte) {
+// judgeKey checks that the private key (what names it: "privkey.pem")
+// belongs to the leaf: nginx refuses to load a pair that does not. Only
+// the kind of key is ever printed, never the key.
+func judgeKey(r *Report, leaf *x509.Certificate, what string, keyPEM []byte) {
 	key, err := parseKey(keyPEM)
 	switch {
 	case err != nil:
-		r.add(Key, Fail, "privkey.pem: %v", err)
+		r.add(Key, Fail, "%s: %v", what, err)
 	case !chain.KeyMatches(leaf, key):
-		r.add(Key, Fail, "privkey.pem does not match the leaf in fullchain.pem: nginx would refuse to load the pair")
+		r.add(Key, Fail, "%s (%s) does not match the leaf's key (%s): nginx would refuse to load the pair",
+			what, chain.KeyKind(key.Public()), chain.KeyKind(leaf.PublicKey))
 	default:
-		r.add(Key, Pass, "privkey.pem matches the leaf")
+		r.add(Key, Pass, "%s matches the leaf", what)
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 	"strings"
 )
 
-// judgeHost checks that the leaf covers host the way clients match names
-// (RFC 6125): SANs only, never the subject CN, and a wildcard stands for
-// exactly one leftmost label.
+// judgeHost checks that the leaf covers host the way the strictest clients
+// match names (RFC 6125, and OpenSSL's and gnutls's rules): SANs only,
+// never the subject CN (Go refuses a name found only there), a wildcard
+// stands for exactly one leftmost label, and a wildcard directly under a
+// one-label suffix (*.test, *.lan) covers nothing.
 func judgeHost(r *Report, leaf *x509.Certificate, host string) {
 	h := normalizeName(host)
 	if ip, err := netip.ParseAddr(h); err == nil {
@@ -19,11 +21,15 @@ func judgeHost(r *Report, leaf *x509.Certificate, host string) {
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		r.add(Names, Warn, "%s is localhost: WeChat mini-programs refuse localhost and IP addresses as request domains", h)
 	}
-	if san, ok := coveringSAN(leaf, h); ok {
+	san, ok := coveringSAN(leaf, h)
+	switch {
+	case ok && tooBroad(san):
+		r.add(Names, Fail, "%s", tooBroadText(h, san))
+	case ok:
 		r.add(Names, Pass, "%s is covered by the SAN %s", h, san)
-		return
+	default:
+		r.add(Names, Fail, "%s is not covered by the certificate's names (%s)%s", h, sanList(leaf), missHint(leaf, h))
 	}
-	r.add(Names, Fail, "%s is not covered by the certificate's names (%s)%s", h, sanList(leaf), missHint(leaf, h))
 }
 
 func judgeIP(r *Report, leaf *x509.Certificate, ip netip.Addr) {
@@ -38,13 +44,20 @@ func judgeIP(r *Report, leaf *x509.Certificate, ip netip.Addr) {
 }
 
 // judgeDomains checks that a stored leaf covers every configured domain. A
-// wildcard domain needs the same wildcard SAN.
+// wildcard domain needs the same wildcard SAN, and must be one strict
+// clients accept.
 func judgeDomains(r *Report, leaf *x509.Certificate, domains []string) {
 	var missing []string
+	failed := false
 	for _, d := range domains {
 		d = normalizeName(d)
-		if _, ok := coveringSAN(leaf, d); !ok && !hasIPSAN(leaf, d) {
+		san, ok := coveringSAN(leaf, d)
+		switch {
+		case !ok && !hasIPSAN(leaf, d):
 			missing = append(missing, d)
+		case ok && tooBroad(san):
+			r.add(Names, Fail, "the configured domain %s is a wildcard directly under a one-label suffix: OpenSSL-based clients (curl, Python, Android) and gnutls refuse it for every name it should cover; configure the names themselves", d)
+			failed = true
 		}
 	}
 	if len(missing) > 0 {
@@ -52,19 +65,43 @@ func judgeDomains(r *Report, leaf *x509.Certificate, domains []string) {
 			strings.Join(missing, ", "), sanList(leaf))
 		return
 	}
-	r.add(Names, Pass, "covers the configured names %s", strings.Join(domains, ", "))
+	if !failed {
+		r.add(Names, Pass, "covers the configured names %s", strings.Join(domains, ", "))
+	}
 }
 
-// coveringSAN returns the DNS SAN that covers name. A wildcard SAN covers
-// one label: *.example.com covers a.example.com, not example.com nor
-// a.b.example.com. A wildcard name is covered only by itself.
-func coveringSAN(leaf *x509.Certificate, name string) (string, bool) {
+// judgeSANs lists the leaf's names for a file judged without a host, and
+// warns about a wildcard strict clients refuse.
+func judgeSANs(r *Report, leaf *x509.Certificate) {
+	if len(leaf.DNSNames) == 0 && len(leaf.IPAddresses) == 0 {
+		r.add(Names, Fail, "the certificate has no SANs%s: clients require the names there", missHint(leaf, normalizeName(leaf.Subject.CommonName)))
+		return
+	}
 	for _, san := range leaf.DNSNames {
-		if matchName(normalizeName(san), name) {
-			return san, true
+		if tooBroad(normalizeName(san)) {
+			r.add(Names, Warn, "the SAN %s is a wildcard directly under a one-label suffix: OpenSSL-based clients (curl, Python, Android) and gnutls refuse it for every name it should cover", san)
 		}
 	}
-	return "", false
+	r.add(Names, Pass, "names %s", sanList(leaf))
+}
+
+// coveringSAN returns the DNS SAN that covers name, preferring an exact
+// SAN and a wildcard strict clients accept. A wildcard SAN covers one
+// label: *.example.com covers a.example.com, not example.com nor
+// a.b.example.com. A wildcard name is covered only by itself.
+func coveringSAN(leaf *x509.Certificate, name string) (string, bool) {
+	broad := ""
+	for _, san := range leaf.DNSNames {
+		n := normalizeName(san)
+		switch {
+		case !matchName(n, name):
+		case !tooBroad(n):
+			return san, true
+		default:
+			broad = san
+		}
+	}
+	return broad, broad != ""
 }
 
 func matchName(pattern, name string) bool {
@@ -77,6 +114,19 @@ func matchName(pattern, name string) bool {
 	}
 	label, ok := strings.CutSuffix(name, suffix)
 	return ok && label != "" && !strings.Contains(label, ".")
+}
+
+// tooBroad reports a wildcard directly under a one-label suffix, such as
+// *.test or *.lan: OpenSSL (so curl, Python and Android) and gnutls match
+// nothing with it, although Go and Java do.
+func tooBroad(pattern string) bool {
+	suffix, ok := strings.CutPrefix(pattern, "*.")
+	return ok && !strings.Contains(suffix, ".")
+}
+
+func tooBroadText(host, san string) string {
+	return fmt.Sprintf("%s is covered only by the wildcard %s, directly under a one-label suffix: Go and Java accept it, but OpenSSL-based clients (curl, Python, Android) and gnutls refuse it; list %s itself in the certificate",
+		host, san, host)
 }
 
 func hasIPSAN(leaf *x509.Certificate, name string) bool {
@@ -105,8 +155,8 @@ func missHint(leaf *x509.Certificate, name string) string {
 			return fmt.Sprintf("; %s does not cover %s itself", san, suffix)
 		}
 	}
-	if len(leaf.DNSNames) == 0 && normalizeName(leaf.Subject.CommonName) == name {
-		return "; the name is only in the subject CN, which clients ignore: they require a SAN"
+	if len(leaf.DNSNames) == 0 && name != "" && normalizeName(leaf.Subject.CommonName) == name {
+		return "; the name is only in the subject CN, which Go ignores and clients following RFC 6125 do not use: they require a SAN"
 	}
 	return ""
 }

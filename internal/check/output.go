@@ -68,8 +68,11 @@ func endpoints(n int) string {
 
 // header names the endpoint: the target, then where the chain came from.
 func (r *Report) header() string {
-	if r.Source == Stored {
+	switch r.Source {
+	case Stored:
 		return fmt.Sprintf("%s: stored %s", r.Target, r.File)
+	case File:
+		return fmt.Sprintf("%s: file %s", r.Target, r.File)
 	}
 	sni := "no SNI"
 	if r.SNI != "" {
@@ -94,16 +97,19 @@ type jsonEndpoint struct {
 	Verdict      Severity      `json:"verdict"`
 	Certificates []Certificate `json:"certificates"`
 	Path         []PathEntry   `json:"path"`
+	Chains       []ServedChain `json:"chains,omitempty"`
 	Protocols    *Protocols    `json:"protocols,omitempty"`
 	Findings     []Finding     `json:"findings"`
 }
 
 // WriteJSON writes reports as one JSON document for machines:
 // {"endpoints": [...], "verdict": "pass"|"fail"}. Each endpoint has
-// target, address and sni (served), file (stored), source ("served" or
-// "stored"), verdict, certificates (subject, issuer, serial, not_before,
-// not_after, sha256), path (subject, from), protocols (tls1_0 .. tls1_3:
-// true, false or null when not probed; served only) and findings (check,
+// target, address and sni (served), file (stored and file), source
+// ("served", "stored" or "file"), verdict, certificates (subject, issuer,
+// serial, not_before, not_after, sha256), path (subject, from), chains
+// (served only: each certificate the server sent, with label, key,
+// versions, certificates and path), protocols (tls1_0 .. tls1_3: true,
+// false or null when not probed; served only) and findings (check,
 // severity, message).
 func WriteJSON(w io.Writer, reports []*Report, strict bool) error {
 	out := jsonOutput{Endpoints: []jsonEndpoint{}, Verdict: Verdict(reports, strict)}
@@ -113,6 +119,7 @@ func WriteJSON(w io.Writer, reports []*Report, strict bool) error {
 			Verdict:      r.Verdict(strict),
 			Certificates: nonNil(r.Certificates),
 			Path:         nonNil(r.Path),
+			Chains:       r.Chains,
 			Protocols:    r.Protocols,
 			Findings:     nonNil(r.Findings),
 		})

@@ -2,31 +2,24 @@ package check
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
+	"encoding/binary"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // testNow is the judging time of every test.
 var testNow = time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)
 
 // testCert is a certificate with its private key.
-type testCert struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-}
+type testCert = testpki.Cert
 
 // spec describes a certificate to issue. A spec with names or ips is a
-// leaf, else a CA. Zero dates get a window around testNow: leaves
+// leaf, else a CA. Zero dates get testpki's window around testNow: leaves
 // [-30d, +60d], CAs [-1y, +3y].
 type spec struct {
 	cn        string
@@ -37,93 +30,72 @@ type spec struct {
 	aia       []string
 	key       string                  // "" ECDSA P-256; "rsa1024", "rsa2048", "p224"
 	sigAlg    x509.SignatureAlgorithm // 0: Go's default for the signer
+	more      []testpki.Option
 }
 
-func (s spec) isLeaf() bool { return len(s.names) > 0 || len(s.ips) > 0 }
+var keyTypes = map[string]testpki.KeyType{
+	"": testpki.ECDSAP256, "p224": testpki.ECDSAP224, "rsa1024": testpki.RSA1024, "rsa2048": testpki.RSA2048,
+}
 
 func newKey(t *testing.T, kind string) crypto.Signer {
 	t.Helper()
-	var (
-		k   crypto.Signer
-		err error
-	)
-	switch kind {
-	case "":
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "p224":
-		k, err = ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
-	case "rsa1024":
-		k, err = rsa.GenerateKey(rand.Reader, 1024)
-	case "rsa2048":
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	default:
-		t.Fatalf("unknown key kind %q", kind)
-	}
+	k, err := testpki.NewKey(keyTypes[kind])
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
 }
 
-// issue signs s with parent (nil = self-signed).
+// issue signs s with parent (nil = self-signed), through testpki.
 func issue(t *testing.T, parent *testCert, s spec) *testCert {
 	t.Helper()
-	key := newKey(t, s.key)
-	tmpl := template(s)
-	signer, parentCert := key, tmpl
-	if parent != nil {
-		signer, parentCert = parent.key, parent.cert
+	kt, ok := keyTypes[s.key]
+	if !ok {
+		t.Fatalf("unknown key kind %q", s.key)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, key.Public(), signer)
-	if err != nil {
-		t.Fatal(err)
+	opts := []testpki.Option{testpki.CN(s.cn), testpki.Key(kt), testpki.AIA(s.aia...), testpki.SigAlg(s.sigAlg),
+		testpki.Serial(serialFor(s.cn))}
+	if len(s.names) > 0 {
+		opts = append(opts, testpki.Names(s.names...))
 	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
+	if len(s.ips) > 0 {
+		opts = append(opts, testpki.IPs(s.ips...))
 	}
-	return &testCert{cert: c, key: key}
+	if !s.notBefore.IsZero() || !s.notAfter.IsZero() {
+		opts = append(opts, validity(s))
+	}
+	opts = append(opts, s.more...)
+	b := testpki.New(t, testNow)
+	if parent == nil {
+		return b.Root(opts...)
+	}
+	return b.Issue(parent, opts...)
 }
 
-// serialFor derives a serial from the common name, so that golden output
-// naming a serial is the same whichever tests ran before.
-func serialFor(cn string) *big.Int {
-	sum := sha256.Sum256([]byte(cn))
-	return new(big.Int).SetBytes(sum[:8])
-}
-
-func template(s spec) *x509.Certificate {
+// validity fills in the default side of a window given on one side only.
+func validity(s spec) testpki.Option {
+	leaf := len(s.names) > 0 || len(s.ips) > 0
 	nb, na := s.notBefore, s.notAfter
 	switch {
-	case nb.IsZero() && s.isLeaf():
+	case nb.IsZero() && leaf:
 		nb = testNow.AddDate(0, 0, -30)
 	case nb.IsZero():
 		nb = testNow.AddDate(-1, 0, 0)
 	}
 	switch {
-	case na.IsZero() && s.isLeaf():
+	case na.IsZero() && leaf:
 		na = testNow.AddDate(0, 0, 60)
 	case na.IsZero():
 		na = testNow.AddDate(3, 0, 0)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serialFor(s.cn),
-		Subject:               pkix.Name{CommonName: s.cn},
-		NotBefore:             nb,
-		NotAfter:              na,
-		IssuingCertificateURL: s.aia,
-		BasicConstraintsValid: true,
-		SignatureAlgorithm:    s.sigAlg,
-	}
-	if s.isLeaf() {
-		tmpl.DNSNames, tmpl.IPAddresses = s.names, s.ips
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		return tmpl
-	}
-	tmpl.IsCA = true
-	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
-	return tmpl
+	return testpki.Validity(nb, na)
+}
+
+// serialFor derives a serial from the common name, so that golden output
+// naming a serial is the same whichever tests ran before.
+func serialFor(cn string) int64 {
+	sum := sha256.Sum256([]byte(cn))
+	return int64(binary.BigEndian.Uint64(sum[:8]) >> 1)
 }
 
 // testPKI is root -> int -> leaf, plus root -> int1 -> int2 -> leaf2 for
@@ -151,7 +123,7 @@ func newPKI(t *testing.T) *testPKI {
 }
 
 func (p *testPKI) opts() Options {
-	return Options{Roots: pool(p.root.cert), Now: testNow, WarnDays: DefaultWarnDays}
+	return Options{Roots: pool(p.root.Cert), Now: testNow, WarnDays: DefaultWarnDays}
 }
 
 func pool(certs ...*x509.Certificate) *x509.CertPool {
@@ -165,24 +137,14 @@ func pool(certs ...*x509.Certificate) *x509.CertPool {
 func certs(tcs ...*testCert) []*x509.Certificate {
 	out := make([]*x509.Certificate, len(tcs))
 	for i, tc := range tcs {
-		out[i] = tc.cert
+		out[i] = tc.Cert
 	}
 	return out
 }
 
-func pemCerts(tcs ...*testCert) []byte {
-	var out []byte
-	for _, tc := range tcs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tc.cert.Raw})...)
-	}
-	return out
-}
+func pemCerts(tcs ...*testCert) []byte { return testpki.PEM(tcs...) }
 
 func pemKey(t *testing.T, k crypto.Signer) []byte {
 	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return (&testpki.Cert{Key: k}).KeyPEM()
 }

@@ -27,23 +27,26 @@ const (
 // order of these constants.
 type Check string
 
-// The checks. Connect, Files, Key and Serial appear only when they apply:
-// Connect when the server cannot be reached or does not complete a TLS
-// handshake, Files and Key for a stored chain, Serial when an expected
-// serial was given.
+// The checks. Connect, Files, OCSP, Key and Serial appear only when they
+// apply: Connect when the server cannot be reached or does not complete a
+// TLS handshake, Files for a chain read from disk, OCSP for a must-staple
+// leaf, Key when a private key is judged, Serial when an expected serial
+// was given.
 const (
 	Connect  Check = "connect"  // TCP connection and TLS handshake
 	Files    Check = "files"    // the stored files can be read and parsed
 	Chain    Check = "chain"    // the path from the leaf to a trusted root
 	Names    Check = "names"    // the requested names are covered by the SANs
+	Usage    Check = "usage"    // what the leaf may be used for: key usage, extended key usage
+	OCSP     Check = "ocsp"     // a must-staple leaf gets its stapled OCSP response
 	Validity Check = "validity" // dates of the leaf and its issuers
 	Crypto   Check = "crypto"   // signature algorithms, key types and sizes
-	Protocol Check = "protocol" // accepted TLS versions
-	Key      Check = "key"      // the stored private key matches the leaf
+	Protocol Check = "protocol" // accepted TLS versions and cipher suites
+	Key      Check = "key"      // the private key matches the leaf
 	Serial   Check = "serial"   // the server sends the expected certificate
 )
 
-var checkOrder = []Check{Connect, Files, Chain, Names, Validity, Crypto, Protocol, Key, Serial}
+var checkOrder = []Check{Connect, Files, Chain, Names, Usage, OCSP, Validity, Crypto, Protocol, Key, Serial}
 
 // Finding is one verdict about one aspect of an endpoint, with a message a
 // person can act on.
@@ -60,6 +63,7 @@ type Source string
 const (
 	Served Source = "served" // sent by a TLS server
 	Stored Source = "stored" // read from renewd's live/<name>/fullchain.pem
+	File   Source = "file"   // a PEM file named on the command line
 )
 
 // Certificate summarises one certificate of a chain as sent.
@@ -81,12 +85,27 @@ type PathEntry struct {
 	From string `json:"from"`
 }
 
-// Where a PathEntry comes from.
+// Where a PathEntry comes from: chain.From's values.
 const (
-	FromChain      = "chain"
-	FromTrustStore = "trust_store"
-	FromMissing    = "missing"
+	FromChain      = string(chain.FromSent)
+	FromTrustStore = string(chain.FromTrustStore)
+	FromMissing    = string(chain.FromMissing)
 )
+
+// ServedChain is one certificate a server sends, with its chain: a server
+// may have an ECDSA and an RSA certificate and send either, depending on
+// what the client offers.
+type ServedChain struct {
+	// Label names it in findings when a server sends more than one, such
+	// as "ECDSA P-256 certificate".
+	Label string `json:"label"`
+	// Key is the leaf's key type, as "ECDSA P-256" or "RSA 2048-bit".
+	Key string `json:"key"`
+	// Versions are the TLS versions it was sent in, as "TLS 1.3".
+	Versions     []string      `json:"versions"`
+	Certificates []Certificate `json:"certificates"`
+	Path         []PathEntry   `json:"path"`
+}
 
 // Protocols says which TLS versions a server accepted: true, false, or nil
 // when the version could not be probed (the reason is in a Finding).
@@ -110,11 +129,16 @@ type Report struct {
 	// Path is the path built from the leaf: to a trusted root when the chain
 	// is complete, else as far as the sent certificates reach.
 	Path []PathEntry
+	// Chains are the certificates a server sent, each with its chain, when
+	// served: Certificates and Path are the first of them.
+	Chains []ServedChain
 	// Protocols is nil for a stored chain.
 	Protocols *Protocols
 	// Findings are sorted by Check, then failures before warnings before
 	// passes.
 	Findings []Finding
+
+	chainErr error // the chain judge's error for the first chain, if any
 }
 
 // Failed reports whether r has a failure, or with strict a warning.
@@ -159,10 +183,20 @@ func (e *ReportError) Error() string {
 	return fmt.Sprintf("check %s failed: %s", e.Report.describe(), strings.Join(parts, "; "))
 }
 
+// Unwrap returns what the chain judge decided about a chain that does not
+// verify (a *chain.IncompleteError for a path that does not reach a trusted
+// root), so callers can react to the kind of failure with errors.As.
+func (e *ReportError) Unwrap() error { return e.Report.chainErr }
+
 // describe names the endpoint for people.
 func (r *Report) describe() string {
-	if r.Source == Stored {
+	switch {
+	case r.Source == Stored:
 		return "of stored " + r.File
+	case r.Source == File:
+		return "of " + r.File
+	case r.Address == "":
+		return "of the chain served for " + r.SNI
 	}
 	if r.SNI == "" || r.SNI == hostOf(r.Address) {
 		return "of " + r.Address

@@ -9,25 +9,39 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // tlsServer serves chain (as given: the test decides order and content)
 // with key on 127.0.0.1 for TLS versions minV..maxV and returns its address.
 func tlsServer(t *testing.T, chain []*x509.Certificate, key crypto.Signer, minV, maxV uint16) string {
 	t.Helper()
+	return tlsServerConfig(t, &tls.Config{
+		Certificates: []tls.Certificate{tlsCert(chain, key)},
+		MinVersion:   minV,
+		MaxVersion:   maxV,
+	})
+}
+
+// tlsCert is chain (sent as given) with key, for a tls.Config.
+func tlsCert(chain []*x509.Certificate, key crypto.Signer) tls.Certificate {
 	var ders [][]byte
 	for _, c := range chain {
 		ders = append(ders, c.Raw)
 	}
-	cfg := &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: ders, PrivateKey: key}},
-		MinVersion:   minV,
-		MaxVersion:   maxV,
-	}
+	return tls.Certificate{Certificate: ders, PrivateKey: key}
+}
+
+// tlsServerConfig serves cfg on 127.0.0.1 until the test ends and returns
+// its address.
+func tlsServerConfig(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -152,52 +166,56 @@ func serverCases(t *testing.T, p *testPKI) []serverCase {
 	rsa1024 := issue(t, p.int, spec{cn: "weak.example.com", names: []string{"weak.example.com"}, key: "rsa1024"})
 
 	srv := func(leaf *testCert, rest ...*testCert) string {
-		return tlsServer(t, certs(append([]*testCert{leaf}, rest...)...), leaf.key, 0, 0)
+		return tlsServer(t, certs(append([]*testCert{leaf}, rest...)...), leaf.Key, 0, 0)
 	}
-	good := []string{"pass chain", "pass names", "pass validity", "pass crypto", "pass protocol"}
+	good := with("pass names", "pass protocol")
+	served := func(extra ...string) []string {
+		return with(append([]string{"pass names", "pass protocol"}, extra...)...)
+	}
+	noNames := func(extra ...string) []string { return with(append([]string{"pass protocol"}, extra...)...) }
 	return []serverCase{
 		{desc: "good", golden: "good", addr: srv(p.leaf, p.int), sni: "shop.example.com", want: good, protocols: "FFTT"},
 		{desc: "missing intermediate, leaf with AIA", golden: "missing-intermediate-aia", addr: srv(p.leaf), sni: "shop.example.com",
-			want: []string{"fail chain", "pass names", "pass validity", "pass crypto", "pass protocol"}, protocols: "FFTT"},
+			want: served("fail chain"), protocols: "FFTT"},
 		{desc: "missing intermediate, leaf without AIA", golden: "missing-intermediate-no-aia", addr: srv(noAIA), sni: "noaia.example.com",
-			want: []string{"fail chain", "pass names", "pass validity", "pass crypto", "pass protocol"}, protocols: "FFTT"},
+			want: served("fail chain"), protocols: "FFTT"},
 		{desc: "wrong order", golden: "wrong-order", addr: srv(p.leaf2, p.int1, p.int2), sni: "deep.example.com",
-			want: []string{"fail chain", "pass chain", "pass names", "pass validity", "pass crypto", "pass protocol"}, protocols: "FFTT"},
+			want: served("warn chain"), protocols: "FFTT"},
 		{desc: "root sent", golden: "root-sent", addr: srv(p.leaf, p.int, p.root), sni: "shop.example.com",
-			want: []string{"warn chain", "pass chain", "pass names", "pass validity", "pass crypto", "pass protocol"}, protocols: "FFTT"},
+			want: served("warn chain"), protocols: "FFTT"},
 		{desc: "expired leaf", golden: "expired-leaf", addr: srv(expiredLeaf, p.int), sni: "old.example.com",
-			want: []string{"pass chain", "pass names", "fail validity", "pass crypto", "pass protocol"}, protocols: "FFTT"},
+			want: served("fail validity"), protocols: "FFTT"},
 		{desc: "expired intermediate", golden: "expired-intermediate", addr: srv(leafOfExpired, expiredInt), sni: "e.example.com",
-			want: []string{"pass chain", "pass names", "fail validity", "pass validity", "pass crypto", "pass protocol"}, protocols: "FFTT"},
+			want: served("fail validity", "pass validity"), protocols: "FFTT"},
 		{desc: "intermediate expires before the leaf", golden: "intermediate-expires-first", addr: srv(leafOfShort, shortInt), sni: "s.example.com",
-			want: []string{"pass chain", "pass names", "warn validity", "pass validity", "pass crypto", "pass protocol"}, protocols: "FFTT"},
+			want: served("warn validity", "pass validity"), protocols: "FFTT"},
 		{desc: "name mismatch", golden: "name-mismatch", addr: srv(p.leaf, p.int), sni: "shop.example.org",
-			want: []string{"pass chain", "fail names", "pass validity", "pass crypto", "pass protocol"}, protocols: "FFTT"},
+			want: noNames("fail names"), protocols: "FFTT"},
 		{desc: "wildcard match", golden: "wildcard-match", addr: srv(wild, p.int), sni: "a.example.com", want: good, protocols: "FFTT"},
 		{desc: "wildcard non-match", golden: "wildcard-non-match", addr: srv(wild, p.int), sni: "a.b.example.com",
-			want: []string{"pass chain", "fail names", "pass validity", "pass crypto", "pass protocol"}, protocols: "FFTT"},
+			want: noNames("fail names"), protocols: "FFTT"},
 		{desc: "self-signed", golden: "self-signed", addr: srv(self), sni: "self.example.com",
-			want: []string{"fail chain", "pass names", "pass validity", "pass crypto", "pass protocol"}, protocols: "FFTT"},
+			want: served("fail chain"), protocols: "FFTT"},
 		{desc: "SHA-1 intermediate", golden: "sha1-intermediate", addr: srv(leafOfSHA1, sha1Int), sni: "sha1.example.com",
-			want: []string{"fail chain", "pass names", "pass validity", "fail crypto", "pass protocol"}, protocols: "FFTT"},
+			want: served("fail chain", "fail crypto"), protocols: "FFTT"},
 		{desc: "RSA-1024 leaf", golden: "rsa1024-leaf", addr: srv(rsa1024, p.int), sni: "weak.example.com",
-			want: []string{"pass chain", "pass names", "pass validity", "fail crypto", "pass protocol"}, protocols: "FFTT"},
-		{desc: "TLS 1.3 only", golden: "tls13-only", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.key, v13, v13), sni: "shop.example.com",
-			want: []string{"pass chain", "pass names", "pass validity", "pass crypto", "fail protocol"}, protocols: "FFFT"},
-		{desc: "TLS 1.0 accepted", golden: "tls10-accepted", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.key, v10, v13), sni: "shop.example.com",
-			want: []string{"pass chain", "pass names", "pass validity", "pass crypto", "warn protocol"}, protocols: "TTTT"},
-		{desc: "TLS 1.0 only", golden: "tls10-only", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.key, v10, v10), sni: "shop.example.com",
-			want: []string{"pass chain", "pass names", "pass validity", "pass crypto", "fail protocol", "warn protocol"}, protocols: "TFFF"},
-		{desc: "TLS 1.1 only", golden: "tls11-only", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.key, v11, v11), sni: "shop.example.com",
-			want: []string{"pass chain", "pass names", "pass validity", "pass crypto", "fail protocol", "warn protocol"}, protocols: "FTFF"},
+			want: served("fail crypto"), protocols: "FFTT"},
+		{desc: "TLS 1.3 only", golden: "tls13-only", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, v13, v13), sni: "shop.example.com",
+			want: with("pass names", "fail protocol"), protocols: "FFFT"},
+		{desc: "TLS 1.0 accepted", golden: "tls10-accepted", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, v10, v13), sni: "shop.example.com",
+			want: with("pass names", "warn protocol"), protocols: "TTTT"},
+		{desc: "TLS 1.0 only", golden: "tls10-only", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, v10, v10), sni: "shop.example.com",
+			want: with("pass names", "fail protocol", "warn protocol"), protocols: "TFFF"},
+		{desc: "TLS 1.1 only", golden: "tls11-only", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, v11, v11), sni: "shop.example.com",
+			want: with("pass names", "fail protocol", "warn protocol"), protocols: "FTFF"},
 		{desc: "accepts and closes", golden: "closes", addr: closingServer(t), sni: "shop.example.com", want: []string{"fail connect"}, protocols: "----"},
 		{desc: "plain HTTP", golden: "plain-http", addr: httpServer(t), sni: "shop.example.com", want: []string{"fail connect"}, protocols: "----"},
 		{desc: "closed port", golden: "closed-port", addr: closedPort(t), sni: "shop.example.com", want: []string{"fail connect"}, protocols: "----"},
 		{desc: "no TLS answer", golden: "silent", addr: silentServer(t), sni: "shop.example.com",
 			opts: func(o *ServerOptions) { o.Timeout = 200 * time.Millisecond }, want: []string{"fail connect"}, protocols: "----"},
 		{desc: "expected serial", golden: "expected-serial", addr: srv(p.leaf, p.int), sni: "shop.example.com",
-			opts: func(o *ServerOptions) { o.ExpectSerial = p.leaf.cert.SerialNumber.Text(16) },
-			want: append(good, "pass serial"), protocols: "FFTT"},
+			opts: func(o *ServerOptions) { o.ExpectSerial = p.leaf.Cert.SerialNumber.Text(16) },
+			want: served("pass serial"), protocols: "FFTT"},
 	}
 }
 
@@ -225,11 +243,11 @@ func TestServer(t *testing.T) {
 
 func TestServerSerialMismatch(t *testing.T) {
 	p := newPKI(t)
-	addr := tlsServer(t, certs(p.leaf, p.int), p.leaf.key, 0, 0)
+	addr := tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, 0, 0)
 	opts := ServerOptions{Options: p.opts(), ExpectSerial: "01:AB"}
 	r := Server(context.Background(), addr, "shop.example.com", opts)
-	checkReport(t, r, []string{"pass chain", "pass names", "pass validity", "pass crypto", "pass protocol", "fail serial"},
-		[]string{"the server sends serial " + p.leaf.cert.SerialNumber.Text(16) + ", not the expected 1ab: it still serves another certificate"})
+	checkReport(t, r, with("pass names", "pass protocol", "fail serial"),
+		[]string{"the server sends serial " + p.leaf.Cert.SerialNumber.Text(16) + ", not the expected 1ab: it still serves another certificate"})
 	err := r.Err(false)
 	var re *ReportError
 	if !errors.As(err, &re) || re.Report != r {
@@ -243,11 +261,11 @@ func TestServerSerialMismatch(t *testing.T) {
 
 func TestServerSkipProtocols(t *testing.T) {
 	p := newPKI(t)
-	addr := tlsServer(t, certs(p.leaf, p.int), p.leaf.key, 0, 0)
+	addr := tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, 0, 0)
 	r := Server(context.Background(), addr, "shop.example.com", ServerOptions{Options: p.opts(), SkipProtocols: true})
-	checkReport(t, r, allPass, nil)
-	if got := protocolString(r.Protocols); got != "---T" {
-		t.Errorf("protocols = %s, want ---T (the one version negotiated)", got)
+	checkReport(t, r, with("pass names"), nil)
+	if got := protocolString(r.Protocols); got != "--TT" {
+		t.Errorf("protocols = %s, want --TT (only the versions that show certificates probed)", got)
 	}
 	if r.Err(true) != nil {
 		t.Errorf("Err(strict) = %v, want nil", r.Err(true))
@@ -257,9 +275,9 @@ func TestServerSkipProtocols(t *testing.T) {
 func TestServerNoSNIJudgesAddressHost(t *testing.T) {
 	p := newPKI(t)
 	ipLeaf := issue(t, p.int, spec{cn: "ip", ips: []net.IP{net.ParseIP("127.0.0.1")}})
-	addr := tlsServer(t, certs(ipLeaf, p.int), ipLeaf.key, 0, 0)
+	addr := tlsServer(t, certs(ipLeaf, p.int), ipLeaf.Key, 0, 0)
 	r := Server(context.Background(), addr, "", ServerOptions{Options: p.opts()})
-	checkReport(t, r, []string{"pass chain", "warn names", "pass names", "pass validity", "pass crypto", "pass protocol"},
+	checkReport(t, r, with("warn names", "pass names", "pass protocol"),
 		[]string{"127.0.0.1 is an IP address: WeChat mini-programs refuse"})
 	if r.Target != "127.0.0.1" || r.SNI != "" {
 		t.Errorf("target, sni = %q, %q", r.Target, r.SNI)
@@ -276,4 +294,106 @@ func TestServerContextCanceled(t *testing.T) {
 		t.Errorf("Server took %s with a canceled context", elapsed)
 	}
 	checkReport(t, r, []string{"fail connect"}, nil)
+}
+
+// TestServerEveryCertificate: a server with an ECDSA and an RSA
+// certificate sends either, depending on what the client offers; each is
+// probed and judged, and a finding names the one it is about.
+func TestServerEveryCertificate(t *testing.T) {
+	p := newPKI(t)
+	rsaLeaf := issue(t, p.int, spec{cn: "shop.example.com", names: []string{"shop.example.com"}, key: "rsa2048"})
+	tests := []struct {
+		desc     string
+		ecdsa    []*x509.Certificate
+		rsa      []*x509.Certificate
+		want     []string
+		contains []string
+	}{
+		{"both complete", certs(p.leaf, p.int), certs(rsaLeaf, p.int),
+			[]string{"pass chain", "pass chain", "pass names", "pass names", "pass usage", "pass usage", "pass validity", "pass validity", "pass crypto", "pass crypto", "pass protocol"},
+			[]string{"ECDSA P-256 certificate: complete:", "RSA 2048-bit certificate: complete:"}},
+		{"the RSA one leaf-only", certs(p.leaf, p.int), certs(rsaLeaf),
+			[]string{"fail chain", "pass chain", "pass names", "pass names", "pass usage", "pass usage", "pass validity", "pass validity", "pass crypto", "pass crypto", "pass protocol"},
+			[]string{`RSA 2048-bit certificate: incomplete: no certificate for issuer "CN=Test Intermediate"`}},
+		{"the ECDSA one leaf-only", certs(p.leaf), certs(rsaLeaf, p.int),
+			[]string{"fail chain", "pass chain", "pass names", "pass names", "pass usage", "pass usage", "pass validity", "pass validity", "pass crypto", "pass crypto", "pass protocol"},
+			[]string{`ECDSA P-256 certificate: incomplete: no certificate for issuer "CN=Test Intermediate"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			addr := tlsServerConfig(t, &tls.Config{Certificates: []tls.Certificate{tlsCert(tc.ecdsa, p.leaf.Key), tlsCert(tc.rsa, rsaLeaf.Key)}})
+			r := Server(context.Background(), addr, "shop.example.com", ServerOptions{Options: p.opts()})
+			checkReport(t, r, tc.want, tc.contains)
+			if len(r.Chains) != 2 || r.Chains[0].Key != "ECDSA P-256" || r.Chains[1].Key != "RSA 2048-bit" {
+				t.Errorf("chains = %+v, want the ECDSA and the RSA one", r.Chains)
+			}
+			for _, c := range r.Chains {
+				if !slices.Equal(c.Versions, []string{"TLS 1.2", "TLS 1.3"}) {
+					t.Errorf("%s sent in %v, want TLS 1.2 and 1.3", c.Label, c.Versions)
+				}
+			}
+		})
+	}
+}
+
+// TestServerLegacySuites: a TLS 1.2-only server that agrees only to a
+// suite Go's default client does not offer fails, naming the suite.
+func TestServerLegacySuites(t *testing.T) {
+	p := newPKI(t)
+	rsaLeaf := issue(t, p.int, spec{cn: "shop.example.com", names: []string{"shop.example.com"}, key: "rsa2048"})
+	addr := tlsServerConfig(t, &tls.Config{
+		Certificates: []tls.Certificate{tlsCert(certs(rsaLeaf, p.int), rsaLeaf.Key)},
+		MaxVersion:   tls.VersionTLS12,
+		CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA},
+	})
+	r := Server(context.Background(), addr, "shop.example.com", ServerOptions{Options: p.opts()})
+	checkReport(t, r, with("pass names", "fail protocol"), []string{
+		"TLS 1.2 is accepted only with the legacy cipher suite TLS_RSA_WITH_AES_128_CBC_SHA, which Go's default client and gnutls do not offer, and TLS 1.3 is not accepted",
+	})
+	if got := protocolString(r.Protocols); got != "FFTF" {
+		t.Errorf("protocols = %s, want FFTF", got)
+	}
+}
+
+// TestServerStapledOCSP: a must-staple leaf passes when the server
+// staples a response, in TLS 1.2 and in TLS 1.3 (where the response rides
+// in the Certificate message), and fails when it does not.
+func TestServerStapledOCSP(t *testing.T) {
+	p := newPKI(t)
+	staple := issue(t, p.int, spec{cn: "shop.example.com", names: []string{"shop.example.com"}, more: []testpki.Option{testpki.MustStaple()}})
+	for _, tc := range []struct {
+		desc     string
+		ocsp     []byte
+		version  uint16
+		want     []string
+		contains string
+	}{
+		{"stapled, TLS 1.3", []byte{0x30, 0x03, 0x0a, 0x01, 0x00}, v13, with("pass names", "pass ocsp", "fail protocol"), "the server staples one"},
+		{"stapled, TLS 1.2", []byte{0x30, 0x03, 0x0a, 0x01, 0x00}, v12, with("pass names", "pass ocsp", "pass protocol"), "the server staples one"},
+		{"not stapled", nil, v13, with("pass names", "fail ocsp", "fail protocol"), "the server staples no OCSP response"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			c := tlsCert(certs(staple, p.int), staple.Key)
+			c.OCSPStaple = tc.ocsp
+			addr := tlsServerConfig(t, &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tc.version, MaxVersion: tc.version})
+			r := Server(context.Background(), addr, "shop.example.com", ServerOptions{Options: p.opts()})
+			checkReport(t, r, tc.want, []string{tc.contains})
+		})
+	}
+}
+
+// TestServerHelloRetry: the TLS 1.3 probe follows a server that asks for
+// another key exchange group (nginx with ssl_ecdh_curve secp384r1).
+func TestServerHelloRetry(t *testing.T) {
+	p := newPKI(t)
+	addr := tlsServerConfig(t, &tls.Config{
+		Certificates:     []tls.Certificate{tlsCert(certs(p.leaf, p.int), p.leaf.Key)},
+		MinVersion:       tls.VersionTLS13,
+		CurvePreferences: []tls.CurveID{tls.CurveP384},
+	})
+	r := Server(context.Background(), addr, "shop.example.com", ServerOptions{Options: p.opts()})
+	if got := protocolString(r.Protocols); got != "FFFT" {
+		t.Errorf("protocols = %s, want FFFT\n%s", got, messages(r))
+	}
+	checkReport(t, r, with("pass names", "fail protocol"), nil)
 }

@@ -85,6 +85,10 @@ type Config struct {
 	Cluster Cluster `yaml:"cluster"`
 	// Certificates come from DomainsDir/*.yaml, sorted by Name.
 	Certificates []*Certificate `yaml:"-"`
+
+	// expanded holds the values of credential variables expanded from
+	// ${VAR} anywhere in the files (see secretValues).
+	expanded []string
 }
 
 // ACME configures the CA directory and the account renewd registers there.
@@ -147,6 +151,12 @@ type Nginx struct {
 	// Reload reloads nginx (default [nginx, -s, reload]; [systemctl,
 	// reload, nginx] works too).
 	Reload []string `yaml:"reload"`
+	// Start, when set, starts nginx after a reload failed (nginx was not
+	// running), such as [nginx] or [systemctl, start, nginx]; renewd then
+	// verifies what the started nginx serves. Empty (the default): renewd
+	// never starts nginx, and after a failed reload leaves installed a
+	// pair that passes nginx.test, so nginx can be started by hand.
+	Start []string `yaml:"start"`
 	// Timeout bounds each of Test and Reload (default 30s); the whole
 	// process group is killed when it runs out.
 	Timeout time.Duration `yaml:"timeout"`
@@ -257,6 +267,9 @@ type Deploy struct {
 	// PKCS12 also writes a PKCS#12 keystore with the full chain, for Java
 	// servers (Tomcat, Spring Boot).
 	PKCS12 PKCS12 `yaml:"pkcs12"`
+	// Baota deploys into a BaoTa (aaPanel) site; Load then sets
+	// Fullchain and Key to the site's files (see baota.go).
+	Baota Baota `yaml:"baota"`
 
 	// Resolved by Load from the fields above.
 	UID      int         `yaml:"-"` // -1: unchanged

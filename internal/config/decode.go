@@ -66,17 +66,24 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	names := fieldNames(v.Type())
 	if n.Kind != yaml.MappingNode {
-		d.src.badf(path, "want a mapping with keys %s, got %s", strings.Join(names, ", "), describe(n, true))
+		// The whole file is not shown: it may be another file entirely.
+		d.src.badf(path, "want a mapping with keys %s, got %s", strings.Join(names, ", "), describe(n, path != ""))
 		return
 	}
 	d.pairs(n, path, func(key string, val *yaml.Node) {
 		f := fieldPath(path, key)
 		i := fieldIndex(v.Type(), key)
-		if i < 0 {
+		switch {
+		case i >= 0:
+			d.decode(val, v.Field(i), f)
+		case plausibleName(key):
 			d.src.badf(f, "unknown field; valid: %s", strings.Join(names, ", "))
-			return
+		default:
+			// Not a name anyone meant as a setting: a line of another
+			// file (a symlink to /etc/shadow, say), never repeated.
+			d.src.errs.add(&FieldError{File: d.src.file, Line: d.src.line(f), Field: path,
+				Msg: fmt.Sprintf("a key that is not a setting name (not shown); valid: %s", strings.Join(names, ", "))})
 		}
-		d.decode(val, v.Field(i), f)
 	})
 }
 
@@ -263,7 +270,7 @@ func describe(n *yaml.Node, showValue bool) string {
 			return fmt.Sprintf("a value tagged %s", n.Tag)
 		}
 		if showValue {
-			return fmt.Sprintf("%q", n.Value)
+			return fmt.Sprintf("%q", shorten(n.Value))
 		}
 		return scalarWords[n.Tag]
 	}
@@ -295,4 +302,50 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("bad duration %q", s)
 	}
 	return d + r, nil
+}
+
+// plausibleName reports whether a mapping key looks like a setting name
+// someone mistyped (domian, propagation-timeout), which an error may
+// repeat: at most 64 letters, digits, '_', '-' and '.'.
+func plausibleName(s string) bool {
+	if s == "<<" { // a YAML merge key: worth naming
+		return true
+	}
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// shorten cuts a value quoted in an error to its first 40 bytes.
+func shorten(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	return s[:40] + "..."
+}
+
+// foreign reports whether the mapping at the top of a file has no key
+// that is a field of t and some that are not even names: the file is
+// something else (a symlink to /etc/shadow, a log), and no line of it
+// should be repeated. A file of mistyped names is not foreign: its errors
+// name them.
+func foreign(root *yaml.Node, t reflect.Type) bool {
+	if root.Kind != yaml.MappingNode {
+		return false
+	}
+	names := true
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := resolveAlias(root.Content[i])
+		if k.Kind != yaml.ScalarNode || fieldIndex(t, k.Value) >= 0 {
+			return false // a known key; or one that is not a scalar, which gets its own error
+		}
+		names = names && plausibleName(k.Value)
+	}
+	return !names
 }

@@ -8,25 +8,34 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/renewd/renewd/internal/secret"
 )
 
 // masked replaces a secret wherever it would be shown.
 const masked = "********"
 
-// isSecret reports whether the value at path (as in FieldError.Field) is a
-// secret: the EAB MAC key, every dns-01 provider variable, and the URL
-// (which carries the robot's token) and signing secret of notify targets.
-func isSecret(path string) bool {
-	return path == "acme.eab.hmac_key" || path == "cluster.etcd.password" || strings.HasPrefix(path, "challenge.dns01.env.") ||
+// isSecret reports whether value at path (as in FieldError.Field) is a
+// secret: the EAB MAC key, every dns-01 provider variable but settings and
+// paths (secret.IsSecretEnv: EXEC_PATH is shown), and the URL (which
+// carries the robot's token) and signing secret of notify targets.
+func isSecret(path, value string) bool {
+	if name, ok := strings.CutPrefix(path, "challenge.dns01.env."); ok {
+		return secret.IsSecretEnv(name, value)
+	}
+	return path == "acme.eab.hmac_key" || path == "cluster.etcd.password" ||
 		strings.HasPrefix(path, "notify.targets[") && (strings.HasSuffix(path, ".url") || strings.HasSuffix(path, ".secret"))
 }
 
 // Effective renders the configuration as Load left it (defaults applied,
 // ${VAR} expanded, paths absolute, domains normalised) as YAML: the global
-// settings with their file, then every certificate with its file. Secrets
-// (acme.eab.hmac_key, the values of challenge.dns01.env, and the url and
-// secret of notify targets) are shown as
-// "********" when set, so the output is safe to paste into a bug report.
+// settings with their file, then every certificate with its file. Secret
+// fields (acme.eab.hmac_key, the values of challenge.dns01.env but
+// settings such as EXEC_PATH, and the url and secret of notify targets)
+// are shown as "********" when set, and every other value has the secrets
+// renewd knows of masked (secret.Mask: a hook argument written as
+// ${CDN_TOKEN}), so the output is safe to paste into a bug report. File
+// names are quoted where they hold characters that would break a line.
 // It is what `renewd config check` prints.
 func (c *Config) Effective() ([]byte, error) {
 	root := &yaml.Node{Kind: yaml.MappingNode}
@@ -84,8 +93,12 @@ func encodeValue(v reflect.Value, path string) *yaml.Node {
 		return m
 	case v.Kind() == reflect.String:
 		s := v.String()
-		if s != "" && isSecret(path) {
+		switch {
+		case s == "":
+		case isSecret(path, s):
 			s = masked
+		default:
+			s = secret.Mask(s)
 		}
 		return scalarNode("!!str", s)
 	case v.Kind() == reflect.Int:
@@ -152,8 +165,14 @@ func addPair(m *yaml.Node, key string, val *yaml.Node) {
 	m.Content = append(m.Content, scalarNode("!!str", key), val)
 }
 
+// scalarNode is a scalar; a string with a newline or another control
+// character is double-quoted, so it stays on one line of the output.
 func scalarNode(tag, value string) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
+	if QuotePath(value) != value {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
 }
 
 // formatDuration writes 5m and 24h rather than Go's 5m0s and 24h0m0s, in a

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrUnknownDNSProvider is what Options.CheckDNSProvider wraps when it does not
@@ -35,16 +36,19 @@ type FieldError struct {
 
 // Error renders the problem as `<file>:<line>: <field>: <msg>`, leaving out
 // the parts that are empty.
+//
+// A file name or field that holds a newline or another control character
+// is Go-quoted, so a hostile name cannot split the line or forge another.
 func (e *FieldError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.File)
+	b.WriteString(QuotePath(e.File))
 	if e.Line > 0 {
 		b.WriteString(":")
 		b.WriteString(strconv.Itoa(e.Line))
 	}
 	if e.Field != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Field)
+		b.WriteString(QuotePath(e.Field))
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
@@ -151,4 +155,15 @@ func parentPath(p string) string {
 		return p[:i]
 	}
 	return ""
+}
+
+// QuotePath renders a file name (or a field path) for a message: as is
+// when it is printable, Go-quoted when it holds a newline, another control
+// character or invalid UTF-8, so a hostile name cannot split a line of
+// output or forge another.
+func QuotePath(p string) string {
+	if !utf8.ValidString(p) || strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return strconv.Quote(p)
+	}
+	return p
 }

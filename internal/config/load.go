@@ -8,10 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 )
@@ -36,7 +38,9 @@ type Options struct {
 // Load reads renewd.yaml at path and every *.yaml and *.yml file directly in
 // its domains_dir (sorted by file name; dotfiles and other extensions are
 // ignored), applies defaults, expands ${VAR} and validates everything. A
-// missing domains_dir is an error; an empty one is not.
+// missing domains_dir is an error; an empty one is not. The secrets of a
+// valid configuration are registered with package secret (see
+// secretValues), so nothing renewd prints shows them.
 //
 // Load reports all problems at once: the error is an errors.Join of
 // *FieldError, renewd.yaml's first, then each certificate file's in file
@@ -50,6 +54,8 @@ func Load(path string, opts Options) (*Config, error) {
 		return nil, errors.Join(&FieldError{File: path, Msg: fmt.Sprintf("cannot resolve the path: %v", err)})
 	}
 	l := &loader{opts: opts}
+	var expanded []string
+	l.opts.LookupEnv = recordingLookup(opts.LookupEnv, &expanded)
 	c, src := l.global(abs)
 	errs := src.errs.sorted()
 	if src.broken {
@@ -71,6 +77,9 @@ func Load(path string, opts Options) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	slices.SortFunc(c.Certificates, func(a, b *Certificate) int { return strings.Compare(a.Name, b.Name) })
+	applyPanelNginx(c, src)
+	c.expanded = expanded
+	c.register()
 	return c, nil
 }
 
@@ -91,7 +100,7 @@ type loaded struct {
 func (l *loader) global(path string) (*Config, *source) {
 	c := &Config{Path: path}
 	src := newSource(path)
-	if root := l.parse(src, false); root != nil {
+	if root := l.parse(src, false); root != nil && !notRenewd(src, root, reflect.TypeFor[Config](), "renewd.yaml settings (storage, acme, nginx...)") {
 		newDecoder(src, l.opts.LookupEnv).into(root, c)
 	}
 	applyDefaults(c, src)
@@ -125,8 +134,9 @@ func (l *loader) certificate(c *Config, file string) *loaded {
 	cert := &Certificate{File: file}
 	src := newSource(file)
 	root := l.parse(src, true)
-	if root == nil {
-		// Unreadable, empty or not YAML: what parse said is all there is.
+	if root == nil || notRenewd(src, root, reflect.TypeFor[Certificate](), "certificate settings (domains, challenge, deploy...)") {
+		// Unreadable, empty, not YAML or another file: what was said is
+		// all there is.
 		return &loaded{cert: cert, src: src, broken: true}
 	}
 	newDecoder(src, l.opts.LookupEnv).into(root, cert)
@@ -162,7 +172,7 @@ func checkNameUnique(lc *loaded, names map[string]string) {
 		return
 	}
 	if first, dup := names[name]; dup {
-		lc.src.errorf("name", "%q is also the name of %s; each certificate needs its own name (set name: or rename a file)", name, first)
+		lc.src.errorf("name", "%q is also the name of %s; each certificate needs its own name (set name: or rename a file)", name, QuotePath(first))
 		return
 	}
 	names[name] = lc.cert.File
@@ -176,7 +186,7 @@ func checkDomainsUnique(lc *loaded, domains map[string]string) {
 			lc.src.errorf(p, "%q is also in %s; a domain belongs to one certificate only", d, where)
 			continue
 		}
-		domains[d] = fmt.Sprintf("%s:%d", lc.cert.File, lc.src.line(p))
+		domains[d] = fmt.Sprintf("%s:%d", QuotePath(lc.cert.File), lc.src.line(p))
 	}
 }
 
@@ -192,7 +202,7 @@ func checkDeployUnique(lc *loaded, deployed map[string]string) {
 			lc.src.errorf(f.path, "%q is also written by %s; each certificate needs its own files", f.value, where)
 			continue
 		}
-		deployed[f.value] = fmt.Sprintf("%s:%d", lc.cert.File, lc.src.line(f.path))
+		deployed[f.value] = fmt.Sprintf("%s:%d", QuotePath(lc.cert.File), lc.src.line(f.path))
 	}
 }
 
@@ -203,9 +213,9 @@ func certFiles(c *Config) ([]string, error) {
 	entries, err := os.ReadDir(c.DomainsDir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("directory %s does not exist; create it (it may be empty) or set domains_dir", c.DomainsDir)
+		return nil, fmt.Errorf("directory %s does not exist; create it (it may be empty) or set domains_dir", QuotePath(c.DomainsDir))
 	case err != nil:
-		return nil, fmt.Errorf("cannot read directory %s: %w", c.DomainsDir, causeOf(err))
+		return nil, fmt.Errorf("cannot read directory %s: %w", QuotePath(c.DomainsDir), causeOf(err))
 	}
 	var files []string
 	for _, e := range entries {
@@ -269,17 +279,37 @@ func (l *loader) parse(src *source, needContent bool) *yaml.Node {
 	return root
 }
 
+// notRenewd reports, as the one error of the file, a file whose top-level
+// keys are none of renewd's (see foreign): its content is not shown.
+func notRenewd(src *source, root *yaml.Node, t reflect.Type, what string) bool {
+	if !foreign(root, t) {
+		return false
+	}
+	src.errs.add(&FieldError{File: src.file, Msg: "not a renewd file: none of its keys is one of the " + what +
+		"; its content is not shown. Is it the right file (a symbolic link to something else)?"})
+	src.broken = true
+	return true
+}
+
 // isEmptyDoc reports a document with no content, such as a lone "---".
 func isEmptyDoc(doc *yaml.Node) bool {
 	return len(doc.Content) == 0 || isNull(doc.Content[0])
 }
 
+// readFile reads a configuration file, at most maxFileSize bytes of it,
+// and only a regular file: opened without blocking, so a FIFO swapped in
+// cannot hang renewd.
 func readFile(name string) ([]byte, error) {
-	f, err := os.Open(name)
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file (a FIFO, a device or a directory); give the YAML file itself")
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err == nil && len(data) > maxFileSize {
 		err = fmt.Errorf("larger than %d bytes; is this the right file?", maxFileSize)
@@ -337,7 +367,11 @@ func yamlError(file string, data []byte, err error) *FieldError {
 	case strings.Contains(msg, "tab character"):
 		line = tabLine(data, line)
 	case unknownAnchor.MatchString(msg):
-		line = aliasLine(data, unknownAnchor.FindStringSubmatch(msg)[1])
+		name := unknownAnchor.FindStringSubmatch(msg)[1]
+		line = aliasLine(data, name)
+		if !plausibleName(name) {
+			msg = "an alias (*name) refers to no anchor (&name); the name is not shown"
+		}
 	case line == 0 && known:
 		line = 1
 	}

@@ -57,7 +57,7 @@ type NotifyTarget struct {
 
 // NotifyEvents are the event kinds a target can subscribe to, in the order
 // messages list them. The notify package defines one Kind for each.
-var NotifyEvents = []string{"renewal_failed", "recovered", "canary_failed", "canary_bypassed", "chain_incomplete", "expiring"}
+var NotifyEvents = []string{"renewal_failed", "recovered", "canary_failed", "canary_bypassed", "chain_incomplete", "chain_repaired", "expiring"}
 
 // Notify target types.
 const (

@@ -148,7 +148,7 @@ func TestNotifyErrors(t *testing.T) {
 			want: []string{
 				"renewd.yaml:5: notify.targets[0].timeout: must be positive, such as 10s",
 				"renewd.yaml:6: notify.targets[0].retries: 11 is out of range; use 0 to 10",
-				`renewd.yaml:7: notify.targets[0].events[1]: "expired" is not an event; use renewal_failed, recovered, canary_failed, canary_bypassed, chain_incomplete, expiring`,
+				`renewd.yaml:7: notify.targets[0].events[1]: "expired" is not an event; use renewal_failed, recovered, canary_failed, canary_bypassed, chain_incomplete, chain_repaired, expiring`,
 				`renewd.yaml:7: notify.targets[0].events[2]: "renewal_failed" is listed twice`,
 			},
 		},

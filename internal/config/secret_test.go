@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/renewd/renewd/internal/secret"
 )
 
 // Secrets with YAML and shell syntax in them: they must arrive as written and
@@ -165,5 +167,56 @@ func TestCheckDNSProviderCalls(t *testing.T) {
 	}})
 	if got, want := strings.Join(calls, " "), "cloudflare:1 exec:0"; got != want {
 		t.Errorf("CheckDNSProvider calls = %q, want %q (dns-01 only, in file order)", got, want)
+	}
+}
+
+// TestLoadRegistersSecrets: the secrets of a loaded configuration are
+// masked by package secret wherever renewd prints, and config check masks
+// a hook argument written as ${CDN_TOKEN} while it shows EXEC_PATH and
+// other settings as they are.
+func TestLoadRegistersSecrets(t *testing.T) {
+	const (
+		cdnToken = "cdn-token-5e1d0c"
+		dnsKey   = "dns-key-77b0a1"
+		p12      = "keystore-pw-3390"
+		hookURL  = "https://oapi.dingtalk.com/robot/send?access_token=dingtalk-tok-0a9b8c"
+	)
+	dir := writeTree(t, map[string]string{
+		"renewd.yaml": "notify:\n  targets:\n    - {name: ops, type: dingtalk, url: \"" + hookURL + "\"}\n",
+		"domains.d/shop.yaml": `domains: [shop.example.com]
+challenge:
+  type: dns-01
+  dns01:
+    provider: exec
+    env: {EXEC_PATH: /bin/true, DNS_API_KEY: "${DNS_KEY}"}
+deploy:
+  hooks: [[/usr/local/bin/purge, "--token=${CDN_TOKEN}", "--zone", "${ZONE}"]]
+  pkcs12: {path: /tmp/shop.p12, password_env: P12_PW}
+`,
+	})
+	t.Setenv("P12_PW", p12) // the keystore password is read from the process environment
+	c, err := Load(dir+"/renewd.yaml", Options{LookupEnv: envMap(map[string]string{
+		"CDN_TOKEN": cdnToken, "DNS_KEY": dnsKey, "ZONE": "zone-public-1",
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := strings.Join([]string{cdnToken, dnsKey, p12, "dingtalk-tok-0a9b8c", "zone-public-1", "/bin/true"}, " ")
+	if got, want := secret.Mask(in), "******** ******** ******** ******** zone-public-1 /bin/true"; got != want {
+		t.Errorf("secret.Mask after Load = %q, want %q", got, want)
+	}
+	out, err := c.Effective()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{cdnToken, dnsKey, "dingtalk-tok"} {
+		if strings.Contains(string(out), s) {
+			t.Errorf("config check shows %q:\n%s", s, out)
+		}
+	}
+	for _, s := range []string{"--token=********", "zone-public-1", "EXEC_PATH: /bin/true", "DNS_API_KEY: '********'"} {
+		if !strings.Contains(string(out), s) {
+			t.Errorf("config check lacks %q:\n%s", s, out)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/renewd/renewd/internal/secret"
 	"github.com/renewd/renewd/internal/store"
 	"github.com/robfig/cron/v3"
 )
@@ -52,6 +53,7 @@ func validateGlobal(c *Config, src *source) {
 	checkRootFiles(src, "trust.extra_roots", c.Trust.ExtraRoots)
 	checkArgv(src, "nginx.test", c.Nginx.Test)
 	checkArgv(src, "nginx.reload", c.Nginx.Reload)
+	checkArgv(src, "nginx.start", c.Nginx.Start)
 	if err := checkHostPort(c.Nginx.Verify.Address, true); err != nil {
 		src.errorf("nginx.verify.address", "%q %v", c.Nginx.Verify.Address, err)
 	}
@@ -262,6 +264,7 @@ func validateCert(cert *Certificate, src *source, derived bool, opts Options) {
 		src.errorf("renew_before", "must not be negative; use 0 for the CA's ARI window and the default policy, or a duration such as 30d")
 	}
 	validateChallenge(&cert.Challenge, src, opts)
+	validateBaota(&cert.Deploy, src)
 	validateDeploy(&cert.Deploy, src)
 }
 
@@ -343,20 +346,12 @@ func checkProvider(d *DNS01, src *source, check func(string, map[string]string) 
 	src.errorf("challenge.dns01.env", "%s", msg)
 }
 
-// redact replaces every non-empty secret value in msg, longest first so a
-// value that contains another is masked whole.
+// redact masks in msg every value of the env map secrets that is a
+// secret (secret.EnvSecrets) and every secret renewd already knows of.
 func redact(msg string, secrets map[string]string) string {
-	vals := make([]string, 0, len(secrets))
-	for _, v := range secrets {
-		if v != "" {
-			vals = append(vals, v)
-		}
-	}
-	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
-	for _, v := range vals {
-		msg = strings.ReplaceAll(msg, v, masked)
-	}
-	return msg
+	var s secret.Set
+	s.Add(secret.EnvSecrets(secrets)...)
+	return secret.Mask(s.Mask(msg))
 }
 
 func validateDeploy(d *Deploy, src *source) {

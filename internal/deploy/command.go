@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/renewd/renewd/internal/procenv"
+	"github.com/renewd/renewd/internal/secret"
 )
 
 // Runner runs a command given as an argv list. ExecRunner is the real one.
@@ -99,9 +100,10 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 
 func (b *limitedBuffer) Bytes() []byte { return b.buf.Bytes() }
 
-// tail returns the last lines of command output for an error message.
+// tail returns the last lines of command output for an error message,
+// with the secrets renewd knows of masked first (a secret may span lines).
 func tail(out []byte) string {
-	s := strings.TrimSpace(string(out))
+	s := strings.TrimSpace(secret.Mask(string(out)))
 	lines := strings.Split(s, "\n")
 	if len(lines) > 5 {
 		lines = lines[len(lines)-5:]

@@ -7,16 +7,16 @@ package deploy
 import (
 	"context"
 	"crypto/x509"
-	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/renewd/renewd/internal/config"
-	"github.com/renewd/renewd/internal/store"
-
 	"github.com/renewd/renewd/internal/crashpoint"
+	"github.com/renewd/renewd/internal/secret"
+	"github.com/renewd/renewd/internal/store"
 )
 
 // Item is one stored certificate to deploy.
@@ -32,6 +32,11 @@ type Item struct {
 
 // Deployer deploys batches of certificates. Certificates of one batch are
 // installed together and nginx is tested and reloaded once for all of them.
+//
+// Every text it hands out (the errors of the result, progress details,
+// command output) has the secrets renewd knows of masked (package secret):
+// a hook that prints $CDN_TOKEN when it fails does not put the token in
+// last_error, status or a notification.
 type Deployer struct {
 	Nginx    config.Nginx
 	Roots    *x509.CertPool
@@ -39,11 +44,12 @@ type Deployer struct {
 	Progress func(name, step, detail string) // may be nil
 
 	// Test seams; zero values are the real ones.
-	Runner Runner
-	Prober Prober
-	Write  WriteFunc
-	Now    func() time.Time
-	After  func(time.Duration) <-chan time.Time
+	Runner  Runner
+	Prober  Prober
+	Write   WriteFunc
+	Symlink SymlinkFunc
+	Now     func() time.Time
+	After   func(time.Duration) <-chan time.Time
 }
 
 func (d *Deployer) runner() Runner {
@@ -67,6 +73,13 @@ func (d *Deployer) write() WriteFunc {
 	return store.WriteFileOwned
 }
 
+func (d *Deployer) symlink() SymlinkFunc {
+	if d.Symlink != nil {
+		return d.Symlink
+	}
+	return os.Symlink
+}
+
 func (d *Deployer) now() time.Time {
 	if d.Now != nil {
 		return d.Now()
@@ -83,7 +96,7 @@ func (d *Deployer) after(t time.Duration) <-chan time.Time {
 
 func (d *Deployer) step(name, step, detail string) {
 	if d.Progress != nil {
-		d.Progress(name, step, detail)
+		d.Progress(name, step, secret.Mask(detail))
 	}
 }
 
@@ -96,17 +109,17 @@ func (d *Deployer) step(name, step, detail string) {
 // means deployed, verified and hooked.
 func (d *Deployer) Deploy(ctx context.Context, items []*Item) map[string]error {
 	errs := make(map[string]error, len(items))
-	done := map[string][]installed{}
+	done := map[string][]change{}
 	var nginxItems []*Item
 	for _, it := range items {
-		in, err := install(d.write(), it)
+		in, err := d.install(it)
 		if err != nil {
 			errs[it.Name] = err
 			continue
 		}
 		done[it.Name] = in
 		if len(in) > 0 {
-			d.step(it.Name, "install", strings.Join(paths(in), ", "))
+			d.step(it.Name, "install", joinPaths(changedPaths(in)))
 		}
 		if it.Deploy.Nginx {
 			nginxItems = append(nginxItems, it)
@@ -118,93 +131,33 @@ func (d *Deployer) Deploy(ctx context.Context, items []*Item) map[string]error {
 	}
 	for _, it := range items {
 		if errs[it.Name] == nil {
+			errs[it.Name] = d.baota(ctx, it)
+		}
+		if errs[it.Name] == nil {
 			errs[it.Name] = d.hooks(ctx, it)
 		}
+	}
+	for name, err := range errs {
+		errs[name] = secret.Error(err)
 	}
 	return errs
 }
 
-// nginx tests, reloads and verifies; on failure it restores and, where
-// nginx had already been reloaded, reloads it again onto the old files.
-func (d *Deployer) nginx(ctx context.Context, items []*Item, done map[string][]installed, errs map[string]error) {
-	rollback := func(its []*Item, cause error) {
-		for _, it := range its {
-			errs[it.Name] = undo(d.write(), done[it.Name], cause)
-			d.step(it.Name, "rollback", "previous files restored")
-		}
-	}
-	if out, err := d.runner().Run(ctx, d.Nginx.Test, nil, d.Nginx.Timeout); err != nil {
-		rollback(items, fmt.Errorf("nginx test failed, nginx not reloaded: %w: %s", err, tail(out)))
-		return
-	}
-	if out, err := d.runner().Run(ctx, d.Nginx.Reload, nil, d.Nginx.Timeout); err != nil {
-		rollback(items, fmt.Errorf("nginx reload failed: %w: %s", err, tail(out)))
-		return
-	}
-	d.step(batchName(items), "reload", fmt.Sprintf("%s for %d certificate(s)", quote(d.Nginx.Reload), len(items)))
-	crashpoint.Hit("deploy-reloaded")
-	var bad []*Item
-	for _, it := range items {
-		if err := d.waitServed(ctx, it); err != nil {
-			errs[it.Name] = fmt.Errorf("after the reload nginx does not serve the new certificate with a complete chain: %w", err)
-			bad = append(bad, it)
-			continue
-		}
-		d.step(it.Name, "verify", fmt.Sprintf("%s serves serial %x with a complete chain", d.Nginx.Verify.Address, it.Leaf.SerialNumber))
-	}
-	if len(bad) == 0 {
-		return
-	}
-	for _, it := range bad {
-		cause := errs[it.Name]
-		rollback([]*Item{it}, cause)
-	}
-	if out, err := d.runner().Run(context.WithoutCancel(ctx), d.Nginx.Reload, nil, d.Nginx.Timeout); err != nil {
-		d.Log.Error("reload after rollback failed", zap.Error(err), zap.String("output", tail(out)))
-		for _, it := range bad {
-			errs[it.Name] = fmt.Errorf("%w; the reload after restoring the previous files failed too: %v", errs[it.Name], err)
-		}
-	}
-}
-
-// hooks runs the item's deploy hooks in order; the first failure stops them.
-func (d *Deployer) hooks(ctx context.Context, it *Item) error {
-	env := hookEnv(it)
-	for _, h := range it.Deploy.Hooks {
-		out, err := d.runner().Run(ctx, h, env, it.Deploy.HookTimeout)
-		if err != nil {
-			return fmt.Errorf("deploy hook failed: %w: %s", err, tail(out))
-		}
-		d.step(it.Name, "hook", quote(h))
-	}
-	return nil
-}
-
-// hookEnv describes the certificate to a hook, certbot-style but explicit.
-func hookEnv(it *Item) []string {
-	fullchain, key := it.Deploy.Fullchain, it.Deploy.Key
-	if fullchain == "" {
-		fullchain, key = it.LiveDir+"/fullchain.pem", it.LiveDir+"/privkey.pem"
-	}
-	return []string{
-		"RENEWD_NAME=" + it.Name,
-		"RENEWD_DOMAINS=" + strings.Join(it.Domains, " "),
-		"RENEWD_FULLCHAIN=" + fullchain,
-		"RENEWD_KEY=" + key,
-		"RENEWD_LIVE_DIR=" + it.LiveDir,
-		"RENEWD_PKCS12=" + it.Deploy.PKCS12.Path,
-		"RENEWD_VERSION=" + it.Version,
-		fmt.Sprintf("RENEWD_SERIAL=%x", it.Leaf.SerialNumber),
-		"RENEWD_NOT_AFTER=" + it.Leaf.NotAfter.UTC().Format(time.RFC3339),
-	}
-}
-
-func paths(in []installed) []string {
-	out := make([]string, len(in))
-	for i, x := range in {
-		out[i] = x.path
+func changedPaths(in []change) []string {
+	var out []string
+	for _, c := range in {
+		out = append(out, c.paths()...)
 	}
 	return out
+}
+
+// joinPaths lists paths for a message, each quoted if it must be.
+func joinPaths(ps []string) string {
+	q := make([]string, len(ps))
+	for i, p := range ps {
+		q[i] = quoteName(p)
+	}
+	return strings.Join(q, ", ")
 }
 
 func batchName(items []*Item) string {

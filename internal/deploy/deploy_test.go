@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,11 +18,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/secret"
 )
 
 var (
 	nginxTest   = []string{"nginx", "-t"}
 	nginxReload = []string{"nginx", "-s", "reload"}
+	nginxStart  = []string{"nginx"}
 	notifyA     = []string{"/usr/local/bin/notify", "a"}
 	pushA       = []string{"/usr/local/bin/push", "a"}
 	notifyB     = []string{"/usr/local/bin/notify", "b"}
@@ -295,6 +298,72 @@ func TestDeploy(t *testing.T) {
 			},
 		},
 		{
+			desc: "reload fails and nginx.start is set: nginx is started on the new files, verified, hooked",
+			setup: func(t *testing.T, f *deployFixture) {
+				f.d.Nginx.Start = nginxStart
+				f.fail(nginxReload, 0, "nginx: [error] open() \"/run/nginx.pid\" failed (2: No such file or directory)")
+			},
+			check: func(t *testing.T, f *deployFixture, res map[string]error) {
+				wantOK(t, res, "a")
+				wantOK(t, res, "b")
+				f.wantNew(t, f.a)
+				f.wantNew(t, f.b)
+				want := []string{quote(nginxTest), quote(nginxReload), quote(nginxStart), quote(notifyA), quote(pushA), quote(notifyB)}
+				if got := f.runner.argvs(); !slices.Equal(got, want) {
+					t.Errorf("runs = %q, want %q", got, want)
+				}
+				if !f.hasStep("nginx start") {
+					t.Errorf("steps %q lack the start", f.steps)
+				}
+			},
+		},
+		{
+			desc: "reload and start fail: both restored, nginx -t run on the restored files",
+			setup: func(t *testing.T, f *deployFixture) {
+				f.d.Nginx.Start = nginxStart
+				f.fail(nginxReload, 0, "no pid")
+				f.fail(nginxStart, 0, "nginx: [emerg] bind() to 0.0.0.0:443 failed (98: Address already in use)")
+			},
+			check: func(t *testing.T, f *deployFixture, res map[string]error) {
+				wantFailed(t, res, "a", "nginx reload failed", "no pid", "starting it failed", "Address already in use")
+				f.wantOld(t, f.a)
+				f.wantOld(t, f.b)
+				f.wantRuns(t, nginxTest, 2)
+				f.wantRuns(t, notifyA, 0)
+			},
+		},
+		{
+			desc: "reload fails where the previous pair did not match: the new pair stays, and passes nginx -t",
+			setup: func(t *testing.T, f *deployFixture) {
+				// An older renewd killed between its two renames: a's new
+				// fullchain next to its old key.
+				writeFile(t, f.a.Deploy.Fullchain, f.newA.files.Fullchain, 0o644)
+				f.fail(nginxReload, 0, "invalid PID number")
+				f.fail(nginxTest, 2, "nginx: [emerg] SSL_CTX_use_PrivateKey failed (key values mismatch)")
+			},
+			check: func(t *testing.T, f *deployFixture, res map[string]error) {
+				wantFailed(t, res, "a", "nginx reload failed", "stay installed", "no matching certificate and key")
+				f.wantNew(t, f.a)
+				f.wantOld(t, f.b)
+				wantFailed(t, res, "b", "nginx test fails on the installed files")
+				f.wantRuns(t, nginxTest, 2)
+			},
+		},
+		{
+			desc: "a failing hook prints a secret: masked in the result and in progress",
+			setup: func(t *testing.T, f *deployFixture) {
+				secret.Add("cdn-token-d3ad")
+				f.a.Deploy.Hooks = [][]string{{"/usr/local/bin/purge", "--token=cdn-token-d3ad"}, pushA}
+				f.fail(f.a.Deploy.Hooks[0], 0, "401 Unauthorized for token cdn-token-d3ad\n")
+			},
+			check: func(t *testing.T, f *deployFixture, res map[string]error) {
+				wantFailed(t, res, "a", "deploy hook failed", "[/usr/local/bin/purge --token=********]", "401 Unauthorized for token ********")
+				if strings.Contains(res["a"].Error(), "cdn-token-d3ad") {
+					t.Errorf("the result shows the secret: %v", res["a"])
+				}
+			},
+		},
+		{
 			desc: "served chain of one is leaf-only: that one restored and nginx reloaded again",
 			setup: func(t *testing.T, f *deployFixture) {
 				f.serve("renewd-verify.b.example.com", []*x509.Certificate{f.newB.cert})
@@ -373,10 +442,10 @@ func TestDeploy(t *testing.T) {
 		{
 			desc: "install of one fails with ENOSPC: the other is deployed",
 			setup: func(t *testing.T, f *deployFixture) {
-				key := f.a.Deploy.Key
 				failed := false
 				f.writes.fail = func(_ int, path string) error {
-					if path == key && !failed {
+					// a's new key, in its new version directory
+					if strings.Contains(path, ".renewd-a/20261121T160000Z.") && strings.HasSuffix(path, keyFile) && !failed {
 						failed = true
 						return &fs.PathError{Op: "write", Path: path, Err: syscall.ENOSPC}
 					}
@@ -402,12 +471,19 @@ func TestDeploy(t *testing.T) {
 		{
 			desc: "restoring after a failed nginx test fails too",
 			setup: func(t *testing.T, f *deployFixture) {
-				f.fail(nginxTest, 0, "test failed")
-				f.writes.fail = func(n int, path string) error {
-					if n > 4 { // every write after the four installs
-						return &fs.PathError{Op: "write", Path: path, Err: syscall.EIO}
+				tested := false
+				f.runner.run = func(argv, _ []string) ([]byte, error) {
+					if slices.Equal(argv, nginxTest) {
+						tested = true
+						return []byte("test failed"), errors.New("[nginx -t]: exit status 1")
 					}
-					return nil
+					return nil, nil
+				}
+				f.d.Symlink = func(target, link string) error {
+					if tested { // every link after the installs
+						return &fs.PathError{Op: "symlink", Path: link, Err: syscall.EIO}
+					}
+					return os.Symlink(target, link)
 				}
 			},
 			check: func(t *testing.T, f *deployFixture, res map[string]error) {
@@ -487,7 +563,7 @@ func TestDeploy(t *testing.T) {
 			}
 			res := f.d.Deploy(context.Background(), []*Item{f.a, f.b})
 			tt.check(t, f, res)
-			wantOnly(t, f.dir, "a.fullchain.pem", "a.key.pem", "b.fullchain.pem", "b.key.pem")
+			wantOnly(t, f.dir, "a.fullchain.pem", "a.key.pem", "b.fullchain.pem", "b.key.pem", ".renewd-a", ".renewd-b")
 		})
 	}
 }
@@ -507,4 +583,16 @@ func TestDeployCancelled(t *testing.T) {
 	f.wantOld(t, f.a)
 	f.wantRuns(t, nginxReload, 2)
 	f.wantRuns(t, notifyA, 0)
+}
+
+// TestProgressMasksSecrets: a hook's command line, as progress reports
+// it, has the secrets renewd knows of masked.
+func TestProgressMasksSecrets(t *testing.T) {
+	secret.Add("cdn-token-p1p1")
+	var got []string
+	d := &Deployer{Progress: func(name, step, detail string) { got = append(got, detail) }}
+	d.step("a", "hook", quote([]string{"/usr/local/bin/purge", "--token=cdn-token-p1p1"}))
+	if want := []string{"[/usr/local/bin/purge --token=********]"}; !slices.Equal(got, want) {
+		t.Errorf("progress = %q, want %q", got, want)
+	}
 }

@@ -63,6 +63,8 @@ func servedIncomplete(rec *store.Record) bool {
 //   - CanaryFailed once per canary, listing the certificates that became
 //     held_by it in this run (a certificate still held from an earlier
 //     run is not listed again);
+//   - ChainRepaired when a new version was stored from a CA answer
+//     that needed repairs (record's repaired);
 //   - CanaryBypassed when a certificate was attempted in this run in
 //     spite of a failing canary (went_ahead_of);
 //   - Expiring when a certificate has entered its last expiringWithin, or
@@ -92,6 +94,10 @@ func Changes(prev, next Snapshot, expiringWithin time.Duration) []Event {
 			if why[c] == "" {
 				why[c] = cur.HeldReason
 			}
+		}
+		if len(cur.Repaired) > 0 && (old == nil || old.Version != cur.Version) {
+			ev := Event{Kind: ChainRepaired, Error: strings.Join(cur.Repaired, "; ")}
+			events = append(events, fill(ev, name, cur, now))
 		}
 		if cur.WentAheadOf != "" && (old == nil || old.WentAheadOf == "" || !equalTimes(old.LastAttempt, cur.LastAttempt)) {
 			ev := Event{Kind: CanaryBypassed, Canary: cur.WentAheadOf, Error: cur.WentAheadReason}

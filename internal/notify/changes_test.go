@@ -155,6 +155,20 @@ func TestChanges(t *testing.T) {
 			want: []Event{{Kind: CanaryFailed, Certificate: "gone", Error: "canary gone failed: x", Held: []string{"shop"}, At: now}},
 		},
 		{
+			desc: "a new version from a CA answer that needed repairs",
+			prev: snap(lastRun, rec("shop")),
+			next: snap(now, rec("shop", func(r *store.Record) {
+				r.Version, r.Repaired = "v2", []string{"fetched the intermediate through AIA", "dropped the root"}
+			})),
+			want: []Event{{Kind: ChainRepaired, Certificate: "shop", Domains: []string{"shop.example.com"},
+				Error: "fetched the intermediate through AIA; dropped the root", NotAfter: tp(expires), At: now}},
+		},
+		{
+			desc: "the same repaired version again: nothing",
+			prev: snap(lastRun, rec("shop", func(r *store.Record) { r.Version, r.Repaired = "v2", []string{"dropped the root"} })),
+			next: snap(now, rec("shop", func(r *store.Record) { r.Version, r.Repaired = "v2", []string{"dropped the root"} })),
+		},
+		{
 			desc: "renewed despite a failing canary",
 			prev: snap(lastRun, rec("canary", failing(1, acmeErr)), rec("shop")),
 			next: snap(now, rec("canary", failing(1, acmeErr)), rec("shop", func(r *store.Record) {

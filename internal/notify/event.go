@@ -26,13 +26,18 @@ const (
 	// without a complete chain, so deploy verification failed (and the
 	// previous files were restored). Strict clients would have failed.
 	ChainIncomplete Kind = "chain_incomplete"
+	// ChainRepaired: a new version was stored, but the CA's answer needed
+	// repairs to be a complete chain (an intermediate fetched through AIA,
+	// the order, a root dropped): the CA is misconfigured. Error lists
+	// them.
+	ChainRepaired Kind = "chain_repaired"
 	// Expiring: the certificate entered its last ExpiringDays (or last
 	// quarter of its lifetime) without a successful renewal.
 	Expiring Kind = "expiring"
 )
 
 // Kinds lists every Kind in order.
-var Kinds = []Kind{RenewalFailed, Recovered, CanaryFailed, CanaryBypassed, ChainIncomplete, Expiring}
+var Kinds = []Kind{RenewalFailed, Recovered, CanaryFailed, CanaryBypassed, ChainIncomplete, ChainRepaired, Expiring}
 
 // title is how a message names the kind, for a person.
 func (k Kind) title() string {
@@ -47,6 +52,8 @@ func (k Kind) title() string {
 		return "Renewed despite a failing canary"
 	case ChainIncomplete:
 		return "Served chain incomplete"
+	case ChainRepaired:
+		return "The CA's chain needed repairs"
 	case Expiring:
 		return "Expiring without renewal"
 	}

@@ -178,7 +178,7 @@ func (n *Notifier) Send(events []Event) {
 		n.log.Warn("notifier closed; events not sent", zap.Int("events", len(events)))
 		return
 	}
-	fresh := n.remember(events)
+	fresh := maskEvents(n.remember(events))
 	for _, t := range n.targets {
 		var mine []Event
 		for _, e := range fresh {
@@ -224,6 +224,8 @@ func memo(e Event) (topic, string) {
 	switch e.Kind {
 	case CanaryFailed:
 		return topic{e.Certificate, "canary"}, strings.Join(e.Held, ",")
+	case ChainRepaired:
+		return topic{e.Certificate, "repaired"}, e.At.UTC().Format(time.RFC3339)
 	case CanaryBypassed: // every attempt that went ahead is news
 		return topic{e.Certificate, "bypass"}, e.At.UTC().Format(time.RFC3339)
 	case Expiring:

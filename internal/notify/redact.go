@@ -2,8 +2,8 @@ package notify
 
 import (
 	"net/url"
-	"slices"
-	"strings"
+
+	"github.com/renewd/renewd/internal/secret"
 )
 
 // redactURL is how a target's address may appear in logs and errors:
@@ -21,34 +21,30 @@ func redactURL(raw string) string {
 
 // scrubber masks a target's secrets in text that came from elsewhere (an
 // HTTP client error that quotes the URL, a reply that echoes the
-// request): the URL itself, its query values and longer path segments,
-// and the signing secret.
+// request): the URL and its parts (secret.URLSecrets) and the signing
+// secret, and every other secret renewd knows of (secret.Mask).
 type scrubber struct {
-	r *strings.Replacer
+	own *secret.Set
 }
 
-func newScrubber(raw, secret string) scrubber {
-	secrets := []string{raw, secret}
-	if u, err := url.Parse(raw); err == nil {
-		secrets = append(secrets, u.RawQuery, u.EscapedPath())
-		for _, vs := range u.Query() {
-			secrets = append(secrets, vs...)
-		}
-		for _, seg := range strings.Split(u.Path, "/") {
-			if len(seg) >= 16 {
-				secrets = append(secrets, seg, url.PathEscape(seg))
-			}
-		}
-	}
-	// Longest first, so a value that contains another is masked whole.
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	var pairs []string
-	for _, s := range secrets {
-		if len(s) >= 4 {
-			pairs = append(pairs, s, "********")
-		}
-	}
-	return scrubber{strings.NewReplacer(pairs...)}
+func newScrubber(raw, signing string) scrubber {
+	own := &secret.Set{}
+	own.Add(secret.URLSecrets(raw)...)
+	own.Add(signing)
+	return scrubber{own}
 }
 
-func (s scrubber) clean(text string) string { return s.r.Replace(text) }
+func (s scrubber) clean(text string) string { return secret.Mask(s.own.Mask(text)) }
+
+// maskEvents returns events with the free text that came from elsewhere
+// (a certificate's last error: a hook's or a DNS provider's output, a
+// command line) masked by secret.Mask, before it is rendered for any
+// target.
+func maskEvents(events []Event) []Event {
+	out := make([]Event, len(events))
+	for i, e := range events {
+		e.Error = secret.Mask(e.Error)
+		out[i] = e
+	}
+	return out
+}

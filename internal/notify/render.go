@@ -72,6 +72,9 @@ func single(e Event, host string) *message {
 	case CanaryFailed:
 		add("Held", strings.Join(e.Held, ", ")+" (not attempted in this run; they keep their current certificates)")
 		add("Cause", clip(oneLine(e.Error), maxError))
+	case ChainRepaired:
+		add("What", "renewd stored a complete chain, but only after repairing the CA's answer; the CA (or its ACME setup) is misconfigured, and other clients may store what it sends as it is")
+		add("Repairs", clip(oneLine(e.Error), maxError))
 	case CanaryBypassed:
 		add("Canary", e.Canary+" is failing; this certificate was renewed anyway")
 		add("Why", clip(oneLine(e.Error), maxError))
@@ -97,6 +100,8 @@ func digest(events []Event, host string) *message {
 			v = "held: " + strings.Join(e.Held, ", ")
 		case CanaryBypassed:
 			v = "despite failing canary " + e.Canary + ": " + oneLine(e.Error)
+		case ChainRepaired:
+			v = oneLine(e.Error)
 		case Expiring:
 			v = "expires " + validity(e)
 		}

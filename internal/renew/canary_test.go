@@ -3,6 +3,7 @@ package renew
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -353,5 +354,29 @@ func TestPruneUnconfigured(t *testing.T) {
 	}
 	if _, ok := rep.After["old"]; ok {
 		t.Error("the report still lists old")
+	}
+}
+
+// TestRepairedChainIsSaid: a CA answer that needed repairs (here: the root
+// sent along) is stored complete, and the repair is said in the progress
+// line and kept in the record, where status and notifications read it.
+func TestRepairedChainIsSaid(t *testing.T) {
+	h := newHarness(t, certCfg("shop", false))
+	h.issuer.obtain = func(ctx context.Context, c *config.Certificate) (*renewdacme.Issued, error) {
+		is, err := h.issueComplete(ctx, c)
+		if err == nil {
+			is.Certs = append(is.Certs, h.ca.root)
+		}
+		return is, err
+	}
+	if res := h.run(Options{})["shop"]; res.Outcome != Renewed {
+		t.Fatalf("outcome %s: %v", res.Outcome, res.Err)
+	}
+	if !h.progress.has("shop repair: the CA's answer needed repairs") {
+		t.Errorf("the repair is not said: %v", h.progress.lines)
+	}
+	rep, ok := h.state()["shop"]["repaired"].([]any)
+	if !ok || len(rep) == 0 || !strings.Contains(fmt.Sprint(rep), "root") {
+		t.Errorf("record repaired = %v", h.state()["shop"]["repaired"])
 	}
 }

@@ -59,6 +59,10 @@ func (r *Renewer) obtain(ctx context.Context, c *config.Certificate) (*deploy.It
 		return nil, fmt.Errorf("refusing the CA's certificate: %w", err)
 	}
 	r.step(c.Name, "chain", fmt.Sprintf("complete: %s", describeChain(bundle)))
+	if len(bundle.Repairs) > 0 {
+		r.step(c.Name, "repair", "the CA's answer needed repairs (its chain is misconfigured): "+strings.Join(bundle.Repairs, "; "))
+		r.Log.Warn("the CA's chain needed repairs", zap.String("certificate", c.Name), zap.Strings("repairs", bundle.Repairs))
+	}
 	files := store.Files{Cert: bundle.CertPEM(), Chain: bundle.ChainPEM(), Fullchain: bundle.FullchainPEM(), Key: issued.KeyPEM}
 	version, err := r.Store.SaveVersion(c.Name, files)
 	if err != nil {
@@ -72,6 +76,7 @@ func (r *Renewer) obtain(ctx context.Context, c *config.Certificate) (*deploy.It
 	rec := r.record(c)
 	store.RecordFromCert(rec, bundle.Leaf)
 	rec.Version = version
+	rec.Repaired = bundle.Repairs
 	r.issued[c.Name] = stored
 	serial := rec.Serial
 	r.mu.Unlock()

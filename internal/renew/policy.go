@@ -12,6 +12,7 @@ import (
 
 	"github.com/renewd/renewd/internal/acme"
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/secret"
 	"github.com/renewd/renewd/internal/store"
 )
 
@@ -222,7 +223,9 @@ func RecordFailure(rec *store.Record, err error, now time.Time, retry config.Ret
 		next = ra // never before the CA's Retry-After
 	}
 	rec.NextRetryTime = ptr(next)
-	rec.LastError = err.Error()
+	// Masked where it is recorded too, whatever its source masked: the
+	// record goes to status, metrics and notifications.
+	rec.LastError = secret.Mask(err.Error())
 }
 
 // RetryCap is the longest backoff after a failure at now: retry.max, or

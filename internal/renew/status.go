@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/renewd/renewd/internal/chain"
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/store"
 )
@@ -12,14 +13,22 @@ import (
 // configuration and the policy's next decision. The JSON names are the
 // state.json names plus the computed ones; they are a stable interface.
 type Status struct {
-	Name            string     `json:"name"`
-	Domains         []string   `json:"domains"`
-	Canary          bool       `json:"canary"`
-	Serial          string     `json:"serial,omitempty"`
-	Issuer          string     `json:"issuer,omitempty"`
-	NotBefore       *time.Time `json:"not_before"`
-	NotAfter        *time.Time `json:"not_after"`
-	DaysLeft        *int       `json:"days_left"`
+	Name      string     `json:"name"`
+	Domains   []string   `json:"domains"`
+	Canary    bool       `json:"canary"`
+	Serial    string     `json:"serial,omitempty"`
+	Issuer    string     `json:"issuer,omitempty"`
+	NotBefore *time.Time `json:"not_before"`
+	NotAfter  *time.Time `json:"not_after"`
+	DaysLeft  *int       `json:"days_left"`
+	// TimeLeft is the time left for a person, in units that suit the
+	// lifetime: "61 days" for 90 days, "23 hours" for a 24-hour
+	// certificate; "expired 2 hours ago".
+	TimeLeft string `json:"time_left,omitempty"`
+	// Expiring says less time is left than renewd warns at: a third of
+	// the lifetime, at most 14 days.
+	Expiring        bool       `json:"expiring"`
+	Repaired        []string   `json:"repaired,omitempty"`
 	RenewTime       *time.Time `json:"renew_time"`
 	LastAttempt     *time.Time `json:"last_attempt"`
 	RetryCount      int        `json:"retry_count"`
@@ -61,9 +70,19 @@ func StatusRows(cfg *config.Config, recs map[string]*store.Record, now time.Time
 			row.CanaryProof = rec.CanaryProof
 			row.LastFailure, row.ServedChain, row.ServedCheckedAt = rec.LastFailure, rec.ServedChain, rec.ServedCheckedAt
 			row.DeployedVersion = rec.DeployedVersion
+			row.Repaired = rec.Repaired
 			if rec.NotAfter != nil {
 				// Floor, so an expired certificate never shows 0 days.
 				row.DaysLeft = ptr(int(math.Floor(rec.NotAfter.Sub(now).Hours() / 24)))
+				left, lifetime := rec.NotAfter.Sub(now), time.Duration(0)
+				if rec.NotBefore != nil {
+					lifetime = rec.NotAfter.Sub(*rec.NotBefore)
+				}
+				row.TimeLeft = chain.FormatLeft(left, lifetime)
+				if left < 0 {
+					row.TimeLeft = "expired " + row.TimeLeft + " ago"
+				}
+				row.Expiring = left < chain.WarnBefore(lifetime)
 			}
 		}
 		rows = append(rows, row)

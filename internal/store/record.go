@@ -37,6 +37,11 @@ type Record struct {
 	// ServedCheckedAt is when that check ran.
 	ServedChain     string     `json:"served_chain,omitempty"`
 	ServedCheckedAt *time.Time `json:"served_checked_at,omitempty"`
+	// Repaired lists, one sentence each, what renewd had to fix in the
+	// CA's answer for the current version (an intermediate fetched
+	// through AIA, the order, a root dropped): the CA is misconfigured.
+	// Empty for a clean answer.
+	Repaired []string `json:"repaired,omitempty"`
 	// CanaryProof, for a canary, is when it last proved the whole path:
 	// ordered, complete chain, stored, deployed, reloaded and the served
 	// chain verified (see docs/policy.md, the canary).
@@ -75,6 +80,7 @@ func (r *Record) Clone() *Record {
 	if c.Domains == nil {
 		c.Domains = []string{}
 	}
+	c.Repaired = slices.Clone(r.Repaired)
 	for _, t := range []**time.Time{&c.NotBefore, &c.NotAfter, &c.RenewTime, &c.LastAttempt, &c.NextRetryTime,
 		&c.LastFailure, &c.ServedCheckedAt, &c.CanaryProof} {
 		*t = normalTime(*t)

@@ -41,6 +41,7 @@ func recordWith(name string, at func(d time.Duration, z *time.Location) *time.Ti
 		LastError:       "acme: urn:ietf:params:acme:error:rateLimited: too many new orders recently",
 		LastFailure:     at(5*time.Minute, time.UTC),
 		ServedChain:     "incomplete",
+		Repaired:        []string{"fetched the intermediate through AIA"},
 		ServedCheckedAt: at(2*time.Minute, zoneEast),
 		CanaryProof:     at(-48*time.Hour, zoneWest),
 		HeldBy:          "canary",
@@ -174,7 +175,7 @@ func checkRecordJSON(t *testing.T, data []byte) {
 	}
 	wantKeys := []string{"schema", "name", "domains", "version", "deployed_version", "serial", "not_before", "not_after",
 		"issuer", "renew_time", "last_attempt", "retry_count", "next_retry_time", "last_error", "last_failure",
-		"served_chain", "served_checked_at", "canary_proof", "held_by", "held_reason", "went_ahead_of",
+		"served_chain", "served_checked_at", "repaired", "canary_proof", "held_by", "held_reason", "went_ahead_of",
 		"went_ahead_reason", "ari"}
 	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, slices.Sorted(slices.Values(wantKeys))) {
 		t.Errorf("keys %v\nwant %v", got, slices.Sorted(slices.Values(wantKeys)))

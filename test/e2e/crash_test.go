@@ -45,15 +45,17 @@ func TestKillAtEveryStep(t *testing.T) {
 		point  string
 		stored bool // the new version was stored (and swapped live) before the kill
 	}{
+		{"acme-presented", false},
 		{"renew-ordered", false},
 		{"store-wrote-cert.pem", false},
 		{"store-wrote-privkey.pem", false},
 		{"store-version-committed", false},
 		{"renew-stored", true},
-		// The first atomic file write of the run: installing
-		// deploy.fullchain (the records are written after the deploy, in
-		// one batch). The next run must not order again.
+		// The first atomic file write of the run: installing the deployed
+		// pair (the records are written after the deploy, in one batch).
+		// The next run must not order again.
 		{"atomic-before-rename", true},
+		{"deploy-wrote-fullchain", true},
 		{"deploy-installed", true},
 		{"deploy-reloaded", true},
 	}

@@ -1,0 +1,111 @@
+package importer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// domainsFilePerm is the mode of a written domains.d file: it holds no
+// secret (DNS credentials stay in the environment, as ${VAR}).
+const domainsFilePerm = 0o644
+
+// Apply carries out the plan's ready items under the storage lock: it
+// writes their domains.d files (never replacing a file), asks validate
+// whether the configuration with them loads, then adopts each
+// certificate. Each certificate is imported whole or not at all: a file
+// whose certificate cannot be adopted is removed again, and when validate
+// fails every written file is. The items record what happened (Version or
+// Problem); the error is for what stopped the whole import.
+func Apply(ctx context.Context, p *Plan, a Adopter, validate func() error) error {
+	var ready []*Item
+	for _, it := range p.Items {
+		if it.Ready() {
+			ready = append(ready, it)
+		}
+	}
+	if len(ready) == 0 {
+		return nil
+	}
+	release, err := a.Lock(ctx)
+	if err != nil {
+		return fmt.Errorf("lock renewd's storage: %w", err)
+	}
+	defer release()
+	var written []*Item
+	for _, it := range ready {
+		if err := writeNew(it.File, it.YAML, domainsFilePerm); err != nil {
+			it.Problem = err
+			continue
+		}
+		written = append(written, it)
+	}
+	if err := validate(); err != nil {
+		for _, it := range written {
+			_ = os.Remove(it.File)
+			it.Problem = errors.New("not imported: the new domains.d files do not pass config check (see below); they were removed again")
+		}
+		return fmt.Errorf("the configuration with the imported files does not load; nothing was imported:\n%w", err)
+	}
+	for _, it := range written {
+		version, err := a.Adopt(Adoption{Name: it.Name, Files: it.Files, Leaf: it.Leaf, Deployed: it.Deployed})
+		it.Version = version
+		if err != nil && version == "" {
+			_ = os.Remove(it.File)
+			it.Problem = fmt.Errorf("not imported (%s removed again): %w", it.File, err)
+		} else if err != nil {
+			it.Notes = append(it.Notes, err.Error())
+		}
+	}
+	return nil
+}
+
+// writeNew writes a new file atomically and never over an existing one:
+// a temporary file is written and synced, then hard-linked to its name
+// (which fails if the name exists), and the directory synced.
+func writeNew(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "."+filepath.Base(path)+"."+hex.EncodeToString(rnd[:])+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, perm)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp)
+	if err := writeSync(f, data, perm); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// writeSync sets f's mode exactly (the umask may have narrowed it), writes
+// data, syncs and closes f.
+func writeSync(f *os.File, data []byte, perm os.FileMode) error {
+	err := f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

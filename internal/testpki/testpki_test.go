@@ -1,0 +1,161 @@
+package testpki
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"slices"
+	"testing"
+	"time"
+)
+
+var testNow = time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)
+
+func TestDefaults(t *testing.T) {
+	b := New(t, testNow)
+	root := b.Root()
+	inter := b.Issue(root, CN("Test Intermediate"))
+	leaf := b.Issue(inter, CN("shop.example.com"), Names("shop.example.com"))
+
+	tests := []struct {
+		desc   string
+		c      *Cert
+		ca     bool
+		ku     x509.KeyUsage
+		eku    []x509.ExtKeyUsage
+		from   time.Time
+		until  time.Time
+		issuer *Cert
+	}{
+		{"root", root, true, x509.KeyUsageCertSign | x509.KeyUsageCRLSign, nil, testNow.AddDate(-1, 0, 0), testNow.AddDate(3, 0, 0), root},
+		{"intermediate", inter, true, x509.KeyUsageCertSign | x509.KeyUsageCRLSign, nil, testNow.AddDate(-1, 0, 0), testNow.AddDate(3, 0, 0), root},
+		{"leaf", leaf, false, x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, testNow.AddDate(0, 0, -30), testNow.AddDate(0, 0, 60), inter},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			c := tc.c.Cert
+			if c.IsCA != tc.ca || !c.BasicConstraintsValid {
+				t.Errorf("IsCA = %v (valid %v), want %v", c.IsCA, c.BasicConstraintsValid, tc.ca)
+			}
+			if c.KeyUsage != tc.ku || !slices.Equal(c.ExtKeyUsage, tc.eku) {
+				t.Errorf("usage = %v %v, want %v %v", c.KeyUsage, c.ExtKeyUsage, tc.ku, tc.eku)
+			}
+			if !c.NotBefore.Equal(tc.from) || !c.NotAfter.Equal(tc.until) {
+				t.Errorf("validity = %s..%s, want %s..%s", c.NotBefore, c.NotAfter, tc.from, tc.until)
+			}
+			if err := c.CheckSignatureFrom(tc.issuer.Cert); err != nil {
+				t.Errorf("not signed by its issuer: %v", err)
+			}
+			if _, ok := tc.c.Key.(*ecdsa.PrivateKey); !ok {
+				t.Errorf("key is %T, want ECDSA", tc.c.Key)
+			}
+		})
+	}
+	if _, err := leaf.Cert.Verify(x509.VerifyOptions{
+		Roots: Pool(root), Intermediates: Pool(inter), CurrentTime: testNow, DNSName: "shop.example.com",
+	}); err != nil {
+		t.Errorf("the default chain does not verify: %v", err)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	b := New(t, testNow)
+	root := b.Root()
+	other := []byte{1, 2, 3, 4}
+	nb, na := testNow.AddDate(0, 0, -1), testNow.Add(23*time.Hour)
+	tests := []struct {
+		desc  string
+		opts  []Option
+		check func(t *testing.T, c *Cert)
+	}{
+		{"RSA key", []Option{Names("a.test"), Key(RSA2048)}, func(t *testing.T, c *Cert) {
+			if k, ok := c.Key.(*rsa.PrivateKey); !ok || k.N.BitLen() != 2048 {
+				t.Errorf("key %T, want RSA 2048", c.Key)
+			}
+		}},
+		{"key usage only certificate signing", []Option{Names("a.test"), KeyUsage(x509.KeyUsageCertSign)}, func(t *testing.T, c *Cert) {
+			if c.Cert.KeyUsage != x509.KeyUsageCertSign {
+				t.Errorf("key usage %v", c.Cert.KeyUsage)
+			}
+		}},
+		{"no extended key usage", []Option{Names("a.test"), ExtKeyUsage()}, func(t *testing.T, c *Cert) {
+			if len(c.Cert.ExtKeyUsage) != 0 {
+				t.Errorf("EKU %v", c.Cert.ExtKeyUsage)
+			}
+		}},
+		{"intermediate without the CA bit", []Option{CN("Not a CA"), CA(false)}, func(t *testing.T, c *Cert) {
+			if c.Cert.IsCA {
+				t.Error("IsCA")
+			}
+		}},
+		{"authority key identifier override", []Option{Names("a.test"), AuthorityKeyID(other)}, func(t *testing.T, c *Cert) {
+			if !bytes.Equal(c.Cert.AuthorityKeyId, other) {
+				t.Errorf("AKI %x, want %x", c.Cert.AuthorityKeyId, other)
+			}
+			if err := c.Cert.CheckSignatureFrom(root.Cert); err != nil {
+				t.Errorf("signature: %v", err)
+			}
+		}},
+		{"subject key identifier override", []Option{CN("Int"), SubjectKeyID(other)}, func(t *testing.T, c *Cert) {
+			if !bytes.Equal(c.Cert.SubjectKeyId, other) {
+				t.Errorf("SKI %x", c.Cert.SubjectKeyId)
+			}
+		}},
+		{"validity", []Option{Names("a.test"), Validity(nb, na)}, func(t *testing.T, c *Cert) {
+			if !c.Cert.NotBefore.Equal(nb) || !c.Cert.NotAfter.Equal(na) {
+				t.Errorf("validity %s..%s", c.Cert.NotBefore, c.Cert.NotAfter)
+			}
+		}},
+		{"must-staple", []Option{Names("a.test"), MustStaple()}, func(t *testing.T, c *Cert) {
+			for _, e := range c.Cert.Extensions {
+				var features []int
+				if e.Id.Equal(oidTLSFeature) {
+					if _, err := asn1.Unmarshal(e.Value, &features); err != nil || !slices.Equal(features, []int{5}) {
+						t.Errorf("TLS feature %v, %v", features, err)
+					}
+					return
+				}
+			}
+			t.Error("no TLS feature extension")
+		}},
+		{"ECDSA with SHA-384", []Option{Names("a.test"), SigAlg(x509.ECDSAWithSHA384)}, func(t *testing.T, c *Cert) {
+			if c.Cert.SignatureAlgorithm != x509.ECDSAWithSHA384 {
+				t.Errorf("algorithm %v", c.Cert.SignatureAlgorithm)
+			}
+		}},
+		{"IP address leaf", []Option{IPs(IP("127.0.0.1"))}, func(t *testing.T, c *Cert) {
+			if len(c.Cert.IPAddresses) != 1 || c.Cert.IsCA {
+				t.Errorf("IPs %v, IsCA %v", c.Cert.IPAddresses, c.Cert.IsCA)
+			}
+		}},
+		{"same key twice", []Option{CN("Renewed Root"), WithKey(root.Key)}, func(t *testing.T, c *Cert) {
+			if !c.Cert.PublicKey.(*ecdsa.PublicKey).Equal(root.Key.Public()) {
+				t.Error("another key")
+			}
+		}},
+		{"serial", []Option{Names("a.test"), Serial(4097)}, func(t *testing.T, c *Cert) {
+			if c.Cert.SerialNumber.Int64() != 4097 {
+				t.Errorf("serial %v", c.Cert.SerialNumber)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			tc.check(t, b.Issue(root, tc.opts...))
+		})
+	}
+}
+
+func TestPEMRoundTrip(t *testing.T) {
+	b := New(t, testNow)
+	root := b.Root()
+	leaf := b.Issue(root, Names("a.test"))
+	if got := bytes.Count(PEM(leaf, root), []byte("-----BEGIN CERTIFICATE-----")); got != 2 {
+		t.Errorf("%d certificates in PEM, want 2", got)
+	}
+	if !bytes.HasPrefix(leaf.KeyPEM(), []byte("-----BEGIN PRIVATE KEY-----")) {
+		t.Errorf("key PEM %q", leaf.KeyPEM()[:30])
+	}
+}

@@ -1,0 +1,83 @@
+// Package takeover tests taking over servers people already run: the
+// built renewd binary imports what Debian's real certbot made against
+// Pebble, an acme.sh directory in acme.sh's own layout and a BaoTa panel
+// tree served by a real nginx, and audits a real nginx.
+//
+// TestMain builds renewd, Pebble and pebble-challtestsrv once (the
+// versions pinned as go.mod tools) and starts challtestsrv; each test
+// starts its own Pebble and nginx on free loopback ports. Pebble's log
+// counts the orders placed, so a test proves an import ordered nothing.
+// A missing component (certbot, nginx, openssl) is a failure, never a
+// skip; `go test -short` skips the package on purpose.
+package takeover
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// env is what TestMain prepares for every test.
+var env struct {
+	bin          string // directory with renewd, pebble, pebble-challtestsrv
+	renewd       string
+	tls          *testCA // signs Pebble's HTTPS certificate
+	tlsCAFile    string  // PEM of tls: acme.ca_certificates, certbot's REQUESTS_CA_BUNDLE
+	dnsAddr      string  // challtestsrv DNS: every name is 127.0.0.1
+	challMgmtURL string
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("takeover: skipped by -short")
+		os.Exit(0)
+	}
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "takeover setup:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	dir, err := os.MkdirTemp("", "renewd-takeover-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	env.bin = dir
+	env.renewd = filepath.Join(dir, "renewd")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for out, pkg := range map[string]string{
+		"renewd":              "github.com/renewd/renewd/cmd/renewd",
+		"pebble":              "github.com/letsencrypt/pebble/v2/cmd/pebble",
+		"pebble-challtestsrv": "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv",
+	} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, out), pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return 0, fmt.Errorf("build %s: %w", pkg, err)
+		}
+	}
+	if env.tls, err = newTestCA("renewd takeover TLS CA"); err != nil {
+		return 0, err
+	}
+	env.tlsCAFile = filepath.Join(dir, "tls-ca.pem")
+	if err := os.WriteFile(env.tlsCAFile, env.tls.certPEM, 0o644); err != nil {
+		return 0, err
+	}
+	stop, err := startChallTestSrv(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	return m.Run(), nil
+}
