@@ -234,8 +234,8 @@ func (s *Store) Probe(name string) error {
 	return s.local.Probe(name)
 }
 
-// SaveVersion commits a new version of name and makes it live in one
-// fenced transaction. A leader that lost its lease while it ordered (the
+// SaveVersion commits a new version of name, makes it live and asks every
+// node to take it, in one fenced transaction. A leader that lost its lease while it ordered (the
 // CA cannot be fenced: that order is spent) commits nothing.
 func (s *Store) SaveVersion(name string, f store.Files) (string, error) {
 	version := time.Now().UTC().Format("20060102T150405Z") + "-001"
@@ -256,8 +256,12 @@ func (s *Store) SaveVersion(name string, f store.Files) (string, error) {
 		doc.SealedKey = s.seal.seal(name, version, f.Key)
 		data, _ = json.Marshal(doc)
 		key := s.k.version(name, version)
+		// Committing a version asks every node to take it into its own
+		// storage at once, whether or not the certificate is deployed; a
+		// deploy (FleetDeployer) asks again and waits for the verdicts.
+		req, _ := json.Marshal(deployRequest{Version: version, Attempt: "commit-" + version, At: time.Now().UTC()})
 		resp, err := s.cli.Txn(ctx).If(fence, clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, string(data)), clientv3.OpPut(s.k.live(name), version)).Commit()
+			Then(clientv3.OpPut(key, string(data)), clientv3.OpPut(s.k.live(name), version), clientv3.OpPut(s.k.deploy(name), string(req))).Commit()
 		if err != nil {
 			return "", fmt.Errorf("etcd: commit %s: %w", name, err)
 		}

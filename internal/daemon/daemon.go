@@ -102,7 +102,7 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 	}
 
 	passDone := make(chan struct{})
-	running := d.startPass(ctx, rt, passDone)
+	running, kicked := d.startPass(ctx, rt, passDone), false
 	now := d.now()
 	next := sched.Next(now)
 	for {
@@ -112,6 +112,9 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 			return d.stop(running, passDone)
 		case <-passDone:
 			running = false
+			if kicked { // asked for while that pass ran: run one now
+				kicked, running = false, d.startPass(ctx, rt, passDone)
+			}
 		case <-hup:
 			if nrt, nsched, err := d.reload(); err == nil {
 				rt, sched = nrt, nsched
@@ -123,7 +126,9 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 				}
 			}
 		case <-rt.Kick:
-			if !running { // a running pass already does what was asked
+			if running {
+				kicked = true
+			} else {
 				running = d.startPass(ctx, rt, passDone)
 			}
 		case <-watchdog:
