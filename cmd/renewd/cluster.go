@@ -42,8 +42,9 @@ type clusterNode struct {
 	ctx       context.Context // the node's life
 	cancel    context.CancelFunc
 
-	passMu  sync.Mutex // one pass at a time: the schedule's and the requests'
-	current atomic.Pointer[clusterPass]
+	passMu    sync.Mutex // one pass at a time: the schedule's and the requests'
+	current   atomic.Pointer[clusterPass]
+	onRecords func(map[string]*store.Record) // the metrics, when served
 }
 
 // clusterPass is what the configuration in force runs a pass with.
@@ -132,6 +133,11 @@ func (cn *clusterNode) acmeOptions() []acme.Option {
 func (cn *clusterNode) renew(ctx context.Context) (string, error) {
 	_, lctx, ok := cn.lead.Fence()
 	if !ok {
+		if cn.onRecords != nil {
+			if recs, err := cluster.ReadRecords(ctx, cn.cli, cn.prefix); err == nil {
+				cn.onRecords(recs)
+			}
+		}
 		leader, _ := cluster.Leader(ctx, cn.cli, cn.prefix)
 		return fmt.Sprintf("follower; %s leads and orders", orNone(leader)), nil
 	}

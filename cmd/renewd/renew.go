@@ -62,7 +62,7 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	// pass (and its lock) is over.
 	al := newAlerts(log)
 	if !*dryRun { // a dry run changes no record: nothing to announce
-		al.configure(cfg.Notify)
+		al.configure(cfg.Notify, cfg.Cluster.Node)
 	}
 	defer al.close()
 

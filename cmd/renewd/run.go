@@ -72,6 +72,9 @@ func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) err
 			return err
 		}
 		defer cn.stop()
+		if obs != nil {
+			cn.onRecords = obs.setRecords
+		}
 	}
 	d := &daemon.Daemon{
 		Log:  log.Named("daemon"),
@@ -113,7 +116,7 @@ func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts, obs *
 		if err != nil {
 			return nil, err
 		}
-		al.configure(cfg.Notify)
+		al.configure(cfg.Notify, cfg.Cluster.Node)
 		obs.configure(cfg)
 		pass := func(ctx context.Context, opts renew.Options) (*renew.Report, error) {
 			rep, err := r.Pass(ctx, opts)
