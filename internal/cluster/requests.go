@@ -91,29 +91,54 @@ func Ask(ctx context.Context, cli *clientv3.Client, prefix string, req Request) 
 // ServeRequests runs the requests other nodes put, while this node leads:
 // run does the pass; its result is put where the asker waits. It returns
 // when ctx ends.
+//
+// It reads the pending requests again each time this node becomes the
+// leader: a request the previous leader took and never answered (it died
+// or stalled mid-pass) stays in etcd as long as its asker waits, and only
+// the new leader can run it. It reads, then watches from the revision it
+// read, so a request is never seen twice (twice would be two passes and,
+// with --now, two orders).
 func ServeRequests(ctx context.Context, cli *clientv3.Client, prefix string, lead *Leadership, node string,
 	run func(context.Context, Request) Result, log *zap.Logger) {
 	k := keys{prefix}
 	for ctx.Err() == nil {
-		wch := cli.Watch(clientv3.WithRequireLeader(ctx), k.requests(), clientv3.WithPrefix())
-		if resp, err := cli.Get(ctx, k.requests(), clientv3.WithPrefix()); err == nil {
+		won := lead.Won() // before the read: a leadership won after it reads again
+		resp, err := cli.Get(ctx, k.requests(), clientv3.WithPrefix())
+		if err == nil {
 			for _, kv := range resp.Kvs {
 				serveOne(ctx, cli, k, lead, node, string(kv.Key), kv.Value, run, log)
 			}
+			if followRequests(ctx, cli, k, lead, node, resp.Header.Revision+1, won, run, log) {
+				continue // leadership won: read the pending requests now
+			}
 		}
-		for resp := range wch {
-			if resp.Err() != nil {
-				break
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// followRequests serves the requests put from revision rev on, until the
+// watch fails (false) or this node wins the leadership (true).
+func followRequests(ctx context.Context, cli *clientv3.Client, k keys, lead *Leadership, node string, rev int64,
+	won <-chan struct{}, run func(context.Context, Request) Result, log *zap.Logger) bool {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wch := cli.Watch(clientv3.WithRequireLeader(wctx), k.requests(), clientv3.WithPrefix(), clientv3.WithRev(rev))
+	for {
+		select {
+		case <-won:
+			return true
+		case resp, ok := <-wch:
+			if !ok || resp.Err() != nil {
+				return false
 			}
 			for _, ev := range resp.Events {
 				if ev.Type == clientv3.EventTypePut {
 					serveOne(ctx, cli, k, lead, node, string(ev.Kv.Key), ev.Kv.Value, run, log)
 				}
 			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
 		}
 	}
 }
