@@ -161,7 +161,15 @@ func serveOne(ctx context.Context, cli *clientv3.Client, k keys, lead *Leadershi
 	data, _ := json.Marshal(res)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := cli.Txn(pctx).Then(clientv3.OpPut(k.result(id), string(data)), clientv3.OpDelete(key)).Commit(); err != nil {
+	// Answer only a request still waiting: one a later leader answered
+	// already (this node stalled mid-pass), or whose asker gave up, would
+	// keep an answer nobody reads in etcd for good.
+	resp, err := cli.Txn(pctx).If(clientv3.Compare(clientv3.CreateRevision(key), ">", 0)).
+		Then(clientv3.OpPut(k.result(id), string(data)), clientv3.OpDelete(key)).Commit()
+	switch {
+	case err != nil:
 		log.Warn("cannot answer a renewal request", zap.String("request", id), zap.Error(err))
+	case !resp.Succeeded:
+		log.Info("renewal request answered by another leader or given up by its asker; not answering it", zap.String("request", id))
 	}
 }
