@@ -112,8 +112,11 @@ func (l *Leadership) Leading() bool {
 }
 
 // Leader returns the current leader's node name, "" when there is none.
+// An etcd without a quorum fails it within seconds (rpctypes.ErrNoLeader):
+// the read requires an etcd leader, where a plain read waits for one until
+// ctx ends.
 func Leader(ctx context.Context, cli *clientv3.Client, prefix string) (string, error) {
-	resp, err := cli.Get(ctx, keys{prefix}.election()+"/", clientv3.WithFirstCreate()...)
+	resp, err := cli.Get(clientv3.WithRequireLeader(ctx), keys{prefix}.election()+"/", clientv3.WithFirstCreate()...)
 	if err != nil {
 		return "", err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
@@ -43,6 +44,9 @@ type Result struct {
 func Ask(ctx context.Context, cli *clientv3.Client, prefix string, req Request) (*Result, error) {
 	k := keys{prefix}
 	leader, err := Leader(ctx, cli, prefix)
+	if errors.Is(err, rpctypes.ErrNoLeader) {
+		return nil, fmt.Errorf("etcd has no quorum (fewer than a majority of its members answer), so no node can order or deploy; nginx keeps serving what each node has. Bring the etcd members back, then renew again (%w)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("etcd: find the leader: %w", err)
 	}
