@@ -441,6 +441,27 @@ func (c *testCluster) waitLeader(within time.Duration, want ...string) string {
 	return got
 }
 
+// waitStableLeader waits until the same node has led for stable.
+func (c *testCluster) waitStableLeader(within, stable time.Duration) string {
+	c.t.Helper()
+	var leader string
+	var since time.Time
+	err := waitFor("a stable leader", within, func() error {
+		now := c.leader()
+		if now != leader || now == "" {
+			leader, since = now, time.Now()
+		}
+		if leader == "" || time.Since(since) < stable {
+			return fmt.Errorf("leader %q since %s", leader, since.Format(time.StampMilli))
+		}
+		return nil
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return leader
+}
+
 // waitCampaigns waits until want nodes campaign for the leadership.
 func (c *testCluster) waitCampaigns(within time.Duration, want int64) {
 	c.t.Helper()
@@ -779,6 +800,15 @@ func (n *node) archivedSerials(cert string) []string {
 		out = append(out, fmt.Sprintf("%x", certs[0].SerialNumber))
 	}
 	return out
+}
+
+// liveVersion is the version n's own live/<cert> link points at.
+func (n *node) liveVersion(cert string) (string, error) {
+	target, err := os.Readlink(filepath.Join(n.storage, "live", cert))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Base(target), nil
 }
 
 // waitFile waits for a file to appear (a crash point's pause file).
