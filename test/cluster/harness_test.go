@@ -836,3 +836,22 @@ func (d *tlsDialer) peer(addr, sni string) ([]*x509.Certificate, error) {
 	defer conn.Close()
 	return conn.ConnectionState().PeerCertificates, nil
 }
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// servedFileSerial is the serial of the first certificate in a PEM file's content.
+func servedFileSerial(t *testing.T, pemData string) string {
+	t.Helper()
+	certs, err := chain.ParsePEM([]byte(pemData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", certs[0].SerialNumber)
+}
