@@ -45,6 +45,11 @@ func (p *sharedProvider) Present(domain, token, keyAuth string) error {
 		_ = p.Provider.CleanUp(domain, token, keyAuth)
 		return fmt.Errorf("http-01: share the token with the cluster: %w", err)
 	}
+	// Every live node answers the token now: the cluster's challenge is
+	// set up. A leader killed here leaves the token in etcd, bound to its
+	// lease (the listen provider itself leaves nothing outside renewd, so
+	// only the shared one has this crash point).
+	presented()
 	return nil
 }
 

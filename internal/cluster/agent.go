@@ -97,6 +97,12 @@ func (a *Agent) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errCompacted) {
+			// etcd answers; it dropped history this node had not read
+			// (routine with auto-compaction): no outage to report.
+			a.Log.Info("reading everything again", zap.Error(err))
+			continue
+		}
 		if !down && a.Outage != nil {
 			a.Outage(true, err)
 		}
@@ -173,15 +179,19 @@ func (a *Agent) follow(ctx context.Context) error {
 	}
 }
 
+// errCompacted is a watch that cannot resume: etcd compacted the history
+// it had not read yet.
+var errCompacted = errors.New("etcd compacted the history this node had not read")
+
 func watchErr(resp clientv3.WatchResponse, ok bool) error {
 	switch {
 	case !ok:
 		return errors.New("watch closed")
 	case resp.CompactRevision != 0:
-		return fmt.Errorf("etcd compacted past revision %d; reading everything again", resp.CompactRevision)
+		return fmt.Errorf("%w (up to revision %d)", errCompacted, resp.CompactRevision)
 	case resp.Err() != nil:
 		if errors.Is(resp.Err(), rpctypes.ErrCompacted) {
-			return fmt.Errorf("etcd compacted; reading everything again: %w", resp.Err())
+			return fmt.Errorf("%w: %w", errCompacted, resp.Err())
 		}
 		return resp.Err()
 	}

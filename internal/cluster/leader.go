@@ -29,11 +29,21 @@ type Leadership struct {
 	el     *concurrency.Election // while leading
 	ctx    context.Context       // ends when leadership does
 	cancel context.CancelFunc
+	won    chan struct{} // closed and replaced each time this node becomes the leader
 }
 
 // NewLeadership prepares a campaign for node.
 func NewLeadership(node *Node, prefix string, log *zap.Logger) *Leadership {
-	return &Leadership{node: node, k: keys{prefix}, log: log}
+	return &Leadership{node: node, k: keys{prefix}, log: log, won: make(chan struct{})}
+}
+
+// Won returns a channel closed the next time this node becomes the
+// leader: what a previous leader left unanswered (a `renew` request) is
+// this node's to answer then.
+func (l *Leadership) Won() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.won
 }
 
 // Run campaigns until ctx ends, calling elected each time this node
@@ -64,6 +74,8 @@ func (l *Leadership) Run(ctx context.Context, elected func()) {
 		lctx, cancel := context.WithCancel(ctx)
 		l.mu.Lock()
 		l.el, l.ctx, l.cancel = el, lctx, cancel
+		close(l.won)
+		l.won = make(chan struct{})
 		l.mu.Unlock()
 		l.log.Info("this node leads the cluster: it orders", zap.String("node", l.node.Name))
 		elected()
@@ -100,8 +112,11 @@ func (l *Leadership) Leading() bool {
 }
 
 // Leader returns the current leader's node name, "" when there is none.
+// An etcd without a quorum fails it within seconds (rpctypes.ErrNoLeader):
+// the read requires an etcd leader, where a plain read waits for one until
+// ctx ends.
 func Leader(ctx context.Context, cli *clientv3.Client, prefix string) (string, error) {
-	resp, err := cli.Get(ctx, keys{prefix}.election()+"/", clientv3.WithFirstCreate()...)
+	resp, err := cli.Get(clientv3.WithRequireLeader(ctx), keys{prefix}.election()+"/", clientv3.WithFirstCreate()...)
 	if err != nil {
 		return "", err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
@@ -43,6 +44,9 @@ type Result struct {
 func Ask(ctx context.Context, cli *clientv3.Client, prefix string, req Request) (*Result, error) {
 	k := keys{prefix}
 	leader, err := Leader(ctx, cli, prefix)
+	if errors.Is(err, rpctypes.ErrNoLeader) {
+		return nil, fmt.Errorf("etcd has no quorum (fewer than a majority of its members answer), so no node can order or deploy; nginx keeps serving what each node has. Bring the etcd members back, then renew again (%w)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("etcd: find the leader: %w", err)
 	}
@@ -91,29 +95,54 @@ func Ask(ctx context.Context, cli *clientv3.Client, prefix string, req Request) 
 // ServeRequests runs the requests other nodes put, while this node leads:
 // run does the pass; its result is put where the asker waits. It returns
 // when ctx ends.
+//
+// It reads the pending requests again each time this node becomes the
+// leader: a request the previous leader took and never answered (it died
+// or stalled mid-pass) stays in etcd as long as its asker waits, and only
+// the new leader can run it. It reads, then watches from the revision it
+// read, so a request is never seen twice (twice would be two passes and,
+// with --now, two orders).
 func ServeRequests(ctx context.Context, cli *clientv3.Client, prefix string, lead *Leadership, node string,
 	run func(context.Context, Request) Result, log *zap.Logger) {
 	k := keys{prefix}
 	for ctx.Err() == nil {
-		wch := cli.Watch(clientv3.WithRequireLeader(ctx), k.requests(), clientv3.WithPrefix())
-		if resp, err := cli.Get(ctx, k.requests(), clientv3.WithPrefix()); err == nil {
+		won := lead.Won() // before the read: a leadership won after it reads again
+		resp, err := cli.Get(ctx, k.requests(), clientv3.WithPrefix())
+		if err == nil {
 			for _, kv := range resp.Kvs {
 				serveOne(ctx, cli, k, lead, node, string(kv.Key), kv.Value, run, log)
 			}
+			if followRequests(ctx, cli, k, lead, node, resp.Header.Revision+1, won, run, log) {
+				continue // leadership won: read the pending requests now
+			}
 		}
-		for resp := range wch {
-			if resp.Err() != nil {
-				break
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// followRequests serves the requests put from revision rev on, until the
+// watch fails (false) or this node wins the leadership (true).
+func followRequests(ctx context.Context, cli *clientv3.Client, k keys, lead *Leadership, node string, rev int64,
+	won <-chan struct{}, run func(context.Context, Request) Result, log *zap.Logger) bool {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wch := cli.Watch(clientv3.WithRequireLeader(wctx), k.requests(), clientv3.WithPrefix(), clientv3.WithRev(rev))
+	for {
+		select {
+		case <-won:
+			return true
+		case resp, ok := <-wch:
+			if !ok || resp.Err() != nil {
+				return false
 			}
 			for _, ev := range resp.Events {
 				if ev.Type == clientv3.EventTypePut {
 					serveOne(ctx, cli, k, lead, node, string(ev.Kv.Key), ev.Kv.Value, run, log)
 				}
 			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
 		}
 	}
 }
@@ -136,7 +165,15 @@ func serveOne(ctx context.Context, cli *clientv3.Client, k keys, lead *Leadershi
 	data, _ := json.Marshal(res)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := cli.Txn(pctx).Then(clientv3.OpPut(k.result(id), string(data)), clientv3.OpDelete(key)).Commit(); err != nil {
+	// Answer only a request still waiting: one a later leader answered
+	// already (this node stalled mid-pass), or whose asker gave up, would
+	// keep an answer nobody reads in etcd for good.
+	resp, err := cli.Txn(pctx).If(clientv3.Compare(clientv3.CreateRevision(key), ">", 0)).
+		Then(clientv3.OpPut(k.result(id), string(data)), clientv3.OpDelete(key)).Commit()
+	switch {
+	case err != nil:
 		log.Warn("cannot answer a renewal request", zap.String("request", id), zap.Error(err))
+	case !resp.Succeeded:
+		log.Info("renewal request answered by another leader or given up by its asker; not answering it", zap.String("request", id))
 	}
 }

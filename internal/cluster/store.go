@@ -263,6 +263,9 @@ func (s *Store) SaveVersion(name string, f store.Files) (string, error) {
 		resp, err := s.cli.Txn(ctx).If(fence, clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 			Then(clientv3.OpPut(key, string(data)), clientv3.OpPut(s.k.live(name), version), clientv3.OpPut(s.k.deploy(name), string(req))).Commit()
 		if err != nil {
+			if _, _, leading := s.lead.Fence(); !leading {
+				return s.committedAnyway(name, version, key, data)
+			}
 			return "", fmt.Errorf("etcd: commit %s: %w", name, err)
 		}
 		if resp.Succeeded {
@@ -273,6 +276,25 @@ func (s *Store) SaveVersion(name string, f store.Files) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("etcd: more than 999 versions of %s in one second", name)
+}
+
+// committedAnyway settles a commit that failed because the leadership
+// ended while it was in flight (its context ends with the leadership: a
+// leader resumed after a stall learns its lease is gone and cancels it).
+// The cancelled request may still have reached etcd, so etcd says what
+// happened: the fence refused it unless it was applied before the lease
+// ran out.
+func (s *Store) committedAnyway(name, version, key string, data []byte) (string, error) {
+	ctx, cancel := s.read()
+	defer cancel()
+	resp, err := s.cli.Get(ctx, key)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("etcd: commit %s: this node stopped leading while it committed version %s, and etcd cannot say whether it was: %w", name, version, err)
+	case len(resp.Kvs) > 0 && string(resp.Kvs[0].Value) == string(data):
+		return version, nil
+	}
+	return "", ErrNotLeader
 }
 
 // MakeLive points live/<name> at an existing version, under the fence.

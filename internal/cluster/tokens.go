@@ -159,7 +159,11 @@ func (a *Agent) serveToken(ctx context.Context, key, keyAuth string) {
 	}
 }
 
-// forgetToken stops answering a withdrawn token.
+// forgetToken stops answering a withdrawn token and takes back this
+// node's acknowledgement: the leader's Withdraw deletes them all, but a
+// token that went with a dead leader's lease was never withdrawn, and the
+// acknowledgement, bound to this node's lease, would stay as long as the
+// node runs.
 func (a *Agent) forgetToken(ctx context.Context, key string) {
 	a.mu.Lock()
 	st, ok := a.tokens[key]
@@ -173,4 +177,7 @@ func (a *Agent) forgetToken(ctx context.Context, key string) {
 	} else {
 		_ = a.Responder.Forget(st.addr, st.token)
 	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, _ = a.Cli.Delete(dctx, a.k.ack(st.token, a.Node.Name))
 }
