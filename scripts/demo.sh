@@ -172,8 +172,12 @@ bold "A broken canary holds the rest: its webroot is one nginx does not serve"
 canary_ok=$(cat "$D/etc/domains.d/canary.yaml")
 sed -i "s|webroot: $D/webroot|webroot: $D/elsewhere|" "$D/etc/domains.d/canary.yaml"
 before=$(openssl x509 -in "$D/storage/live/wildcard/cert.pem" -noout -serial)
+echo "(the failed line is on stderr: the cause, once, on one line, with a hint)"
 R renew --now || echo "(exit $?: the canary failed, so the wildcard was not attempted)"
 R status
+
+bold "Reading the failure: renewd status canary"
+R status canary
 after=$(openssl x509 -in "$D/storage/live/wildcard/cert.pem" -noout -serial)
 [ "$before" = "$after" ] && echo "the wildcard is untouched: still $after"
 

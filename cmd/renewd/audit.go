@@ -25,7 +25,7 @@ func cmdAudit(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	timeout := fs.Duration("timeout", check.DefaultTimeout, "bound on each connection to nginx")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return &exitError{code: exitUsage}
+		return flagError(fs, err)
 	}
 	if len(pos) != 1 || pos[0] != "nginx" {
 		return fail(exitUsage, "%s", auditUsage)

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/renewd/renewd/internal/chain"
@@ -32,12 +31,6 @@ type checkFlags struct {
 	keyFile  string   // the key of the one FILE argument
 	args     []string
 }
-
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func cmdCheck(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	f, err := parseCheckFlags(args, stderr)
@@ -91,7 +84,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkFlags, error) {
 	set.StringVar(&f.keyFile, "key", "", "the private key of the FILE argument: it must match the leaf")
 	pos, err := parseInterspersed(set, args)
 	if err != nil {
-		return f, &exitError{code: exitUsage}
+		return f, flagError(set, err)
 	}
 	f.args, f.caFiles = pos, caFiles
 	switch {

@@ -170,7 +170,7 @@ func (cn *clusterNode) serveRequest(ctx context.Context, req cluster.Request) cl
 	lines := &captureProgress{next: cur.progress}
 	cur.r.Progress = lines
 	defer func() { cur.r.Progress = cur.progress }()
-	rep, err := cur.pass(ctx, renew.Options{Force: req.Force, Names: req.Names, SkipCanary: req.SkipCanary})
+	rep, err := cur.pass(ctx, renew.Options{Force: req.Force, Names: req.Names, SkipCanary: req.SkipCanary, Since: req.At})
 	res := cluster.Result{Lines: lines.lines()}
 	if err != nil {
 		res.Error, res.Failed = err.Error(), true

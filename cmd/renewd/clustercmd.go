@@ -16,11 +16,15 @@ import (
 
 // cmdCluster is `renewd cluster status [--json]`.
 func cmdCluster(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("cluster", stderr)
+	fs := newFlagSet("cluster status", stderr)
 	asJSON := fs.Bool("json", false, "print JSON for machines")
 	pos, err := parseInterspersed(fs, args)
-	if err != nil || len(pos) != 1 || pos[0] != "status" {
-		return fail(exitUsage, "usage: renewd cluster status [--json]")
+	if err != nil {
+		return flagError(fs, err)
+	}
+	if len(pos) != 1 || pos[0] != "status" {
+		printUsage(fs)
+		return &exitError{code: exitUsage}
 	}
 	cfg, err := loadConfig(g)
 	if err != nil {

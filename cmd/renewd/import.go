@@ -29,7 +29,7 @@ func cmdImport(ctx context.Context, g globals, args []string, stdout, stderr io.
 	asJSON := fs.Bool("json", false, "print JSON for machines")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return &exitError{code: exitUsage}
+		return flagError(fs, err)
 	}
 	if len(pos) < 1 || len(pos) > 2 {
 		return fail(exitUsage, "%s", importUsage)

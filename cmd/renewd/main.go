@@ -11,7 +11,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
+
+	"go.uber.org/zap/zapcore"
 
 	"github.com/renewd/renewd/internal/acme"
 	"github.com/renewd/renewd/internal/config"
@@ -43,25 +47,6 @@ func fail(code int, format string, args ...any) error {
 	return &exitError{code: code, err: fmt.Errorf(format, args...)}
 }
 
-const usage = `usage: renewd [--config PATH] [--log-level LEVEL] COMMAND [ARGS]
-
-commands:
-  run                                         the daemon: renew on the schedule, reload on SIGHUP
-  renew [--now] [--dry-run] [--wait DURATION] [--skip-canary] [NAME...]
-                                              renew what is due (with --now: the named or all certificates)
-  status [--json]                             one row per certificate
-  check [--json] [--strict] [--warn-days N] [--timeout D] [--connect ADDR] [--ca-file FILE] [--key FILE]
-        [NAME | HOST[:PORT] | FILE.pem...]    judge stored, served and given chains as strict clients do
-  config check                                validate and print the effective configuration
-  cluster status [--json]                     nodes, leader, and the version each node serves
-  audit nginx [--json] [--timeout D]          judge every certificate nginx is configured with, and say what to fix
-  import certbot|acme.sh|baota [DIR] [--apply] [--json]
-                                              take over another tool's certificates without ordering (a dry run without --apply)
-  version                                     print the version
-
-The configuration is --config, else $RENEWD_CONFIG, else ` + config.DefaultPath + `.
-`
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -77,17 +62,25 @@ type globals struct {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var g globals
-	fs := newFlagSet("renewd", stderr)
+	fs := flag.NewFlagSet("renewd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.StringVar(&g.configPath, "config", "", "path to renewd.yaml")
 	fs.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (default: info for run, warn otherwise)")
 	fs.Usage = func() {} // printed below: to stdout for --help, stderr for mistakes
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usage)
+			fmt.Fprint(stdout, mainUsage())
 			return exitOK
 		}
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, mainUsage())
 		return exitUsage
+	}
+	if g.logLevel != "" {
+		// Checked for every command, also those that log nothing.
+		if _, err := zapcore.ParseLevel(g.logLevel); err != nil {
+			fmt.Fprintf(stderr, "renewd: --log-level %q: use debug, info, warn or error\n", g.logLevel)
+			return exitUsage
+		}
 	}
 	if g.configPath == "" {
 		g.configPath = os.Getenv("RENEWD_CONFIG")
@@ -97,37 +90,68 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, mainUsage())
 		return exitUsage
 	}
+	return finish(dispatch(ctx, g, rest[0], rest[1:], stdout, stderr), stdout, stderr)
+}
 
-	var err error
-	switch cmd, cmdArgs := rest[0], rest[1:]; cmd {
+// dispatch runs one command.
+func dispatch(ctx context.Context, g globals, cmd string, args []string, stdout, stderr io.Writer) error {
+	switch cmd {
 	case "run":
-		err = cmdRun(ctx, g, cmdArgs, stderr)
+		return cmdRun(ctx, g, args, stderr)
 	case "renew":
-		err = cmdRenew(ctx, g, cmdArgs, stdout, stderr)
+		return cmdRenew(ctx, g, args, stdout, stderr)
 	case "status":
-		err = cmdStatus(g, cmdArgs, stdout, stderr)
+		return cmdStatus(g, args, stdout, stderr)
 	case "check":
-		err = cmdCheck(ctx, g, cmdArgs, stdout, stderr)
+		return cmdCheck(ctx, g, args, stdout, stderr)
 	case "config":
-		err = cmdConfig(g, cmdArgs, stdout, stderr)
+		return cmdConfig(g, args, stdout, stderr)
 	case "cluster":
-		err = cmdCluster(ctx, g, cmdArgs, stdout, stderr)
+		return cmdCluster(ctx, g, args, stdout, stderr)
 	case "audit":
-		err = cmdAudit(ctx, g, cmdArgs, stdout, stderr)
+		return cmdAudit(ctx, g, args, stdout, stderr)
 	case "import":
-		err = cmdImport(ctx, g, cmdArgs, stdout, stderr)
+		return cmdImport(ctx, g, args, stdout, stderr)
+	case "add":
+		return cmdAdd(ctx, g, args, stdout, stderr)
+	case "revoke":
+		return cmdRevoke(ctx, g, args, stdout, stderr)
+	case "remove":
+		return cmdRemove(g, args, stdout, stderr)
+	case "providers":
+		return cmdProviders(args, stdout, stderr)
 	case "version":
+		fs := newFlagSet("version", stderr)
+		if pos, err := parseInterspersed(fs, args); err != nil || len(pos) > 0 {
+			if err == nil {
+				printUsage(fs)
+			}
+			return flagError(fs, err)
+		}
 		fmt.Fprintln(stdout, versionString())
+		return nil
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-	default:
-		fmt.Fprintf(stderr, "renewd: unknown command %q\n\n%s", cmd, usage)
-		return exitUsage
+		if len(args) > 0 { // renewd help COMMAND is renewd COMMAND --help
+			return dispatch(ctx, g, args[0], append(args[1:len(args):len(args)], "--help"), stdout, stderr)
+		}
+		fmt.Fprint(stdout, mainUsage())
+		return nil
 	}
+	fmt.Fprintf(stderr, "renewd: unknown command %q\n\n%s", cmd, mainUsage())
+	return &exitError{code: exitUsage}
+}
+
+// finish prints a command's error and returns the exit code.
+func finish(err error, stdout, stderr io.Writer) int {
 	if err == nil {
+		return exitOK
+	}
+	var hr *helpRequest
+	if errors.As(err, &hr) {
+		writeHelp(stdout, hr.fs)
 		return exitOK
 	}
 	var ee *exitError
@@ -149,4 +173,63 @@ func loadConfig(g globals) (*config.Config, error) {
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("invalid configuration:\n%w", err)}
 	}
 	return cfg, nil
+}
+
+// loadConfigFor loads the configuration for a command about some
+// certificates only. A problem in the file of a certificate that is not
+// named does not stop it: it is said on stderr, against that certificate,
+// and the certificate is left out. Without names (the command is about
+// every certificate) any problem stops it, as loadConfig. blockingCanary
+// makes a canary with problems stop it too: a renewal would otherwise run
+// without the canary that gates it.
+func loadConfigFor(g globals, names []string, blockingCanary bool, stderr io.Writer) (*config.Config, error) {
+	if len(names) == 0 {
+		return loadConfig(g)
+	}
+	cfg, invalid, err := config.LoadValid(g.configPath, config.Options{CheckDNSProvider: acme.CheckDNSProvider})
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("invalid configuration:\n%w", err)}
+	}
+	var stop []error
+	for _, ic := range invalid {
+		switch {
+		case slices.Contains(names, ic.Name):
+			stop = append(stop, ic.Errs...)
+		case ic.Canary && blockingCanary:
+			stop = append(stop, fmt.Errorf("canary %s cannot be loaded, and it gates every renewal (fix it, or pass --skip-canary):\n%w", ic.Name, ic))
+		default:
+			first := ic.Errs[0].Error()
+			if n := len(ic.Errs); n > 1 {
+				first += fmt.Sprintf(" (and %d more; renewd config check lists them)", n-1)
+			}
+			fmt.Fprintf(stderr, "renewd: %s is left out, its file has a problem: %s\n", ic.Name, first)
+		}
+	}
+	if len(stop) > 0 {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("invalid configuration:\n%w", errors.Join(stop...))}
+	}
+	return cfg, nil
+}
+
+// checkNames fails with exit 2 for a name no certificate has.
+func checkNames(cfg *config.Config, names []string) error {
+	for _, n := range names {
+		if cfg.Certificate(n) == nil {
+			return fail(exitUsage, "no certificate named %q in %s (configured: %s)", n, cfg.DomainsDir, certNames(cfg))
+		}
+	}
+	return nil
+}
+
+// certNames lists the configured certificates for an error about a name
+// that is not one of them.
+func certNames(cfg *config.Config) string {
+	var names []string
+	for _, c := range cfg.Certificates {
+		names = append(names, c.Name)
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

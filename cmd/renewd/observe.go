@@ -60,8 +60,7 @@ func startMetrics(ctx context.Context, cfg *config.Config, st *store.Store, log 
 			mlog.Error("metrics server stopped", zap.Error(err))
 		}
 	}()
-	mlog.Info("serving metrics", zap.String("address", l.Addr().String()))
-	return o, nil
+	return o, nil // metrics.Serve says "serving metrics", once
 }
 
 // configure points the metrics at a newly loaded configuration.

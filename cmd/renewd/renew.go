@@ -28,7 +28,7 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	dryRun := fs.Bool("dry-run", false, "order from acme.staging_directory and check everything; store, deploy and record nothing")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
-		return &exitError{code: exitUsage}
+		return flagError(fs, err)
 	}
 	log, err := newLogger(g.logLevel, "warn")
 	if err != nil {
@@ -36,14 +36,12 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	}
 	defer func() { _ = log.Sync() }()
 
-	cfg, err := loadConfig(g)
+	cfg, err := loadConfigFor(g, names, !*skipCanary, stderr)
 	if err != nil {
 		return err
 	}
-	for _, n := range names {
-		if cfg.Certificate(n) == nil {
-			return fail(exitUsage, "no certificate named %q in %s", n, cfg.DomainsDir)
-		}
+	if err := checkNames(cfg, names); err != nil {
+		return err
 	}
 	if cfg.Cluster.Enabled() && !*dryRun {
 		return clusterRenew(ctx, cfg, names, *now, *skipCanary, *wait, stdout, log)
@@ -66,7 +64,7 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	}
 	defer al.close()
 
-	r, err := newRenewer(cfg, st, roots, log, &lineProgress{w: stdout}, nil)
+	r, err := newRenewer(cfg, st, roots, log, &lineProgress{w: stdout, errw: stderr}, nil)
 	if err != nil {
 		return err
 	}
@@ -124,16 +122,23 @@ func openStorage(cfg *config.Config, readOnly bool) (*store.Store, *x509.CertPoo
 	return st, roots, nil
 }
 
-// lineProgress prints one line per step and certificate.
+// lineProgress prints one line per step and certificate on w, and a
+// failure on errw: the cause of a failure is said once, on one line, and
+// reaches stderr when stdout goes to /dev/null (cron mails stderr).
 type lineProgress struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu   sync.Mutex
+	w    io.Writer
+	errw io.Writer // nil: w
 }
 
 func (p *lineProgress) Step(name, step, detail string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "%-16s %-7s %s\n", name, step, detail)
+	w := p.w
+	if step == "failed" && p.errw != nil {
+		w = p.errw
+	}
+	fmt.Fprintf(w, "%-16s %-7s %s\n", name, step, acme.OneLine(detail))
 }
 
 // outcomes counts a run's results.

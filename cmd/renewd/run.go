@@ -22,7 +22,10 @@ import (
 func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) error {
 	fs := newFlagSet("run", stderr)
 	if pos, err := parseInterspersed(fs, args); err != nil || len(pos) > 0 {
-		return fail(exitUsage, "usage: renewd run")
+		if err == nil {
+			printUsage(fs)
+		}
+		return flagError(fs, err)
 	}
 	log, err := newLogger(g.logLevel, "info")
 	if err != nil {
@@ -177,6 +180,10 @@ func (p *logProgress) Step(name, step, detail string) {
 		delete(p.start, name) // the next run starts its clock again
 	}
 	p.mu.Unlock()
-	p.log.Info(step, zap.String("certificate", name), zap.Strings("domains", p.domains[name]), zap.String("step", step),
+	log := p.log.Info
+	if step == "failed" {
+		log = p.log.Warn // the one record of a failure, with its cause
+	}
+	log(step, zap.String("certificate", name), zap.Strings("domains", p.domains[name]), zap.String("step", step),
 		zap.String("detail", detail), zap.Duration("elapsed", now.Sub(first)))
 }

@@ -24,16 +24,14 @@ func cmdStatus(g globals, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON for machines")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
-		return fail(exitUsage, "usage: renewd status [--json] [NAME...]")
+		return flagError(fs, err)
 	}
-	cfg, err := loadConfig(g)
+	cfg, err := loadConfigFor(g, names, false, stderr)
 	if err != nil {
 		return err
 	}
-	for _, n := range names {
-		if cfg.Certificate(n) == nil {
-			return fail(exitUsage, "no certificate named %q in %s", n, cfg.DomainsDir)
-		}
+	if err := checkNames(cfg, names); err != nil {
+		return err
 	}
 	recs, err := statusRecords(cfg)
 	if err != nil {
@@ -49,6 +47,17 @@ func cmdStatus(g globals, args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(struct {
 			Certificates []renew.Status `json:"certificates"`
 		}{rows})
+	}
+	if len(names) == 1 {
+		// The node's own storage: its copy of the versions, on a cluster too.
+		st, err := store.OpenReadOnly(cfg.Storage)
+		if err != nil {
+			return fail(exitUsage, "storage: %v", err)
+		}
+		c := cfg.Certificate(names[0])
+		versions, _ := st.Versions(c.Name)
+		printDetail(stdout, c, rows[0], st.LiveDir(c.Name), versions, cfg.ArchiveKeep)
+		return nil
 	}
 	printStatus(stdout, rows)
 	return nil
@@ -97,11 +106,11 @@ func printStatus(w io.Writer, rows []renew.Status) {
 	_ = tw.Flush()
 }
 
+// firstLine is the first line of s. last_error is one line already: the
+// last column shows it whole, cause included (renewd status NAME shows
+// the whole text).
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if len(s) > 120 {
-		s = s[:117] + "..."
-	}
 	return s
 }
 

@@ -106,6 +106,26 @@ func loadOrCreateAccount(accountsDir, directoryURL, email string) (*account, err
 	return acc, nil
 }
 
+// replaceAccountKey puts a new key in place of the stored account of the
+// directory and forgets its registration, for an account the CA no longer
+// knows: a deactivated account's key cannot register again (RFC 8555
+// section 7.3.6), so a new one is made. loadOrCreateAccount then finds a
+// key without a registration and registers it.
+func replaceAccountKey(accountsDir, directoryURL string) error {
+	dir := accountDir(accountsDir, directoryURL)
+	key, err := certcrypto.GeneratePrivateKey(certcrypto.EC256)
+	if err != nil {
+		return fmt.Errorf("generate account key: %w", err)
+	}
+	if err := os.Remove(filepath.Join(dir, "account.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("forget the account: %w", err)
+	}
+	if err := store.WriteFile(filepath.Join(dir, "account.key"), certcrypto.PEMEncode(key), 0o600); err != nil {
+		return fmt.Errorf("write account key: %w", err)
+	}
+	return nil
+}
+
 func saveAccount(accountsDir string, acc *account) error {
 	data, err := json.MarshalIndent(acc, "", "  ")
 	if err != nil {

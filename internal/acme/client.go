@@ -100,7 +100,7 @@ func (c *Client) legoClient(ctx context.Context, acc *account, hint *retryHint) 
 	lc.CADirURL = c.cfg.Directory
 	lc.UserAgent = "renewd"
 	tr := hintTransport{base: c.observed(c.transport), hint: hint, now: time.Now}
-	lc.HTTPClient = &http.Client{Transport: ctxTransport{ctx: ctx, base: tr}, Timeout: 2 * time.Minute}
+	lc.HTTPClient = &http.Client{Transport: ctxTransport{ctx: ctx, base: pendingErrors{next: tr}}, Timeout: 2 * time.Minute}
 	lc.Certificate.Timeout = 90 * time.Second
 	client, err := lego.NewClient(lc)
 	if err != nil {
@@ -153,20 +153,62 @@ func (c *Client) account(ctx context.Context, hint *retryHint) (*account, error)
 // remember), and every other secret renewd knows of: a provider's error
 // may quote them, and the error goes to
 // logs, state.json and notifications. It still unwraps to lego's errors.
+// Summary gives its cause on one line, masked alike.
+//
+// When the CA answers that it does not know the stored account
+// (accountDoesNotExist: a test CA that was reset, an account the CA
+// removed), a new account is registered, with a new key, and the order is
+// placed once more.
 func (c *Client) Obtain(ctx context.Context, cert *config.Certificate, previous *x509.Certificate) (*Issued, error) {
 	hint := &retryHint{}
-	issued, err := c.obtain(ctx, cert, previous, hint)
+	acc, err := c.account(ctx, hint)
+	var issued *Issued
+	if err == nil {
+		issued, err = c.obtain(ctx, acc, cert, previous, hint)
+	}
+	if err != nil && c.accountGone(err, acc) {
+		if acc, err = c.account(ctx, hint); err == nil {
+			issued, err = c.obtain(ctx, acc, cert, previous, hint)
+		}
+	}
 	if err != nil {
-		return nil, maskError(hint.wrap(err), cert.Challenge.DNS01.Provider, cert.Challenge.DNS01.Env)
+		masked := maskError(hint.wrap(err), cert.Challenge.DNS01.Provider, cert.Challenge.DNS01.Env)
+		return nil, explain(masked, cert, func(s string) string {
+			return maskError(errors.New(s), cert.Challenge.DNS01.Provider, cert.Challenge.DNS01.Env).Error()
+		})
 	}
 	return issued, nil
 }
 
-func (c *Client) obtain(ctx context.Context, cert *config.Certificate, previous *x509.Certificate, hint *retryHint) (*Issued, error) {
-	acc, err := c.account(ctx, hint)
-	if err != nil {
-		return nil, err
+// accountGone reports whether err is the CA saying it does not know acc,
+// the account an order used; if so it replaces the account (see Obtain)
+// so that the next order registers a new one. Concurrent orders that all
+// failed with acc replace it once.
+func (c *Client) accountGone(err error, acc *account) bool {
+	var pd *legoacme.ProblemDetails
+	if acc == nil || !errors.As(err, &pd) || pd.Type != accountDoesNotExist {
+		return false
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.acc != acc {
+		return true // another order replaced it already
+	}
+	old := ""
+	if acc.Registration != nil {
+		old = acc.Registration.URI
+	}
+	if rerr := replaceAccountKey(c.accountsDir, c.cfg.Directory); rerr != nil {
+		c.log.Warn("the CA no longer knows the stored ACME account, and a new account key could not be written", zap.Error(rerr))
+		return false
+	}
+	c.acc = nil
+	c.log.Warn("the CA no longer knows the stored ACME account; registering a new one and placing the order again",
+		zap.String("directory", c.cfg.Directory), zap.String("old_account", old))
+	return true
+}
+
+func (c *Client) obtain(ctx context.Context, acc *account, cert *config.Certificate, previous *x509.Certificate, hint *retryHint) (*Issued, error) {
 	client, err := c.legoClient(ctx, acc, hint)
 	if err != nil {
 		return nil, err
@@ -244,4 +286,23 @@ func caAnswered(err error) bool {
 	var pd *legoacme.ProblemDetails
 	var rl *legoacme.RateLimitedError
 	return errors.As(err, &pd) || errors.As(err, &rl)
+}
+
+// Revoke asks the CA to revoke the certificate certPEM (its leaf first)
+// for reason, an RFC 5280 CRLReason code, with the account renewd orders
+// with.
+func (c *Client) Revoke(ctx context.Context, certPEM []byte, reason uint) error {
+	hint := &retryHint{}
+	acc, err := c.account(ctx, hint)
+	if err != nil {
+		return err
+	}
+	client, err := c.legoClient(ctx, acc, hint)
+	if err != nil {
+		return err
+	}
+	if err := client.Certificate.RevokeWithReason(certPEM, &reason); err != nil {
+		return fmt.Errorf("revoke: %w", err)
+	}
+	return nil
 }

@@ -46,7 +46,10 @@ func NewDNSProvider(name string, vars map[string]string) (challenge.Provider, er
 	})
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "unrecognized DNS provider") {
-			return nil, fmt.Errorf("%w %q; use a lego provider name such as alidns, tencentcloud, huaweicloud, cloudflare, route53 or exec", config.ErrUnknownDNSProvider, name)
+			if near := NearestProvider(name); near != "" {
+				return nil, fmt.Errorf("%w %q; did you mean %s? (renewd providers lists them all)", config.ErrUnknownDNSProvider, name, near)
+			}
+			return nil, fmt.Errorf("%w %q; use a lego provider name such as alidns, tencentcloud, huaweicloud, cloudflare, route53 or exec (renewd providers lists them all)", config.ErrUnknownDNSProvider, name)
 		}
 		return nil, maskError(err, name, vars)
 	}
@@ -55,9 +58,34 @@ func NewDNSProvider(name string, vars map[string]string) (challenge.Provider, er
 
 // CheckDNSProvider is config.Options.CheckDNSProvider: it proves that the
 // provider exists and that its credentials are present, without a request.
+// Missing credentials are named, with where to put them.
 func CheckDNSProvider(name string, vars map[string]string) error {
 	_, err := NewDNSProvider(name, vars)
+	if missing := missingCredentials(err); len(missing) > 0 {
+		return fmt.Errorf("%s needs %s; set each in challenge.dns01.env as NAME: \"${NAME}\" and its value in /etc/renewd/env (NAME=value lines, mode 0600), "+
+			"or in renewd's environment; renewd providers %s lists its variables", name, strings.Join(missing, " and "), name)
+	}
 	return err
+}
+
+// missingCredentials returns the variables lego says a provider is
+// missing ("alidns: some credentials information are missing:
+// ALICLOUD_ACCESS_KEY,ALICLOUD_SECRET_KEY"); none for any other error.
+func missingCredentials(err error) []string {
+	if err == nil {
+		return nil
+	}
+	_, list, ok := strings.Cut(err.Error(), "some credentials information are missing: ")
+	if !ok {
+		return nil
+	}
+	var names []string
+	for n := range strings.SplitSeq(strings.TrimSpace(list), ",") {
+		if n = strings.TrimSpace(n); n != "" && !strings.ContainsAny(n, " *") {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // dnsProvider wraps a lego provider so that renewd's propagation_timeout

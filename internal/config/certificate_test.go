@@ -85,7 +85,7 @@ challenge:
 		{
 			desc:  "unknown key in a certificate",
 			files: map[string]string{"shop.yaml": "domains: [shop.example.com]\n" + httpChallenge + "deploy:\n  fullchian: /etc/ssl/a.pem\n"},
-			want:  []string{"domains.d/shop.yaml:6: deploy.fullchian: unknown field; valid: fullchain, key, owner, group, mode, key_mode, nginx, hooks, hook_timeout, pkcs12, baota"},
+			want:  []string{"domains.d/shop.yaml:6: deploy.fullchian: unknown field; did you mean fullchain? valid: fullchain, key, owner, group, mode, key_mode, nginx, hooks, hook_timeout, pkcs12, baota"},
 		},
 		{
 			desc:  "http-01 with neither webroot nor listen",

@@ -26,6 +26,7 @@ const (
 	defaultKeyType            = "ec256"
 	defaultSchedule           = "@every 1h"
 	defaultConcurrency        = 4
+	defaultArchiveKeep        = 5
 	defaultRetryInitial       = 5 * time.Minute
 	defaultRetryMax           = 24 * time.Hour
 	defaultVerifyAddress      = "127.0.0.1:443"
@@ -71,6 +72,11 @@ type Config struct {
 	// the other certificates without ordering the canary again (default
 	// 48h; at least 34h against Let's Encrypt). See docs/policy.md.
 	CanaryProofMaxAge time.Duration `yaml:"canary_proof_max_age"`
+	// ArchiveKeep is how many versions of a certificate archive/ keeps
+	// besides the live and the deployed one, 1..1000 (default 5); older
+	// ones are removed after each renewal. 0 (a Config not made by Load)
+	// removes nothing.
+	ArchiveKeep int `yaml:"archive_keep"`
 	// Trust adds roots that complete chains may verify to.
 	Trust Trust `yaml:"trust"`
 	// Nginx is how renewd tests, reloads and checks nginx.
@@ -89,6 +95,43 @@ type Config struct {
 	// expanded holds the values of credential variables expanded from
 	// ${VAR} anywhere in the files (see secretValues).
 	expanded []string
+	// Invalid are the certificate files LoadValid left out for their
+	// problems; Load leaves none out.
+	Invalid []*Invalid `yaml:"-"`
+
+	lines map[string]int // field path -> line in Path
+}
+
+// Configured reports whether a certificate file of domains_dir is called
+// name, whether it loaded or was left out for its problems: the record of
+// a certificate left out is kept, not deleted as no longer configured.
+func (c *Config) Configured(name string) bool {
+	if c.Certificate(name) != nil {
+		return true
+	}
+	for _, ic := range c.Invalid {
+		if ic.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Problem returns a FieldError on field of renewd.yaml, at the line where
+// the field (or the nearest field above it) was written: for checks made
+// after Load, such as the preflight of `renewd config check`.
+func (c *Config) Problem(field, format string, args ...any) *FieldError {
+	return &FieldError{File: c.Path, Line: lineOf(c.lines, field), Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// lineOf is source.line for a lines map kept after Load.
+func lineOf(lines map[string]int, field string) int {
+	for p := field; p != ""; p = parentPath(p) {
+		if l, ok := lines[p]; ok {
+			return l
+		}
+	}
+	return 0
 }
 
 // ACME configures the CA directory and the account renewd registers there.
@@ -195,6 +238,14 @@ type Certificate struct {
 	RenewBefore time.Duration `yaml:"renew_before"`
 	// Deploy is where the files are installed for nginx.
 	Deploy Deploy `yaml:"deploy"`
+
+	lines map[string]int // field path -> line in File
+}
+
+// Problem returns a FieldError on field of the certificate's file, at the
+// line where the field (or the nearest field above it) was written.
+func (c *Certificate) Problem(field, format string, args ...any) *FieldError {
+	return &FieldError{File: c.File, Line: lineOf(c.lines, field), Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Challenge selects and configures the ACME challenge type.
@@ -317,6 +368,9 @@ func applyDefaults(c *Config, src *source) {
 	setString(&c.Schedule, defaultSchedule)
 	if !src.isSet("concurrency") {
 		c.Concurrency = defaultConcurrency
+	}
+	if !src.isSet("archive_keep") {
+		c.ArchiveKeep = defaultArchiveKeep
 	}
 	if !src.isSet("canary_proof_max_age") {
 		c.CanaryProofMaxAge = defaultCanaryProofMaxAge

@@ -77,6 +77,10 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		case i >= 0:
 			d.decode(val, v.Field(i), f)
 		case plausibleName(key):
+			if near := Nearest(key, names); near != "" {
+				d.src.badf(f, "unknown field; did you mean %s? valid: %s", near, strings.Join(names, ", "))
+				return
+			}
 			d.src.badf(f, "unknown field; valid: %s", strings.Join(names, ", "))
 		default:
 			// Not a name anyone meant as a setting: a line of another

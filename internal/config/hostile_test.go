@@ -56,7 +56,7 @@ func TestUnknownKeysNotEchoed(t *testing.T) {
 	_, err := Load(filepath.Join(dir, "renewd.yaml"), Options{})
 	got := errorLines(t, err, dir)
 	diffLines(t, got, []string{
-		"domains.d/a.yaml:5: domian: unknown field; valid: name, domains, canary, challenge, key_type, renew_before, deploy",
+		"domains.d/a.yaml:5: domian: unknown field; did you mean domains? valid: name, domains, canary, challenge, key_type, renew_before, deploy",
 		"domains.d/a.yaml:6: a key that is not a setting name (not shown); valid: name, domains, canary, challenge, key_type, renew_before, deploy",
 	})
 }

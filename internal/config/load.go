@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"gopkg.in/yaml.v3"
@@ -25,7 +27,8 @@ const maxFileSize = 1 << 20
 // Options carries checks that need code outside this package.
 type Options struct {
 	// CheckDNSProvider, when set, is called for every dns-01 certificate
-	// with the provider name and its expanded env map. Return an error
+	// with the provider name and its expanded env map, one call at a time,
+	// in file order. Return an error
 	// wrapping ErrUnknownDNSProvider for an unknown name (reported on field
 	// challenge.dns01.provider), any other error for missing or bad
 	// credentials (reported on challenge.dns01.env). Env values in the
@@ -46,41 +49,84 @@ type Options struct {
 // *FieldError, renewd.yaml's first, then each certificate file's in file
 // order, each file's ordered by line. On error the Config is nil.
 func Load(path string, opts Options) (*Config, error) {
+	c, invalid, err := LoadValid(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(invalid) > 0 {
+		var errs []error
+		for _, ic := range invalid {
+			errs = append(errs, ic.Errs...)
+		}
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// Invalid is a certificate file of domains_dir that did not load, with
+// its problems.
+type Invalid struct {
+	// Name is the certificate's name as far as it could be read (name:,
+	// or the file name without .yaml); it may itself be invalid.
+	Name string
+	// File is the absolute path of the file.
+	File string
+	// Canary is true when the file says canary: true.
+	Canary bool
+	// Errs are its *FieldError problems, by line.
+	Errs []error
+}
+
+// Error lists the problems, one per line.
+func (ic *Invalid) Error() string { return errors.Join(ic.Errs...).Error() }
+
+// LoadValid is Load for commands about some certificates only (`renew
+// NAME`, `status NAME`): a problem in one certificate's file (an unset
+// ${VAR}, say) is reported against that certificate in invalid, and the
+// Config holds the certificates that loaded. err is for renewd.yaml and
+// domains_dir, without which nothing loads; the Config is nil then.
+func LoadValid(path string, opts Options) (cfg *Config, invalid []*Invalid, err error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, errors.Join(&FieldError{File: path, Msg: fmt.Sprintf("cannot resolve the path: %v", err)})
+		return nil, nil, errors.Join(&FieldError{File: path, Msg: fmt.Sprintf("cannot resolve the path: %v", err)})
 	}
 	l := &loader{opts: opts}
 	var expanded []string
 	l.opts.LookupEnv = recordingLookup(opts.LookupEnv, &expanded)
 	c, src := l.global(abs)
 	errs := src.errs.sorted()
-	if src.broken {
-		// Without renewd.yaml there is no domains_dir to look in.
-		return nil, errors.Join(errs...)
-	}
-	if !src.errs.has("domains_dir") {
+	if !src.broken && !src.errs.has("domains_dir") {
 		files, ferr := certFiles(c)
 		if ferr != nil {
 			errs = append(errs, &FieldError{File: abs, Line: src.lines["domains_dir"], Field: "domains_dir", Msg: ferr.Error(), err: ferr})
 		}
-		certs := l.certificates(c, files)
-		for _, lc := range certs {
-			errs = append(errs, lc.src.errs.sorted()...)
+		for _, lc := range l.certificates(c, files) {
+			if cerrs := lc.src.errs.sorted(); len(cerrs) > 0 {
+				invalid = append(invalid, &Invalid{Name: lc.cert.Name, File: lc.cert.File, Canary: lc.cert.Canary, Errs: cerrs})
+				continue
+			}
+			lc.cert.lines = lc.src.lines
 			c.Certificates = append(c.Certificates, lc.cert)
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		// Without a valid renewd.yaml no certificate can be renewed;
+		// its problems come first, then every file's.
+		for _, ic := range invalid {
+			errs = append(errs, ic.Errs...)
+		}
+		return nil, nil, errors.Join(errs...)
 	}
+	c.lines = src.lines
+	c.Invalid = invalid
 	slices.SortFunc(c.Certificates, func(a, b *Certificate) int { return strings.Compare(a.Name, b.Name) })
 	applyPanelNginx(c, src)
 	c.expanded = expanded
 	c.register()
-	return c, nil
+	return c, invalid, nil
 }
 
 // loader holds what Load needs across files.
@@ -121,9 +167,35 @@ func (l *loader) global(path string) (*Config, *source) {
 // certificates loads every file and then runs the checks that span files,
 // reporting each clash on the later file.
 func (l *loader) certificates(c *Config, files []string) []*loaded {
-	var all []*loaded
-	for _, f := range files {
-		all = append(all, l.certificate(c, f))
+	all := make([]*loaded, len(files))
+	// Files are independent until checkAcrossFiles: read and decode them
+	// a few at a time (10,000 small files are mostly open and read calls,
+	// which overlap), keeping their order. The DNS provider checks run
+	// after, one at a time in file order, as Options promises.
+	par := &loader{opts: l.opts}
+	par.opts.CheckDNSProvider = nil
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(len(files), 2*runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for i := range next {
+				all[i] = par.certificate(c, files[i])
+			}
+		})
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if check := l.opts.CheckDNSProvider; check != nil {
+		for _, lc := range all {
+			d := &lc.cert.Challenge.DNS01
+			if !lc.broken && lc.cert.Challenge.Type == challengeDNS01 && d.Provider != "" &&
+				!lc.src.errs.has("challenge.dns01.provider") && !lc.src.errs.has("challenge.dns01.env") {
+				checkProvider(d, lc.src, check)
+			}
+		}
 	}
 	checkAcrossFiles(all)
 	return all

@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	validTop  = "storage, domains_dir, acme, schedule, concurrency, retry, canary_proof_max_age, trust, nginx, notify, metrics, cluster"
+	validTop  = "storage, domains_dir, acme, schedule, concurrency, retry, canary_proof_max_age, archive_keep, trust, nginx, notify, metrics, cluster"
 	validACME = "directory, email, ca_certificates, eab, key_type, profile, preferred_chain, staging_directory"
 )
 
@@ -25,12 +25,12 @@ func TestLoadGlobalErrors(t *testing.T) {
 		{
 			desc:   "unknown key lists the valid ones",
 			global: "acme:\n  emial: ops@example.com\n",
-			want:   []string{"renewd.yaml:2: acme.emial: unknown field; valid: " + validACME},
+			want:   []string{"renewd.yaml:2: acme.emial: unknown field; did you mean email? valid: " + validACME},
 		},
 		{
 			desc:   "unknown top-level key",
 			global: "storage: /srv/renewd\nconcurency: 2\n",
-			want:   []string{"renewd.yaml:2: concurency: unknown field; valid: " + validTop},
+			want:   []string{"renewd.yaml:2: concurency: unknown field; did you mean concurrency? valid: " + validTop},
 		},
 		{
 			desc:   "wrong type names the expected one",
@@ -251,7 +251,7 @@ func TestLoadGlobalErrors(t *testing.T) {
 			want: []string{
 				"renewd.yaml:2: concurrency: 100 is out of range; use 1 to 64",
 				`renewd.yaml:4: acme.key_type: "ec521" is not valid; use ec256, ec384, rsa2048, rsa3072 or rsa4096`,
-				"renewd.yaml:5: acme.emial: unknown field; valid: " + validACME,
+				"renewd.yaml:5: acme.emial: unknown field; did you mean email? valid: " + validACME,
 				"renewd.yaml:6: retry.max: 1m is less than retry.initial 1h; set max to at least initial",
 			},
 		},

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"sync"
 
 	"github.com/renewd/renewd/internal/secret"
 )
@@ -15,11 +16,15 @@ import (
 // recordingLookup wraps lookup so that the values of credential variables
 // (secret.IsCredentialName: CDN_TOKEN, DB_PASSWORD...) expanded anywhere in
 // the configuration are kept in *found.
+// It may be called from the goroutines that load certificate files at once.
 func recordingLookup(lookup func(string) (string, bool), found *[]string) func(string) (string, bool) {
+	var mu sync.Mutex
 	return func(name string) (string, bool) {
 		v, ok := lookup(name)
 		if ok && secret.IsCredentialName(name) {
+			mu.Lock()
 			*found = append(*found, v)
+			mu.Unlock()
 		}
 		return v, ok
 	}

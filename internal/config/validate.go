@@ -31,6 +31,7 @@ var keyTypes = []string{"ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"}
 const (
 	keyTypeHint     = "use ec256, ec384, rsa2048, rsa3072 or rsa4096"
 	maxConcurrency  = 64
+	maxArchiveKeep  = 1000
 	maxRootFileSize = 1 << 20
 )
 
@@ -50,6 +51,9 @@ func validateGlobal(c *Config, src *source) {
 			formatDuration(c.Retry.Max), formatDuration(c.Retry.Initial))
 	}
 	validateCanaryProofMaxAge(c, src)
+	if c.ArchiveKeep < 1 || c.ArchiveKeep > maxArchiveKeep {
+		src.errorf("archive_keep", "%d is out of range; use 1 to %d (default 5)", c.ArchiveKeep, maxArchiveKeep)
+	}
 	checkRootFiles(src, "trust.extra_roots", c.Trust.ExtraRoots)
 	checkArgv(src, "nginx.test", c.Nginx.Test)
 	checkArgv(src, "nginx.reload", c.Nginx.Reload)

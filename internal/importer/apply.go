@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/renewd/renewd/internal/store"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -53,6 +54,11 @@ func Apply(ctx context.Context, p *Plan, a Adopter, validate func() error) error
 		return fmt.Errorf("the configuration with the imported files does not load; nothing was imported:\n%w", err)
 	}
 	for _, it := range written {
+		if err := unlinkDeployPaths(it); err != nil {
+			_ = os.Remove(it.File)
+			it.Problem = fmt.Errorf("not imported (%s removed again): %w", it.File, err)
+			continue
+		}
 		version, err := a.Adopt(Adoption{Name: it.Name, Files: it.Files, Leaf: it.Leaf, Deployed: it.Deployed})
 		it.Version = version
 		if err != nil && version == "" {
@@ -108,4 +114,39 @@ func writeSync(f *os.File, data []byte, perm os.FileMode) error {
 		err = cerr
 	}
 	return err
+}
+
+// unlinkDeployPaths turns deploy paths that are the other tool's symlinks
+// (certbot's live/<name>/fullchain.pem -> ../../archive/...) into regular
+// files with the same content, each with one atomic rename over the link:
+// nginx reads the same certificate throughout. renewd's deploy refuses to
+// write through links it did not make (docs/deploy.md), so without this
+// the first renewal would fail; taking the paths over is what the import
+// is for, and it is said in the plan.
+func unlinkDeployPaths(it *Item) error {
+	for _, t := range []struct {
+		path string
+		perm os.FileMode
+	}{{it.Deploy.Fullchain, 0o644}, {it.Deploy.Key, 0o600}} {
+		if t.path == "" {
+			continue
+		}
+		fi, err := os.Lstat(t.path)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			continue
+		}
+		target, err := os.Stat(t.path)
+		if err != nil || !target.Mode().IsRegular() || target.Size() > 1<<20 {
+			return fmt.Errorf("%s is a link to something that is not a certificate file; point it at a regular file first", t.path)
+		}
+		data, err := os.ReadFile(t.path)
+		if err != nil {
+			return err
+		}
+		if err := store.WriteFile(t.path, data, t.perm); err != nil {
+			return fmt.Errorf("replace the link %s with a file renewd manages: %w", t.path, err)
+		}
+		it.Notes = append(it.Notes, fmt.Sprintf("%s was a link into the other tool's directory; it is now a file with the same content, which renewd manages", t.path))
+	}
+	return nil
 }

@@ -49,8 +49,8 @@ func (r *Renewer) Pass(ctx context.Context, opts Options) (*Report, error) {
 	rep.Before = store.CloneRecords(r.records)
 	r.announce(repairs)
 
-	var since time.Time
-	if waited {
+	since := opts.Since.UTC().Truncate(time.Second)
+	if waited && since.IsZero() {
 		since = start.Truncate(time.Second)
 	}
 	rep.Results = r.run(ctx, certs, opts, since)
@@ -146,7 +146,7 @@ func (r *Renewer) saveChanges() map[string]error {
 func (r *Renewer) prune() []string {
 	var pruned []string
 	for _, name := range sortedNames(r.persisted) {
-		if r.Config.Certificate(name) != nil {
+		if r.Config.Configured(name) { // valid, or left out of this run for a problem in its file
 			continue
 		}
 		if err := r.Store.DeleteRecord(name); err != nil {

@@ -90,6 +90,9 @@ func decideFirst(cert *config.Certificate, rec *store.Record, now time.Time, for
 		return Plan{Due: true, Reason: "no certificate yet"}, true
 	case !sameDomains(cert.Domains, rec.Domains):
 		return Plan{Due: true, Reason: "domains changed"}, true
+	case rec.RevokedAt != nil:
+		// renewd revoke: nginx serves a revoked certificate until then.
+		return Plan{Due: true, At: *rec.RevokedAt, Reason: "revoked"}, true
 	case cert.Deploy.Enabled() && rec.Version != "" && rec.DeployedVersion != rec.Version && now.Before(*rec.NotAfter):
 		return Plan{Due: true, DeployOnly: true, Reason: "deploy pending for version " + rec.Version}, true
 	case rec.NextRetryTime != nil:
@@ -225,7 +228,8 @@ func RecordFailure(rec *store.Record, err error, now time.Time, retry config.Ret
 	rec.NextRetryTime = ptr(next)
 	// Masked where it is recorded too, whatever its source masked: the
 	// record goes to status, metrics and notifications.
-	rec.LastError = secret.Mask(err.Error())
+	rec.LastError = secret.Mask(acme.Summary(err)) // the cause, on one line
+	rec.LastErrorDetail = secret.Mask(err.Error())
 }
 
 // RetryCap is the longest backoff after a failure at now: retry.max, or
@@ -255,7 +259,7 @@ func RecordSuccess(rec *store.Record, renewed, now time.Time) {
 	}
 	rec.RetryCount = 0
 	rec.NextRetryTime = nil
-	rec.LastError = ""
+	rec.LastError, rec.LastErrorDetail = "", ""
 	if !renewed.IsZero() {
 		// The ARI window was the replaced certificate's; the next run
 		// asks about the new one (RFC 9773 section 4.3.1: right after

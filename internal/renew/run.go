@@ -15,6 +15,7 @@ import (
 	"github.com/renewd/renewd/internal/chain"
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/deploy"
+	"github.com/renewd/renewd/internal/store"
 )
 
 // Deployer installs stored certificates and proves them served; see
@@ -44,7 +45,7 @@ func (r *Renewer) run(ctx context.Context, certs []*config.Certificate, opts Opt
 		rec := r.peek(c.Name)
 		if forced && rec != nil && rec.RenewTime != nil && !since.IsZero() && !rec.RenewTime.Before(since) {
 			forced = false
-			r.step(c.Name, "skip", "renewed by another renewd process while this one waited for the lock")
+			r.step(c.Name, "skip", "renewed since this renewal was asked for (by another renewd while this one waited, or by an earlier leader)")
 		}
 		p := Decide(c, rec, now, forced)
 		results[c.Name] = &Result{Name: c.Name, Outcome: NotDue, Plan: p}
@@ -121,7 +122,12 @@ func (r *Renewer) holdBehind(canary *CanaryInput, cause error, others []*config.
 		rec := r.record(c)
 		rec.HeldBy, rec.HeldReason = name, reason
 		res.Outcome, res.Err = Held, &HeldError{Canary: name, Reason: reason, Cause: cause}
-		r.step(c.Name, "held", reason)
+		if cause != nil {
+			// The canary's own line in this run says why.
+			r.step(c.Name, "held", fmt.Sprintf("not attempted: canary %s failed above", name))
+		} else {
+			r.step(c.Name, "held", reason)
+		}
 	}
 	return run, ahead
 }
@@ -319,18 +325,49 @@ func (r *Renewer) report(c *config.Certificate, res *Result, saveErr error) {
 		if cause != nil {
 			res.Err = fmt.Errorf("%w; and recording it failed: %w", cause, saveErr)
 		}
-		r.step(c.Name, "failed", fmt.Sprintf("%v (not recorded: the next run decides again from the last recorded state)", res.Err))
+		r.step(c.Name, "failed", fmt.Sprintf("%s (not recorded: the next run decides again from the last recorded state)", acme.Summary(res.Err)))
 		return
 	}
 	if res.Outcome == Failed {
-		r.step(c.Name, "failed", fmt.Sprintf("%v (retry %d at %s)", res.Err, rec.RetryCount, rec.NextRetryTime.Format(time.RFC3339)))
-		r.Log.Warn("renewal failed", zap.String("certificate", c.Name), zap.Strings("domains", c.Domains),
-			zap.String("serial", rec.Serial), zap.Int("retry_count", rec.RetryCount), zap.Timep("next_retry_time", rec.NextRetryTime), zap.Error(res.Err))
+		// The cause once, on one line: the progress line (which the
+		// daemon logs as a warning) says it; this record keeps the
+		// whole text for debugging.
+		r.step(c.Name, "failed", fmt.Sprintf("%s (retry %d at %s)", rec.LastError, rec.RetryCount, rec.NextRetryTime.Format(time.RFC3339)))
+		r.Log.Debug("renewal failed", zap.String("certificate", c.Name), zap.Strings("domains", c.Domains),
+			zap.String("serial", rec.Serial), zap.Int("retry_count", rec.RetryCount), zap.Timep("next_retry_time", rec.NextRetryTime),
+			zap.String("error", rec.LastError), zap.String("detail", rec.LastErrorDetail))
 		return
 	}
 	r.step(c.Name, "done", fmt.Sprintf("serial %s, valid until %s", rec.Serial, rec.NotAfter.Format(time.RFC3339)))
+	r.pruneArchive(c, rec)
 	r.Log.Info("renewed", zap.String("certificate", c.Name), zap.Strings("domains", c.Domains), zap.String("serial", rec.Serial),
 		zap.Timep("not_after", rec.NotAfter), zap.String("version", rec.Version))
+}
+
+// pruner is a Storage that can prune a certificate's old versions
+// (*store.Store).
+type pruner interface {
+	Prune(name string, keep int, deployed string) ([]string, error)
+}
+
+// pruneArchive keeps archive/<name> to the live, the deployed and the last
+// archive_keep versions (docs/storage.md), after a renewal stored a new
+// one. A failure is logged: the renewal itself succeeded.
+func (r *Renewer) pruneArchive(c *config.Certificate, rec *store.Record) {
+	r.mu.Lock()
+	stored := r.issued[c.Name]
+	r.mu.Unlock()
+	p, ok := r.Store.(pruner)
+	if !ok || stored.IsZero() || r.Config.ArchiveKeep < 1 {
+		return
+	}
+	removed, err := p.Prune(c.Name, r.Config.ArchiveKeep, rec.DeployedVersion)
+	if err != nil {
+		r.Log.Warn("old versions not all removed from archive/", zap.String("certificate", c.Name), zap.Error(err))
+	}
+	if len(removed) > 0 {
+		r.Log.Debug("old versions removed from archive/", zap.String("certificate", c.Name), zap.Strings("versions", removed))
+	}
 }
 
 // warnLongRetryAfter says so when the CA asked for a longer wait than
@@ -346,7 +383,7 @@ func (r *Renewer) warnLongRetryAfter(c *config.Certificate, err error, now time.
 func (r *Renewer) finishDry(c *config.Certificate, res *Result, err error) {
 	if err != nil {
 		res.Outcome, res.Err = Failed, err
-		r.step(c.Name, "failed", fmt.Sprintf("dry run: %v", err))
+		r.step(c.Name, "failed", "dry run: "+acme.Summary(err))
 		return
 	}
 	res.Outcome = Renewed

@@ -34,6 +34,7 @@ type Status struct {
 	RetryCount      int        `json:"retry_count"`
 	NextRetryTime   *time.Time `json:"next_retry_time"`
 	LastError       string     `json:"last_error,omitempty"`
+	LastErrorDetail string     `json:"last_error_detail,omitempty"`
 	LastFailure     *time.Time `json:"last_failure"`
 	ServedChain     string     `json:"served_chain,omitempty"`
 	ServedCheckedAt *time.Time `json:"served_checked_at"`
@@ -47,6 +48,8 @@ type Status struct {
 	Due             bool       `json:"due"`
 	Version         string     `json:"version,omitempty"`
 	DeployedVersion string     `json:"deployed_version,omitempty"`
+	RevokedAt       *time.Time `json:"revoked_at,omitempty"`
+	RevokeReason    string     `json:"revoke_reason,omitempty"`
 }
 
 // StatusRows builds one row per configured certificate, in config order,
@@ -65,12 +68,14 @@ func StatusRows(cfg *config.Config, recs map[string]*store.Record, now time.Time
 			row.NotBefore, row.NotAfter = rec.NotBefore, rec.NotAfter
 			row.RenewTime, row.LastAttempt = rec.RenewTime, rec.LastAttempt
 			row.RetryCount, row.NextRetryTime, row.LastError = rec.RetryCount, rec.NextRetryTime, rec.LastError
+			row.LastErrorDetail = rec.LastErrorDetail
 			row.HeldBy, row.HeldReason = rec.HeldBy, rec.HeldReason
 			row.WentAheadOf, row.WentAheadReason = rec.WentAheadOf, rec.WentAheadReason
 			row.CanaryProof = rec.CanaryProof
 			row.LastFailure, row.ServedChain, row.ServedCheckedAt = rec.LastFailure, rec.ServedChain, rec.ServedCheckedAt
 			row.DeployedVersion = rec.DeployedVersion
 			row.Repaired = rec.Repaired
+			row.RevokedAt, row.RevokeReason = rec.RevokedAt, rec.RevokeReason
 			if rec.NotAfter != nil {
 				// Floor, so an expired certificate never shows 0 days.
 				row.DaysLeft = ptr(int(math.Floor(rec.NotAfter.Sub(now).Hours() / 24)))

@@ -28,7 +28,11 @@ type Record struct {
 	// the next attempt is "retry RetryCount", at NextRetryTime.
 	RetryCount    int        `json:"retry_count"`
 	NextRetryTime *time.Time `json:"next_retry_time"`
-	LastError     string     `json:"last_error,omitempty"`
+	// LastError is the cause of the last failure on one line, for a
+	// person; LastErrorDetail is its whole text (lego's multi-line
+	// report, say). Both are cleared by a success.
+	LastError       string `json:"last_error,omitempty"`
+	LastErrorDetail string `json:"last_error_detail,omitempty"`
 	// LastFailure is when the last failed attempt was; kept after a
 	// success, so a dashboard can tell a certificate that recovered.
 	LastFailure *time.Time `json:"last_failure,omitempty"`
@@ -58,6 +62,11 @@ type Record struct {
 	WentAheadOf     string `json:"went_ahead_of,omitempty"`
 	WentAheadReason string `json:"went_ahead_reason,omitempty"`
 	ARI             *ARI   `json:"ari,omitempty"`
+	// RevokedAt is when `renewd revoke` had the CA revoke the live
+	// certificate, for RevokeReason (an RFC 5280 reason name); cleared
+	// when a new certificate is stored.
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	RevokeReason string     `json:"revoke_reason,omitempty"`
 }
 
 // ARI is the CA's last renewal information (RFC 9773) for a certificate.
@@ -82,7 +91,7 @@ func (r *Record) Clone() *Record {
 	}
 	c.Repaired = slices.Clone(r.Repaired)
 	for _, t := range []**time.Time{&c.NotBefore, &c.NotAfter, &c.RenewTime, &c.LastAttempt, &c.NextRetryTime,
-		&c.LastFailure, &c.ServedCheckedAt, &c.CanaryProof} {
+		&c.LastFailure, &c.ServedCheckedAt, &c.CanaryProof, &c.RevokedAt} {
 		*t = normalTime(*t)
 	}
 	if r.ARI != nil {
@@ -130,8 +139,10 @@ func RecordFromCert(r *Record, leaf *x509.Certificate) {
 		serial = leaf.SerialNumber.Text(16)
 	}
 	if serial != r.Serial {
-		// The CA's renewal window was about the previous certificate.
+		// The CA's renewal window, and a revocation, were about the
+		// previous certificate.
 		r.ARI = nil
+		r.RevokedAt, r.RevokeReason = nil, ""
 	}
 	r.Serial = serial
 	r.NotBefore = normalTime(&leaf.NotBefore)

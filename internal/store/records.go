@@ -347,13 +347,13 @@ func marshalRecord(r *Record) ([]byte, error) {
 }
 
 // cutTexts cuts to MaxErrorLen the fields that may quote an error:
-// last_error, held_reason and went_ahead_reason (a canary's error), and
+// last_error, last_error_detail, held_reason and went_ahead_reason (a canary's error), and
 // held_by, where the first release kept the canary's whole error. Were
 // one of them to push a record past maxRecordSize, SaveRecords would
 // refuse the whole batch, and the migration of such a state.json would
 // fail every Open.
 func cutTexts(r *Record) {
-	for _, s := range []*string{&r.LastError, &r.HeldBy, &r.HeldReason, &r.WentAheadReason} {
+	for _, s := range []*string{&r.LastError, &r.LastErrorDetail, &r.HeldBy, &r.HeldReason, &r.WentAheadReason} {
 		*s = cutText(*s, MaxErrorLen)
 	}
 }

@@ -39,6 +39,7 @@ func recordWith(name string, at func(d time.Duration, z *time.Location) *time.Ti
 		RetryCount:      3,
 		NextRetryTime:   at(25*time.Minute, zoneEast),
 		LastError:       "acme: urn:ietf:params:acme:error:rateLimited: too many new orders recently",
+		LastErrorDetail: "order: acme: error: 429 :: POST :: https://ca/new-order :: urn:ietf:params:acme:error:rateLimited :: too many new orders recently",
 		LastFailure:     at(5*time.Minute, time.UTC),
 		ServedChain:     "incomplete",
 		Repaired:        []string{"fetched the intermediate through AIA"},
@@ -48,6 +49,8 @@ func recordWith(name string, at func(d time.Duration, z *time.Location) *time.Ti
 		HeldReason:      "canary canary failed: acme: 503 (its next retry is at 2026-11-21T16:20:00Z)",
 		WentAheadOf:     "canary",
 		WentAheadReason: "in its emergency window",
+		RevokedAt:       &t1,
+		RevokeReason:    "keyCompromise",
 		ARI: &ARI{
 			WindowStart:    at(60*24*time.Hour, zoneEast),
 			WindowEnd:      at(62*24*time.Hour, zoneWest),
@@ -174,9 +177,9 @@ func checkRecordJSON(t *testing.T, data []byte) {
 		t.Errorf(`"schema" = %v, want 1`, doc["schema"])
 	}
 	wantKeys := []string{"schema", "name", "domains", "version", "deployed_version", "serial", "not_before", "not_after",
-		"issuer", "renew_time", "last_attempt", "retry_count", "next_retry_time", "last_error", "last_failure",
+		"issuer", "renew_time", "last_attempt", "retry_count", "next_retry_time", "last_error", "last_error_detail", "last_failure",
 		"served_chain", "served_checked_at", "repaired", "canary_proof", "held_by", "held_reason", "went_ahead_of",
-		"went_ahead_reason", "ari"}
+		"went_ahead_reason", "ari", "revoked_at", "revoke_reason"}
 	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, slices.Sorted(slices.Values(wantKeys))) {
 		t.Errorf("keys %v\nwant %v", got, slices.Sorted(slices.Values(wantKeys)))
 	}
@@ -206,6 +209,7 @@ func TestSaveRecordsCutsErrors(t *testing.T) {
 		ptr  func(r *Record) *string
 	}{
 		{"last_error", func(r *Record) *string { return &r.LastError }},
+		{"last_error_detail", func(r *Record) *string { return &r.LastErrorDetail }},
 		{"held_reason", func(r *Record) *string { return &r.HeldReason }},
 		{"went_ahead_reason", func(r *Record) *string { return &r.WentAheadReason }},
 		{"held_by", func(r *Record) *string { return &r.HeldBy }}, // the first release's hold reason

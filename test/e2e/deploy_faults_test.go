@@ -156,8 +156,8 @@ func TestNginxServesLeafOnly(t *testing.T) {
 	s.ng.tls(s.httpsPort, s.domains, filepath.Join(live, "cert.pem"), filepath.Join(live, "privkey.pem"))
 	s.ng.writeConf()
 	res := s.failRenew("complete chain")
-	if !strings.Contains(res.stdout, "incomplete") {
-		t.Errorf("the failure does not say the served chain is incomplete:\n%s", res.stdout)
+	if !strings.Contains(res.stderr, "incomplete") {
+		t.Errorf("the failure does not say the served chain is incomplete:\n%s", res.stderr)
 	}
 	if st := s.w.state()["site"]; st["served_chain"] != "incomplete" || st["served_checked_at"] == nil {
 		t.Errorf("record: served_chain %v at %v, want incomplete", st["served_chain"], st["served_checked_at"])
@@ -239,7 +239,7 @@ func TestDeployDirMissing(t *testing.T) {
 	s.w.addCert("site", fmt.Sprintf("domains: [nodir.example.com]\nchallenge:\n  type: http-01\n  http01: {webroot: %s}\ndeploy:\n  fullchain: %s/f.pem\n  key: %s/k.pem\n  nginx: true\n",
 		s.webroot, missing, missing))
 	res := s.w.renewd("renew", "--now")
-	if res.code != 1 || !strings.Contains(res.stdout, missing) {
+	if res.code != 1 || !strings.Contains(res.stderr, missing) {
 		t.Fatalf("want exit 1 naming %s, got %s", missing, res)
 	}
 	if after := versions(t, s.w.storage, "site"); len(after) != len(before) {
@@ -256,7 +256,7 @@ func TestHookFails(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, siteOpts{deploy: "  hooks: [[/bin/false]]\n"}, "hook.example.com")
 	res := s.w.renewd("renew", "--now")
-	if res.code != 1 || !strings.Contains(res.stdout, "deploy hook failed") {
+	if res.code != 1 || !strings.Contains(res.stderr, "deploy hook failed") {
 		t.Fatalf("want exit 1 with the hook failure, got %s", res)
 	}
 	if st := s.w.state()["site"]; !strings.Contains(fmt.Sprint(st["last_error"]), "deploy hook failed") {

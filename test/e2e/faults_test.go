@@ -71,7 +71,7 @@ func TestCADown(t *testing.T) {
 	w := newWorkspace(t, acmeSettings{directory: fmt.Sprintf("https://127.0.0.1:%d/dir", freePort(t)), rootFile: env.tlsCAFile})
 	w.addCert("down", listenCert(freePort(t), "down.example.com"))
 	res := w.renewd("renew", "--now")
-	if res.code != 1 || !strings.Contains(res.stdout, "failed") || !strings.Contains(res.stdout, "connection refused") {
+	if res.code != 1 || !strings.Contains(res.stderr, "failed") || !strings.Contains(res.stderr, "connection refused") {
 		t.Fatalf("CA down: want exit 1 naming the refused connection, got %s", res)
 	}
 	st := w.state()["down"]
@@ -185,7 +185,7 @@ challenge:
     env: {EXEC_PATH: %s, EXEC_SEQUENCE_INTERVAL: "1", DNS_API_TOKEN: "${RENEWD_E2E_MAP_TOKEN}"}
 `, script))
 	res := w.renewd("--log-level", "debug", "renew", "--now")
-	if res.code != 1 || !strings.Contains(res.stdout, "exec") {
+	if res.code != 1 || !strings.Contains(res.stderr, "exec") { // the failed line is on stderr
 		t.Fatalf("want the DNS-01 scripts to fail the renewals, got %s", res)
 	}
 	if !strings.Contains(res.stderr, "API refused token ********") {

@@ -23,7 +23,7 @@ func TestEABAndKeyTypes(t *testing.T) {
 	// Without EAB the CA refuses the account, and renewd says why.
 	plain := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
 	plain.addCert("noeab", listenCert(pb.httpPort, "noeab.example.com"))
-	if res := plain.renewd("renew", "--now"); res.code != 1 || !strings.Contains(res.stdout, "externalAccount") {
+	if res := plain.renewd("renew", "--now"); res.code != 1 || !strings.Contains(res.stderr, "externalAccount") {
 		t.Errorf("a CA requiring EAB, no EAB configured: want exit 1 naming it, got %s", res)
 	}
 
