@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Packages with goroutines, locks or shared state: run under the race detector.
 RACE_PKGS := ./internal/...
 
-.PHONY: all build test unit e2e lint deps demo bench clean
+.PHONY: all build test unit e2e lint deps demo demo-cluster bench clean
 
 all: build
 
@@ -40,6 +40,10 @@ deps:
 demo: deps
 	@scripts/demo.sh
 
+# Three renewd nodes sharing certificates through a real etcd cluster.
+demo-cluster: deps
+	@scripts/demo-cluster.sh
+
 # Benchmarks (not part of test): renewd next to lego's CLI and certbot
 # against one Pebble, the idle daemon, status at 10,000 certificates, build
 # times; rewrites docs/benchmarks.md and docs/benchmarks.json.
@@ -50,7 +54,7 @@ bench: deps
 	@GO='$(GO)' BENCH_N='$(BENCH_N)' BENCH_ARGS='$(BENCH_ARGS)' scripts/bench.sh
 
 clean:
-	rm -rf bin .demo
+	rm -rf bin .demo .demo-cluster
 
 # Install the binary, the systemd unit and example configuration:
 #   make install [PREFIX=/usr/local] [DESTDIR=]

@@ -31,11 +31,12 @@ type alerts struct {
 func newAlerts(log *zap.Logger) *alerts { return &alerts{log: log} }
 
 // configure starts a Notifier for cfg and retires the previous one, which
-// keeps sending what it has queued (bounded) in the background.
-func (a *alerts) configure(cfg config.Notify) {
+// keeps sending what it has queued (bounded) in the background. node, on
+// a cluster node, names the sender in every message ("" names the host).
+func (a *alerts) configure(cfg config.Notify, node string) {
 	var n *notify.Notifier
 	if len(cfg.Targets) > 0 {
-		n = notify.New(cfg, a.log, notify.Options{})
+		n = notify.New(cfg, a.log, notify.Options{Host: node})
 	}
 	a.mu.Lock()
 	old := a.n

@@ -109,6 +109,8 @@ func dispatch(ctx context.Context, g globals, cmd string, args []string, stdout,
 		return cmdCheck(ctx, g, args, stdout, stderr)
 	case "config":
 		return cmdConfig(g, args, stdout, stderr)
+	case "cluster":
+		return cmdCluster(ctx, g, args, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, g, args, stdout, stderr)
 	case "import":

@@ -38,7 +38,14 @@ func startMetrics(ctx context.Context, cfg *config.Config, st *store.Store, log 
 	}
 	o := &observer{}
 	o.cfg.Store(cfg)
-	recs, _, err := st.Records()
+	var recs map[string]*store.Record
+	var mopts []metrics.Option
+	if cfg.Cluster.Enabled() {
+		mopts = append(mopts, metrics.WithNode(cfg.Cluster.Node))
+		recs, err = statusRecords(cfg) // the cluster's, from etcd
+	} else {
+		recs, _, err = st.Records()
+	}
 	if err != nil {
 		log.Warn("records unreadable at start; metrics show them after the first pass", zap.Error(err))
 		recs = map[string]*store.Record{}
@@ -46,7 +53,7 @@ func startMetrics(ctx context.Context, cfg *config.Config, st *store.Store, log 
 	o.records.Store(&recs)
 	o.m = metrics.New(version, func() ([]renew.Status, error) {
 		return renew.StatusRows(o.cfg.Load(), *o.records.Load(), time.Now().UTC()), nil
-	})
+	}, mopts...)
 	mlog := log.Named("metrics")
 	go func() {
 		if err := metrics.Serve(ctx, l, o.m.Handler(), mlog); err != nil {
@@ -70,6 +77,14 @@ func (o *observer) acmeObserver() func(method, endpoint string, code int, d time
 		return nil
 	}
 	return o.m.ObserveACMERequest
+}
+
+// setRecords replaces the records the metrics show: a cluster follower's
+// tick reads them from etcd, since its own passes order nothing.
+func (o *observer) setRecords(recs map[string]*store.Record) {
+	if o != nil && recs != nil {
+		o.records.Store(&recs)
+	}
 }
 
 // observe records one renewal pass.

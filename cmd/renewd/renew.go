@@ -43,6 +43,9 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	if err := checkNames(cfg, names); err != nil {
 		return err
 	}
+	if cfg.Cluster.Enabled() && !*dryRun {
+		return clusterRenew(ctx, cfg, names, *now, *skipCanary, *wait, stdout, log)
+	}
 	if *dryRun {
 		if cfg, err = cfg.ForDryRun(); err != nil {
 			return fail(exitUsage, "%v", err)
@@ -57,7 +60,7 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	// pass (and its lock) is over.
 	al := newAlerts(log)
 	if !*dryRun { // a dry run changes no record: nothing to announce
-		al.configure(cfg.Notify)
+		al.configure(cfg.Notify, cfg.Cluster.Node)
 	}
 	defer al.close()
 
@@ -88,8 +91,8 @@ func cmdRenew(ctx context.Context, g globals, args []string, stdout, stderr io.W
 // newRenewer wires the ACME client, the deployer and the renewer for cfg.
 // observe, when set, times every request to the CA (metrics).
 func newRenewer(cfg *config.Config, st *store.Store, roots *x509.CertPool, log *zap.Logger, progress renew.Progress,
-	observe func(method, endpoint string, code int, d time.Duration)) (*renew.Renewer, error) {
-	client, err := acme.New(cfg.ACME, st.AccountsDir(), log.Named("acme"), acme.WithObserver(observe))
+	observe func(method, endpoint string, code int, d time.Duration), opts ...acme.Option) (*renew.Renewer, error) {
+	client, err := acme.New(cfg.ACME, st.AccountsDir(), log.Named("acme"), append([]acme.Option{acme.WithObserver(observe)}, opts...)...)
 	if err != nil {
 		return nil, fail(exitUsage, "%v", err)
 	}

@@ -69,9 +69,19 @@ func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	var cn *clusterNode
+	if cfg.Cluster.Enabled() {
+		if cn, err = startCluster(ctx, cfg, st, log); err != nil {
+			return err
+		}
+		defer cn.stop()
+		if obs != nil {
+			cn.onRecords = obs.setRecords
+		}
+	}
 	d := &daemon.Daemon{
 		Log:  log.Named("daemon"),
-		Load: runtimeLoader(g, st.Dir(), log, al, obs),
+		Load: runtimeLoader(g, st.Dir(), log, al, obs, cn),
 	}
 	// Long enough for a deploy in flight to roll back (nginx test and
 	// reload, the reload after a rollback, the served-chain check), and
@@ -91,7 +101,7 @@ func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) err
 // runtimeLoader reads the configuration and builds a renewal pass from it,
 // at start and on every SIGHUP. The storage directory cannot change under
 // a running daemon: it holds that directory's daemon lock.
-func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts, obs *observer) daemon.Loader {
+func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts, obs *observer, cn *clusterNode) daemon.Loader {
 	return func() (*daemon.Runtime, error) {
 		cfg, err := loadConfig(g)
 		if err != nil {
@@ -104,25 +114,37 @@ func runtimeLoader(g globals, storage string, log *zap.Logger, al *alerts, obs *
 		if st.Dir() != storage {
 			return nil, fmt.Errorf("storage changed from %s to %s; restart renewd to use another storage directory", storage, st.Dir())
 		}
-		r, err := newRenewer(cfg, st, roots, log, newLogProgress(log.Named("renew"), cfg), obs.acmeObserver())
+		progress := newLogProgress(log.Named("renew"), cfg)
+		r, err := newRenewer(cfg, st, roots, log, progress, obs.acmeObserver(), cn.acmeOptions()...)
 		if err != nil {
 			return nil, err
 		}
-		al.configure(cfg.Notify)
+		al.configure(cfg.Notify, cfg.Cluster.Node)
 		obs.configure(cfg)
-		return &daemon.Runtime{
+		pass := func(ctx context.Context, opts renew.Options) (*renew.Report, error) {
+			rep, err := r.Pass(ctx, opts)
+			obs.observe(rep, err)
+			if err == nil {
+				al.send(rep)
+			}
+			return rep, err
+		}
+		rt := &daemon.Runtime{
 			Schedule: cfg.Schedule,
 			Renew: func(ctx context.Context) (string, error) {
 				// Waits as long as it takes while a `renew --now` runs.
-				rep, err := r.Pass(ctx, renew.Options{Wait: store.WaitForever})
-				obs.observe(rep, err)
+				rep, err := pass(ctx, renew.Options{Wait: store.WaitForever})
 				if err != nil {
 					return "", err
 				}
-				al.send(rep)
 				return countOutcomes(rep.Results).String(), nil
 			},
-		}, nil
+		}
+		if cn != nil {
+			cn.configure(cfg, r, roots, pass, progress)
+			rt.Renew, rt.Kick = cn.renew, cn.kick
+		}
+		return rt, nil
 	}
 }
 

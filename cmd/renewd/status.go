@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/renewd/renewd/internal/cluster"
+	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/renew"
 	"github.com/renewd/renewd/internal/secret"
 	"github.com/renewd/renewd/internal/store"
@@ -28,15 +33,9 @@ func cmdStatus(g globals, args []string, stdout, stderr io.Writer) error {
 	if err := checkNames(cfg, names); err != nil {
 		return err
 	}
-	// status changes nothing on disk and never takes the lock: it must
-	// answer while a renewal runs, as any user that can read the storage.
-	st, err := store.OpenReadOnly(cfg.Storage)
+	recs, err := statusRecords(cfg)
 	if err != nil {
-		return fail(exitUsage, "storage: %v", err)
-	}
-	recs, _, err := st.Records()
-	if err != nil {
-		return fail(exitFailed, "%v", err)
+		return err
 	}
 	rows := renew.StatusRows(cfg, recs, time.Now().UTC())
 	if len(names) > 0 {
@@ -50,6 +49,11 @@ func cmdStatus(g globals, args []string, stdout, stderr io.Writer) error {
 		}{rows})
 	}
 	if len(names) == 1 {
+		// The node's own storage: its copy of the versions, on a cluster too.
+		st, err := store.OpenReadOnly(cfg.Storage)
+		if err != nil {
+			return fail(exitUsage, "storage: %v", err)
+		}
 		c := cfg.Certificate(names[0])
 		versions, _ := st.Versions(c.Name)
 		printDetail(stdout, c, rows[0], st.LiveDir(c.Name), versions, cfg.ArchiveKeep)
@@ -108,4 +112,34 @@ func printStatus(w io.Writer, rows []renew.Status) {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+// statusRecords reads the records status shows: the cluster's from etcd on
+// a cluster node, else the local storage's. status changes nothing on disk
+// and never takes the lock: it must answer while a renewal runs, as any
+// user that can read the storage.
+func statusRecords(cfg *config.Config) (map[string]*store.Record, error) {
+	if cfg.Cluster.Enabled() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Cluster.Etcd.DialTimeout+10*time.Second)
+		defer cancel()
+		cli, err := cluster.Connect(ctx, cfg.Cluster, zap.NewNop())
+		if err != nil {
+			return nil, fail(exitFailed, "cluster: %v", err)
+		}
+		defer cli.Close()
+		recs, err := cluster.ReadRecords(ctx, cli, cfg.Cluster.Prefix)
+		if err != nil {
+			return nil, fail(exitFailed, "cluster: %v", err)
+		}
+		return recs, nil
+	}
+	st, err := store.OpenReadOnly(cfg.Storage)
+	if err != nil {
+		return nil, fail(exitUsage, "storage: %v", err)
+	}
+	recs, _, err := st.Records()
+	if err != nil {
+		return nil, fail(exitFailed, "%v", err)
+	}
+	return recs, nil
 }

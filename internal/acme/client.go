@@ -17,6 +17,7 @@ import (
 	legoacme "github.com/go-acme/lego/v4/acme"
 	"github.com/go-acme/lego/v4/certcrypto"
 	"github.com/go-acme/lego/v4/certificate"
+	"github.com/go-acme/lego/v4/challenge"
 	"github.com/go-acme/lego/v4/lego"
 	"go.uber.org/zap"
 
@@ -46,6 +47,7 @@ type Client struct {
 	log         *zap.Logger
 	transport   *http.Transport
 	responder   *Responder
+	share       TokenShare // nil: no cluster
 
 	mu  sync.Mutex
 	acc *account
@@ -75,9 +77,12 @@ func New(cfg config.ACME, accountsDir string, log *zap.Logger, opts ...Option) (
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, accountsDir: accountsDir, log: log, transport: tr, responder: NewResponder(log.Named("http01"))}
+	c := &Client{cfg: cfg, accountsDir: accountsDir, log: log, transport: tr}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.responder == nil {
+		c.responder = NewResponder(log.Named("http01"))
 	}
 	return c, nil
 }
@@ -255,10 +260,14 @@ func (c *Client) obtain(ctx context.Context, acc *account, cert *config.Certific
 func (c *Client) setSolver(ctx context.Context, client *lego.Client, cert *config.Certificate, journal *pending) error {
 	switch ch := cert.Challenge; ch.Type {
 	case "http-01":
+		var p challenge.Provider = c.responder.Provider(ch.HTTP01.Listen)
 		if ch.HTTP01.Webroot != "" {
-			return client.Challenge.SetHTTP01Provider(&webrootProvider{dir: ch.HTTP01.Webroot, journal: journal})
+			p = &webrootProvider{dir: ch.HTTP01.Webroot, journal: journal}
 		}
-		return client.Challenge.SetHTTP01Provider(c.responder.Provider(ch.HTTP01.Listen))
+		if c.share != nil {
+			p = &sharedProvider{Provider: p, ctx: ctx, share: c.share, cert: cert.Name}
+		}
+		return client.Challenge.SetHTTP01Provider(p)
 	case "dns-01":
 		p, err := NewDNSProvider(ch.DNS01.Provider, ch.DNS01.Env)
 		if err != nil {

@@ -86,6 +86,9 @@ type Config struct {
 	// Metrics is where `renewd run` serves Prometheus metrics (default:
 	// nowhere).
 	Metrics Metrics `yaml:"metrics"`
+	// Cluster shares certificates between renewd nodes through etcd
+	// (default: none; renewd works alone).
+	Cluster Cluster `yaml:"cluster"`
 	// Certificates come from DomainsDir/*.yaml, sorted by Name.
 	Certificates []*Certificate `yaml:"-"`
 
@@ -392,6 +395,7 @@ func applyDefaults(c *Config, src *source) {
 		c.Nginx.Timeout = defaultCommandTimeout
 	}
 	applyNotifyDefaults(&c.Notify, src)
+	applyClusterDefaults(&c.Cluster, src)
 }
 
 // applyCertDefaults fills what a certificate file left out; name is the one

@@ -23,7 +23,7 @@ func isSecret(path, value string) bool {
 	if name, ok := strings.CutPrefix(path, "challenge.dns01.env."); ok {
 		return secret.IsSecretEnv(name, value)
 	}
-	return path == "acme.eab.hmac_key" ||
+	return path == "acme.eab.hmac_key" || path == "cluster.etcd.password" ||
 		strings.HasPrefix(path, "notify.targets[") && (strings.HasSuffix(path, ".url") || strings.HasSuffix(path, ".secret"))
 }
 
@@ -41,6 +41,9 @@ func (c *Config) Effective() ([]byte, error) {
 	root := &yaml.Node{Kind: yaml.MappingNode}
 	addPair(root, "file", scalarNode("!!str", c.Path))
 	addFields(root, reflect.ValueOf(c).Elem(), "")
+	if !c.Cluster.Enabled() {
+		removeKey(root, "cluster") // not configured: nothing to show
+	}
 	certs := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, cert := range c.Certificates {
 		m := &yaml.Node{Kind: yaml.MappingNode}
@@ -133,6 +136,16 @@ func dropUnusedChallenge(cert *yaml.Node, typ string) {
 	for i := 0; i+1 < len(ch.Content); i += 2 {
 		if ch.Content[i].Value == unused {
 			ch.Content = append(ch.Content[:i], ch.Content[i+2:]...)
+			return
+		}
+	}
+}
+
+// removeKey drops key and its value from mapping m.
+func removeKey(m *yaml.Node, key string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
 			return
 		}
 	}

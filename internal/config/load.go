@@ -153,6 +153,7 @@ func (l *loader) global(path string) (*Config, *source) {
 	dir := filepath.Dir(path)
 	c.Storage = resolvePath(dir, c.Storage)
 	c.DomainsDir = resolvePath(dir, c.DomainsDir)
+	resolveClusterPaths(&c.Cluster, dir)
 	for i, p := range c.ACME.CACertificates {
 		c.ACME.CACertificates[i] = resolvePath(dir, p)
 	}

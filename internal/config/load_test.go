@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	validTop  = "storage, domains_dir, acme, schedule, concurrency, retry, canary_proof_max_age, archive_keep, trust, nginx, notify, metrics"
+	validTop  = "storage, domains_dir, acme, schedule, concurrency, retry, canary_proof_max_age, archive_keep, trust, nginx, notify, metrics, cluster"
 	validACME = "directory, email, ca_certificates, eab, key_type, profile, preferred_chain, staging_directory"
 )
 

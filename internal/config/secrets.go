@@ -30,14 +30,15 @@ func recordingLookup(lookup func(string) (string, bool), found *[]string) func(s
 	}
 }
 
-// secretValues returns every secret of c: acme.eab.hmac_key, the secret
+// secretValues returns every secret of c: acme.eab.hmac_key,
+// cluster.etcd.password, the secret
 // values of every challenge.dns01.env (secret.EnvSecrets), the url and
 // signing secret of notify targets (secret.URLSecrets), every keystore
 // password (deploy.pkcs12.password_env, read from the process environment
 // as the deploy does), and the values of credential variables expanded
 // from ${VAR}.
 func (c *Config) secretValues() []string {
-	out := append([]string{c.ACME.EAB.HMACKey}, c.expanded...)
+	out := append([]string{c.ACME.EAB.HMACKey, c.Cluster.Etcd.Password}, c.expanded...)
 	for _, t := range c.Notify.Targets {
 		out = append(out, secret.URLSecrets(t.URL)...)
 		out = append(out, t.Secret)

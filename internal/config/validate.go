@@ -69,6 +69,7 @@ func validateGlobal(c *Config, src *source) {
 	}
 	validateNotify(&c.Notify, src)
 	validateMetrics(&c.Metrics, src)
+	validateCluster(&c.Cluster, src)
 }
 
 // minLECanaryProofMaxAge is the shortest canary_proof_max_age allowed

@@ -25,6 +25,9 @@ type Runtime struct {
 	// Renew runs one renewal pass (taking the storage lock itself) and
 	// returns a one-line summary. It must honour ctx.
 	Renew func(ctx context.Context) (string, error)
+	// Kick, when not nil, asks for a pass now, outside the schedule: a
+	// cluster node that has just become the leader.
+	Kick <-chan struct{}
 }
 
 // Loader builds a Runtime from the configuration; it is called at start
@@ -99,7 +102,7 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 	}
 
 	passDone := make(chan struct{})
-	running := d.startPass(ctx, rt, passDone)
+	running, kicked := d.startPass(ctx, rt, passDone), false
 	now := d.now()
 	next := sched.Next(now)
 	for {
@@ -109,6 +112,9 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 			return d.stop(running, passDone)
 		case <-passDone:
 			running = false
+			if kicked { // asked for while that pass ran: run one now
+				kicked, running = false, d.startPass(ctx, rt, passDone)
+			}
 		case <-hup:
 			if nrt, nsched, err := d.reload(); err == nil {
 				rt, sched = nrt, nsched
@@ -118,6 +124,12 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 				if !running {
 					running = d.startPass(ctx, rt, passDone)
 				}
+			}
+		case <-rt.Kick:
+			if running {
+				kicked = true
+			} else {
+				running = d.startPass(ctx, rt, passDone)
 			}
 		case <-watchdog:
 			d.notify(Notifier.Watchdog)

@@ -51,7 +51,7 @@ var (
 // from concurrent scrapes at once. When it fails, the scrape counts the
 // failure in renewd_state_read_errors_total and omits the per-certificate
 // series. version is the build's version for renewd_build_info.
-func New(version string, status func() ([]renew.Status, error)) *Metrics {
+func New(version string, status func() ([]renew.Status, error), opts ...Option) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -86,7 +86,15 @@ func New(version string, status func() ([]renew.Status, error)) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	buildInfo.Set(1)
-	m.reg.MustRegister(
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var reg prometheus.Registerer = m.reg
+	if o.node != "" {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"node": o.node}, m.reg)
+	}
+	reg.MustRegister(
 		m.attempts, m.canaryHolds, m.runs, m.runDuration, m.acmeDuration, m.lastRun, buildInfo,
 		newCollector(status),
 		collectors.NewGoCollector(),
@@ -94,6 +102,16 @@ func New(version string, status func() ([]renew.Status, error)) *Metrics {
 	)
 	return m
 }
+
+// Option configures New.
+type Option func(*options)
+
+type options struct{ node string }
+
+// WithNode labels every series with node="name": the node of a cluster
+// (docs/cluster.md), so that a dashboard of the fleet tells them apart
+// whatever the scrape's instance label says.
+func WithNode(name string) Option { return func(o *options) { o.node = name } }
 
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {

@@ -359,3 +359,19 @@ func BenchmarkScrape10000(b *testing.B) {
 		}
 	}
 }
+
+// TestWithNode: a cluster node's series carry node="<name>", every one.
+func TestWithNode(t *testing.T) {
+	m := New("v1.2.3", func() ([]renew.Status, error) {
+		return []renew.Status{{Name: "shop", NotAfter: &t0}}, nil
+	}, WithNode("web1"))
+	out := scrape(t, m.Handler())
+	for line := range strings.Lines(out) {
+		if !strings.HasPrefix(line, "#") && !strings.Contains(line, `node="web1"`) {
+			t.Errorf("series without the node label: %s", line)
+		}
+	}
+	if !strings.Contains(out, `renewd_certificate_not_after_timestamp_seconds{certificate="shop",node="web1"}`) {
+		t.Errorf("no labelled certificate series:\n%s", out)
+	}
+}

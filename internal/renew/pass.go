@@ -49,8 +49,8 @@ func (r *Renewer) Pass(ctx context.Context, opts Options) (*Report, error) {
 	rep.Before = store.CloneRecords(r.records)
 	r.announce(repairs)
 
-	var since time.Time
-	if waited {
+	since := opts.Since.UTC().Truncate(time.Second)
+	if waited && since.IsZero() {
 		since = start.Truncate(time.Second)
 	}
 	rep.Results = r.run(ctx, certs, opts, since)

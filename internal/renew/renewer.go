@@ -89,6 +89,12 @@ type Options struct {
 	// issuance, not two.
 	Wait    time.Duration
 	Waiting func()
+	// Since, with Force, is when the renewal was asked for: a certificate
+	// renewed at or after it is not renewed again. A cluster's leader
+	// sets it to the time a node asked, so a request that a new leader
+	// runs again after the first one died gives one issuance. Zero: the
+	// start of the wait for the lock, when there was one.
+	Since time.Time
 }
 
 // Report is what one pass did: its results, and every configured

@@ -45,7 +45,7 @@ func (r *Renewer) run(ctx context.Context, certs []*config.Certificate, opts Opt
 		rec := r.peek(c.Name)
 		if forced && rec != nil && rec.RenewTime != nil && !since.IsZero() && !rec.RenewTime.Before(since) {
 			forced = false
-			r.step(c.Name, "skip", "renewed by another renewd process while this one waited for the lock")
+			r.step(c.Name, "skip", "renewed since this renewal was asked for (by another renewd while this one waited, or by an earlier leader)")
 		}
 		p := Decide(c, rec, now, forced)
 		results[c.Name] = &Result{Name: c.Name, Outcome: NotDue, Plan: p}
@@ -255,10 +255,11 @@ func (r *Renewer) attempted(c *config.Certificate) {
 // failed, nginx serves another certificate, a hook failed after it...).
 func servedVerdict(err error) string {
 	var inc *chain.IncompleteError
+	var fleet interface{ ServedIncomplete() bool } // a cluster's nodes
 	switch {
 	case err == nil:
 		return "complete"
-	case errors.As(err, &inc):
+	case errors.As(err, &inc), errors.As(err, &fleet) && fleet.ServedIncomplete():
 		return "incomplete"
 	}
 	return ""

@@ -479,3 +479,40 @@ func (s *Store) MakeLive(name, version string) error {
 	s.clearUnfinished(filepath.Join(s.archiveRoot(), name, version))
 	return nil
 }
+
+// PutVersion stores f as version of name under that exact name, unless it
+// is there already, and makes it live: a cluster node keeps the versions
+// the leader committed under the leader's names, so every node and etcd
+// agree on what "version V" is. Writing is as SaveVersion's, unfinished
+// mark included.
+func (s *Store) PutVersion(name, version string, f Files) error {
+	if s.readOnly {
+		return fmt.Errorf("put %s: %w", name, ErrReadOnly)
+	}
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	if !versionRE.MatchString(version) {
+		return fmt.Errorf("archive/%s: %q is not a version name", name, version)
+	}
+	if err := checkNewVersion(name, f); err != nil {
+		return err
+	}
+	nameDir := filepath.Join(s.archiveRoot(), name)
+	dst := filepath.Join(nameDir, version)
+	if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+		tmp, err := s.writeVersionDir(nameDir, f)
+		if err != nil {
+			return fmt.Errorf("put %s: %w", name, err)
+		}
+		if err := s.fs.Rename(tmp, dst); err != nil {
+			_ = removeDir(s.fs, tmp)
+			if _, lerr := os.Lstat(dst); lerr != nil { // not a concurrent put of the same version
+				return fmt.Errorf("put %s: %w", name, err)
+			}
+		} else if err := syncDir(s.fs, nameDir); err != nil {
+			return fmt.Errorf("put %s: %w", name, err)
+		}
+	}
+	return s.MakeLive(name, version)
+}

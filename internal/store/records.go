@@ -448,3 +448,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// MarshalRecord is a record's JSON as a record file holds it (schema,
+// times in whole seconds, texts cut): for storage backends other than the
+// directory, such as a cluster's etcd, so both hold the same documents.
+func MarshalRecord(r *Record) ([]byte, error) { return marshalRecord(r) }
+
+// ParseRecord decodes a record document of certificate name; bad says why
+// it is unusable (as a Repair's Reason) and is empty for a good one.
+func ParseRecord(name string, data []byte) (r *Record, bad string) { return parseRecord(name, data) }

@@ -1,0 +1,116 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/renewd/renewd/internal/config"
+)
+
+// minServer is the oldest etcd server renewd talks to: the client is
+// v3.7, whose API the 3.5 servers and later speak fully.
+var minServer = [2]int{3, 5}
+
+// Connect opens an etcd client for cfg and checks, within its dial
+// timeout, that an endpoint answers and runs a server renewd supports. The
+// errors say what to check: the endpoints, TLS, credentials, the version.
+func Connect(ctx context.Context, cfg config.Cluster, log *zap.Logger) (*clientv3.Client, error) {
+	tlsCfg, err := tlsConfig(cfg.Etcd)
+	if err != nil {
+		return nil, err
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: cfg.Etcd.Endpoints, DialTimeout: cfg.Etcd.DialTimeout, TLS: tlsCfg,
+		Username: cfg.Etcd.Username, Password: cfg.Etcd.Password,
+		Logger: log.Named("etcd").WithOptions(zap.IncreaseLevel(zap.ErrorLevel)),
+		// Keepalives find a dead connection, so a watch or a campaign does
+		// not hang on it.
+		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd %s: %w", strings.Join(cfg.Etcd.Endpoints, ","), err)
+	}
+	if err := checkServer(ctx, cli, cfg.Etcd); err != nil {
+		_ = cli.Close()
+		return nil, err
+	}
+	return cli, nil
+}
+
+func tlsConfig(e config.Etcd) (*tls.Config, error) {
+	if e.TLS.CA == "" && e.TLS.Cert == "" && !anyHTTPS(e.Endpoints) {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if e.TLS.CA != "" {
+		pem, err := os.ReadFile(e.TLS.CA)
+		if err != nil {
+			return nil, fmt.Errorf("cluster.etcd.tls.ca: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("cluster.etcd.tls.ca: %s holds no PEM certificate", e.TLS.CA)
+		}
+	}
+	if e.TLS.Cert != "" {
+		pair, err := tls.LoadX509KeyPair(e.TLS.Cert, e.TLS.Key)
+		if err != nil {
+			return nil, fmt.Errorf("cluster.etcd.tls: client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{pair}
+	}
+	return c, nil
+}
+
+func anyHTTPS(endpoints []string) bool {
+	for _, e := range endpoints {
+		if strings.HasPrefix(e, "https://") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkServer asks the endpoints for their status: the first that answers
+// must run etcd minServer or newer.
+func checkServer(ctx context.Context, cli *clientv3.Client, e config.Etcd) error {
+	var errs []error
+	for _, ep := range e.Endpoints {
+		sctx, cancel := context.WithTimeout(ctx, e.DialTimeout)
+		st, err := cli.Status(sctx, ep)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ep, err))
+			continue
+		}
+		if !versionAtLeast(st.Version, minServer) {
+			return fmt.Errorf("etcd %s runs %s; renewd needs etcd %d.%d or newer", ep, st.Version, minServer[0], minServer[1])
+		}
+		return nil
+	}
+	return fmt.Errorf("no etcd endpoint answered within %s (%w); check cluster.etcd.endpoints, that etcd runs, and the TLS and credential settings",
+		e.DialTimeout, errors.Join(errs...))
+}
+
+func versionAtLeast(v string, want [2]int) bool {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return major > want[0] || major == want[0] && minor >= want[1]
+}

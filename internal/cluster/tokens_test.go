@@ -1,0 +1,84 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/renewd/renewd/internal/acme"
+	"github.com/renewd/renewd/internal/config"
+)
+
+// TestTokensReachEveryNode: a token the leader publishes is answered by
+// every node's responder before Publish returns; Withdraw takes it back; a
+// live node that cannot answer (the certificate is not in its domains.d)
+// makes Publish fail, naming it, so the CA is not asked to validate.
+func TestTokensReachEveryNode(t *testing.T) {
+	cli, cc := startEtcd(t)
+	addrs := []string{freeAddr(t), freeAddr(t)}
+	start := func(name, addr string) {
+		n, _ := join(t, cli, cc, name)
+		cert := &config.Certificate{Name: "shop", Domains: []string{"shop.example.com"},
+			Challenge: config.Challenge{Type: "http-01", HTTP01: config.HTTP01{Listen: addr}}}
+		a := &Agent{Node: n, Cli: cli, Prefix: cc.Prefix, Key: bytes.Repeat([]byte{1}, 32), Local: openLocal(t),
+			Responder: acme.NewResponder(zap.NewNop()), Log: zap.NewNop()}
+		a.SetConfig(&config.Config{Certificates: []*config.Certificate{cert}}, nil, &fakeDeployer{})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go a.Run(ctx)
+	}
+	start("n1", addrs[0])
+	start("n2", addrs[1])
+	leader, _ := Join(context.Background(), cli, config.Cluster{Node: "n1-leader-session", Prefix: cc.Prefix, LeaseTTL: 5 * time.Second}, zap.NewNop())
+	tokens := &Tokens{Node: leader, Cli: cli, Prefix: cc.Prefix, Timeout: 20 * time.Second, Log: zap.NewNop()}
+	// The leader's own membership is a live node too, with no agent here:
+	// acknowledge for it by hand, as its agent would.
+	if _, err := cli.Put(context.Background(), keys{cc.Prefix}.ack("tok-1", "n1-leader-session"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := tokens.Publish(context.Background(), "shop", "tok-1", "tok-1.keyauth"); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	for _, addr := range addrs {
+		if got := fetch(t, addr, "tok-1"); got != "tok-1.keyauth" {
+			t.Errorf("%s answers %q", addr, got)
+		}
+	}
+	tokens.Withdraw("shop", "tok-1")
+
+	// A live node that does not know the certificate never acknowledges.
+	join(t, cli, cc, "n3")
+	tokens.Timeout = 2 * time.Second
+	err := tokens.Publish(context.Background(), "shop", "tok-2", "tok-2.keyauth")
+	if err == nil || !strings.Contains(err.Error(), "n3") || !strings.Contains(err.Error(), "not asking the CA to validate") {
+		t.Errorf("Publish with a node that cannot answer = %v", err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func fetch(t *testing.T, addr, token string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/.well-known/acme-challenge/" + token)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}

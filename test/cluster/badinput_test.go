@@ -1,0 +1,128 @@
+package cluster
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBadInput: mistakes an operator makes with a cluster, each refused
+// clearly and without harm to the running nodes.
+func TestBadInput(t *testing.T) {
+	c := newCluster(t, "bad-input")
+	old := c.bootstrap()["site"]
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+
+	// A second renewd started as n1 (a copied configuration) is refused
+	// once the name stays taken for a lease, and n1 is not disturbed.
+	t.Run("duplicate node name", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg := strings.Replace(readFile(t, n1.config), "storage: "+n1.storage, "storage: "+filepath.Join(dir, "storage"), 1)
+		cfg = strings.Replace(cfg, "storage:", "domains_dir: "+filepath.Join(n1.dir, "domains.d")+"\nstorage:", 1)
+		config := filepath.Join(dir, "renewd.yaml")
+		if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := runCLI(t, config, "run")
+		t.Logf("second n1: %s", res)
+		if res.code != 2 || !strings.Contains(res.stderr, `is node "n1"; give every node its own cluster.node`) {
+			t.Errorf("a second node named n1: want exit 2 naming the clash: %s", res)
+		}
+		if res.took > leaseTTL+5*time.Second+10*time.Second {
+			t.Errorf("refused only after %s", res.took)
+		}
+		if got := c.leader(); got != "n1" || !n1.running() {
+			t.Errorf("after the clash: leader %q, n1 running %v", got, n1.running())
+		}
+		c.waitAlive(10*time.Second, "n1", "n2", "n3")
+	})
+
+	// n3 runs with another key file: it cannot open the new version's
+	// key, says so in its verdict, keeps running and keeps serving what it
+	// has; n1 and n2 take the version. With the right key again it catches up.
+	t.Run("wrong key_file", func(t *testing.T) {
+		wrong := filepath.Join(t.TempDir(), "other.key")
+		if err := writeKey(wrong); err != nil {
+			t.Fatal(err)
+		}
+		n3.stop()
+		n3.keyFile = wrong
+		n3.writeConfig()
+		n3.start()
+		c.waitAlive(30*time.Second, "n1", "n2", "n3")
+		c.pointAt(n2)
+		res := n2.cli("renew", "--now")
+		if res.code != 1 || !strings.Contains(res.stdout, "node n3") {
+			t.Fatalf("renew --now with n3 on a wrong key: want exit 1 naming n3: %s", res)
+		}
+		fresh := c.waitServing(converge, n1, n2)["site"]
+		v := c.verdicts("site")["n3"]
+		if v.Verdict != "failed" || v.Version != c.live("site") || !strings.Contains(v.Error, "cannot decrypt the private key") || !strings.Contains(v.Error, "cluster.key_file") {
+			t.Errorf("n3's verdict %+v; want failed, saying it cannot decrypt with its cluster.key_file", v)
+		}
+		t.Logf("n3's verdict: %s", v.Error)
+		time.Sleep(time.Second) // a crash would show now
+		if !n3.running() {
+			t.Fatalf("n3 exited: %v", n3.d.err)
+		}
+		n3.mustServe("site", old)
+
+		// With the right key again, the leader's next pass deploys the
+		// stored version once more (a node does not retry a request it
+		// answered, even after a restart).
+		n3.stop()
+		n3.keyFile = env.keyFile
+		n3.writeConfig()
+		n3.start()
+		c.waitAlive(30*time.Second, "n1", "n2", "n3")
+		if next, err := time.Parse(time.RFC3339, str(c.record("site")["next_retry_time"])); err == nil {
+			time.Sleep(time.Until(next) + 500*time.Millisecond)
+		}
+		if res := n2.cli("renew"); res.code != 0 || !strings.Contains(res.stdout, "no new order") {
+			t.Fatalf("renew after giving n3 the right key: %s", res)
+		}
+		c.waitServing(converge, c.nodes...)
+		n3.mustServe("site", fresh)
+		if got := c.ca.orders(); got != 2 {
+			t.Errorf("%d orders; want 2", got)
+		}
+	})
+
+	// No etcd at the configured endpoints: every command that needs it
+	// fails within the dial timeout, naming the setting to check.
+	t.Run("unreachable endpoints", func(t *testing.T) {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		cfg := readFile(t, n2.config)
+		cfg = strings.Replace(cfg, "endpoints: "+yamlList(n2.endpoints), fmt.Sprintf("endpoints: [\"http://127.0.0.1:%d\"]", port), 1)
+		cfg = strings.Replace(cfg, "storage: "+n2.storage, "domains_dir: "+filepath.Join(n2.dir, "domains.d")+"\nstorage: "+filepath.Join(dir, "storage"), 1)
+		config := filepath.Join(dir, "renewd.yaml")
+		if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"cluster", "status"}, {"status"}, {"renew", "--now"}, {"run"}} {
+			res := runCLI(t, config, args...)
+			t.Logf("%v: %s", args, res)
+			if res.code != 1 || !strings.Contains(res.stderr, fmt.Sprintf("no etcd endpoint answered within %s", dialTimeout)) ||
+				!strings.Contains(res.stderr, "check cluster.etcd.endpoints") {
+				t.Errorf("%v with no etcd: want exit 1 saying no endpoint answered and what to check: %s", args, res)
+			}
+			if res.took > dialTimeout+5*time.Second {
+				t.Errorf("%v took %s to fail; the dial timeout is %s", args, res.took, dialTimeout)
+			}
+		}
+	})
+
+	// The nodes are still fine.
+	for _, n := range c.nodes {
+		if !n.running() {
+			t.Errorf("%s is not running", n.name)
+		}
+	}
+}

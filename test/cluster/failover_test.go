@@ -1,0 +1,167 @@
+package cluster
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// takeover bounds how long after the leader's death another node leads:
+// the dead leader's lease runs out (at most leaseTTL after its last
+// keepalive) and the next campaigner's key is first; the slack is for two
+// busy cores.
+const takeover = leaseTTL + 4*time.Second
+
+// TestLeaderKilled: kill -9 the leader at a step of a renewal that `renew
+// --now` on n3 asked for: after its challenges are shared
+// (acme-presented), after the CA issued (renew-ordered), before its
+// commit (cluster-before-commit). n2 leads within a lease and runs the
+// renewal the dead leader left: at most one extra order, exactly one new
+// committed version, the old certificate served on every node until the
+// switch, then the new one (on n1 once it runs again).
+func TestLeaderKilled(t *testing.T) {
+	for _, point := range []string{"acme-presented", "renew-ordered", "cluster-before-commit"} {
+		t.Run(point, func(t *testing.T) {
+			c := newCluster(t, "kill-"+point)
+			n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+			arm := filepath.Join(t.TempDir(), "arm")
+			n1.bin, n1.env = env.renewdCrash, []string{"RENEWD_CRASH_AT=" + point, "RENEWD_ARM_FILE=" + arm}
+			old := c.bootstrap()["site"]
+			oldVersion := c.live("site")
+			c.pointAt(n3) // n3 is the last in line to lead
+			mon := c.monitor("site")
+			if err := os.WriteFile(arm, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			renew := n3.cliAsync("renew", "--now")
+			n1.waitKilled(60 * time.Second)
+			killed := time.Now()
+			c.waitLeader(takeover+5*time.Second, "n2")
+			took := time.Since(killed)
+			t.Logf("n2 leads %s after n1 died", took.Round(100*time.Millisecond))
+			if took > takeover {
+				t.Errorf("n2 led %s after n1 died; want within a lease (%s) and some slack", took.Round(100*time.Millisecond), leaseTTL)
+			}
+			// Until the new version is committed, every node serves the old one.
+			if c.live("site") == oldVersion {
+				for _, n := range []*node{n2, n3} {
+					n.mustServe("site", old)
+				}
+			}
+			res := c.await(renew, 3*time.Minute)
+			if res.code != 0 || !strings.Contains(res.stdout, "run by the leader, n2:") {
+				t.Fatalf("renew --now asked on n3 while n1 died: %s", res)
+			}
+			fresh := c.waitServing(converge, n2, n3)["site"]
+			n1.bin, n1.env = env.renewd, nil
+			n1.start()
+			c.waitServing(converge, c.nodes...)
+			c.checkSwitch(mon.finish(), old, fresh)
+
+			if got := c.ca.orders(); got != 3 {
+				t.Errorf("%d orders; want 3: the first issuance, the one the kill spent, the new leader's", got)
+			}
+			if v := c.versions("site"); len(v) != 2 || v[0] != oldVersion {
+				t.Errorf("versions in etcd %v; want %s and exactly one new one", v, oldVersion)
+			}
+			if left := c.keys("tokens/", "acks/"); len(left) != 0 {
+				t.Errorf("token or acknowledgement keys left in etcd: %v", left)
+			}
+			if n := c.count("requests/") + c.count("results/"); n != 0 {
+				t.Errorf("%d request or result keys left in etcd", n)
+			}
+		})
+	}
+}
+
+// TestStalledLeaderFenced: the leader pauses right before its commit
+// (cluster-before-commit) and is SIGSTOPped past its lease; n2 leads, runs
+// the renewal and commits; then the old leader gets SIGCONT and goes on
+// with its commit. etcd refuses it (its fence, the leadership key it
+// campaigned with, is gone): no second version, nothing of its order ever
+// stored or served on any node, and it takes n2's version like every node.
+func TestStalledLeaderFenced(t *testing.T) {
+	c := newCluster(t, "stalled")
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	dir := t.TempDir()
+	arm, pause := filepath.Join(dir, "arm"), filepath.Join(dir, "paused")
+	n1.bin, n1.env = env.renewdCrash, []string{"RENEWD_PAUSE_AT=cluster-before-commit", "RENEWD_PAUSE_FILE=" + pause,
+		"RENEWD_PAUSE_UNTIL_REMOVED=1", "RENEWD_ARM_FILE=" + arm}
+	old := c.bootstrap()["site"]
+	oldVersion := c.live("site")
+	c.pointAt(n3)
+	mon := c.monitor("site")
+	if err := os.WriteFile(arm, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	renew := n3.cliAsync("renew", "--now")
+	waitFile(t, pause, 60*time.Second)
+	n1.signal(syscall.SIGSTOP)
+	stopped := time.Now()
+	c.waitLeader(takeover+5*time.Second, "n2")
+	t.Logf("n2 leads %s after n1 stalled", time.Since(stopped).Round(100*time.Millisecond))
+	res := c.await(renew, 3*time.Minute)
+	if res.code != 0 || !strings.Contains(res.stdout, "run by the leader, n2:") {
+		t.Fatalf("renew --now asked on n3 while n1 stalled: %s", res)
+	}
+	fresh := c.waitServing(converge, n2, n3)["site"]
+	freshVersion := c.live("site")
+	issued := c.ca.issued()
+	if len(issued) != 3 || issued[0] != old || issued[2] != fresh {
+		t.Fatalf("the CA issued %v; want the first %s, the stalled leader's, n2's %s", issued, old, fresh)
+	}
+	stale := issued[1]
+
+	// The old leader wakes up and goes on with its commit.
+	if err := os.Remove(pause); err != nil {
+		t.Fatal(err)
+	}
+	n1.signal(syscall.SIGCONT)
+	// Its commit is refused, whichever comes first: the fence in etcd, or
+	// its own leadership ending (then etcd is asked whether it committed).
+	n1.waitLog("store: this node is not the cluster's leader (any more); nothing was committed", 30*time.Second)
+	c.waitAlive(30*time.Second, "n1", "n2", "n3")
+	c.waitServing(converge, c.nodes...)
+	if !n1.running() {
+		t.Fatal("n1 exited after SIGCONT")
+	}
+	c.checkSwitch(mon.finish(), old, fresh)
+
+	if v := c.versions("site"); !slices.Equal(v, []string{oldVersion, freshVersion}) {
+		t.Errorf("versions in etcd %v; want %s and n2's %s only", v, oldVersion, freshVersion)
+	}
+	if got := c.live("site"); got != freshVersion {
+		t.Errorf("live %s, want n2's %s", got, freshVersion)
+	}
+	for _, n := range c.nodes {
+		if slices.Contains(n.archivedSerials("site"), stale) {
+			t.Errorf("%s stored the stalled leader's certificate %s", n.name, stale)
+		}
+	}
+	// Every deploy request ever made names a committed version.
+	for _, ev := range c.history("deploy/") {
+		var req struct {
+			Version string `json:"version"`
+		}
+		if ev.Type == clientv3.EventTypePut && (json.Unmarshal(ev.Kv.Value, &req) != nil || (req.Version != oldVersion && req.Version != freshVersion)) {
+			t.Errorf("deploy request at revision %d: %s", ev.Kv.ModRevision, ev.Kv.Value)
+		}
+	}
+	if got := c.ca.orders(); got != 3 {
+		t.Errorf("%d orders; want 3: the first, the stalled leader's, n2's", got)
+	}
+	// The stalled leader answered a request n2 had answered already.
+	time.Sleep(time.Second)
+	if n := c.count("requests/") + c.count("results/"); n != 0 {
+		t.Errorf("%d request or result keys left in etcd", n)
+	}
+}
