@@ -39,7 +39,7 @@ var commands = []commandHelp{
 			"(a missing webroot or deploy directory, nginx that cannot be run, a contact the CA refuses)."},
 	{name: "cluster status", args: "[--json]",
 		summary: "on a cluster node: the leader, every node, and the version each node serves",
-		about: "Reads etcd only; changes nothing. See docs/cluster.md."},
+		about:   "Reads etcd only; changes nothing. See docs/cluster.md."},
 	{name: "audit", args: "nginx [--json] [--timeout DURATION]",
 		summary: "judge every certificate nginx is configured with, and say what to change",
 		about: "Reads nginx's configuration (nginx -T, or the files when nginx refuses), judges each ssl_certificate\n" +
