@@ -36,6 +36,11 @@ func cmdRemove(g globals, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	c := cfg.Certificate(name)
+	if cfg.Cluster.Enabled() {
+		// Every node reads its own config directory and the records live
+		// in etcd; one node cannot stop the others. See docs/cluster.md.
+		return fail(exitUsage, "%s: renewd remove does not work on a cluster node yet; to stop managing it, move %s out of the config directory on every node and reload each (systemctl reload renewd)", name, c.File)
+	}
 	st, err := store.Open(cfg.Storage)
 	if err != nil {
 		return fail(exitUsage, "storage: %v", err)

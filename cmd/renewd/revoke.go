@@ -67,6 +67,17 @@ func cmdRevoke(ctx context.Context, g globals, args []string, stdout, stderr io.
 	if err := checkNames(cfg, pos); err != nil {
 		return err
 	}
+	if cfg.Cluster.Enabled() {
+		// The records and versions of a cluster live in etcd; this command
+		// knows only the local store. See docs/cluster.md, "Limits".
+		c := cfg.Certificate(name)
+		hint := "revoke it with the CA's tools"
+		if c.Deploy.Fullchain != "" {
+			hint = fmt.Sprintf("the served certificate is %s and its key %s: revoke it with the CA's tools, for example certbot revoke --cert-path %s --key-path %s --server <directory URL>",
+				c.Deploy.Fullchain, c.Deploy.Key, c.Deploy.Fullchain, c.Deploy.Key)
+		}
+		return fail(exitUsage, "%s: renewd revoke does not work on a cluster node yet (this node's certificates live in etcd); %s", name, hint)
+	}
 	st, err := store.Open(cfg.Storage)
 	if err != nil {
 		return fail(exitUsage, "storage: %v", err)
