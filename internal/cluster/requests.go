@@ -59,7 +59,7 @@ func Ask(ctx context.Context, cli *clientv3.Client, prefix string, req Request) 
 	}
 	defer sess.Close()
 	id := newID()
-	req.At = time.Now().UTC().Truncate(time.Second)
+	req.At = time.Now().UTC() // exact: see renew.Options.Since
 	data, _ := json.Marshal(req)
 	wch := cli.Watch(clientv3.WithRequireLeader(ctx), k.result(id))
 	if _, err := cli.Put(ctx, k.request(id), string(data), clientv3.WithLease(sess.Lease())); err != nil {

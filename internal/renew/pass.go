@@ -49,7 +49,12 @@ func (r *Renewer) Pass(ctx context.Context, opts Options) (*Report, error) {
 	rep.Before = store.CloneRecords(r.records)
 	r.announce(repairs)
 
-	since := opts.Since.UTC().Truncate(time.Second)
+	// A record keeps whole seconds. The time of a request stays exact: a
+	// renewal in the same second but before it (the one that made a node
+	// ask again) must not count as done since. The start of a wait for the
+	// lock is truncated instead: whatever held the lock then finished after
+	// it, even within the same second.
+	since := opts.Since.UTC()
 	if waited && since.IsZero() {
 		since = start.Truncate(time.Second)
 	}

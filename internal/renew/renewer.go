@@ -92,8 +92,10 @@ type Options struct {
 	// Since, with Force, is when the renewal was asked for: a certificate
 	// renewed at or after it is not renewed again. A cluster's leader
 	// sets it to the time a node asked, so a request that a new leader
-	// runs again after the first one died gives one issuance. Zero: the
-	// start of the wait for the lock, when there was one.
+	// runs again after the first one died gives one issuance. It is kept
+	// exact (records keep whole seconds), so a renewal earlier in the same
+	// second does not count. Zero: the start of the wait for the lock,
+	// when there was one.
 	Since time.Time
 }
 

@@ -766,3 +766,37 @@ func TestRunConcurrencyBound(t *testing.T) {
 		})
 	}
 }
+
+// TestForcedSinceIsExact: a forced pass with Since (a cluster's request)
+// skips a certificate renewed after the request, even one a new leader
+// runs again, but not one renewed earlier in the same second: records keep
+// whole seconds, and the renewal that made someone ask is not an answer to
+// the asking.
+func TestForcedSinceIsExact(t *testing.T) {
+	h := newHarness(t, certCfg("shop", false))
+	h.clock.Advance(200 * time.Millisecond)
+	if res := h.run(Options{}); res["shop"].Outcome != Renewed {
+		t.Fatalf("first run: %+v", res["shop"])
+	}
+	asked := h.clock.Now().Add(600 * time.Millisecond) // the same second
+	h.clock.Advance(time.Second)
+
+	h.issuer.reset()
+	if res := h.run(Options{Force: true, Since: asked}); res["shop"].Outcome != Renewed {
+		t.Errorf("asked after the renewal within its second: %q, want renewed", res["shop"].Outcome)
+	}
+	if calls := h.issuer.called(); !slices.Equal(calls, []string{"shop"}) {
+		t.Errorf("ordered %v, want shop", calls)
+	}
+
+	// The same request run again (the leader that ran it died before it
+	// answered): it was renewed since, so nothing is ordered.
+	h.issuer.reset()
+	h.clock.Advance(time.Minute)
+	if res := h.run(Options{Force: true, Since: asked}); res["shop"].Outcome == Renewed {
+		t.Errorf("the request ran again renewed shop a second time")
+	}
+	if calls := h.issuer.called(); len(calls) != 0 {
+		t.Errorf("ordered %v for a request already answered", calls)
+	}
+}

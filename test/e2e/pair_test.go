@@ -149,8 +149,8 @@ func TestMismatchedPairNginxDown(t *testing.T) {
 
 	// No nginx.start: the reload fails, the new pair stays, nginx can start.
 	res := s.failRenew("nginx reload failed")
-	if !strings.Contains(res.stdout, "stay installed") {
-		t.Errorf("the failure does not say the new files stay:\n%s", res.stdout)
+	if !strings.Contains(res.stderr, "stay installed") {
+		t.Errorf("the failure line (on stderr) does not say the new files stay:\n%s", res)
 	}
 	s.wantPairMatches("after the failed reload")
 	s.ng.start(s.httpsPort)

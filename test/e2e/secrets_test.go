@@ -29,7 +29,7 @@ func TestSecretsMaskedEverywhere(t *testing.T) {
 
 	var outputs []string
 	res := s.w.renewd("--log-level", "debug", "renew", "--now")
-	if res.code != 1 || !strings.Contains(res.stdout, "deploy hook failed") {
+	if res.code != 1 || !strings.Contains(res.stderr, "deploy hook failed") {
 		t.Fatalf("want exit 1 with the hook's failure, got %s", res)
 	}
 	if !strings.Contains(res.stdout, "--token=********") || !strings.Contains(res.stdout+res.stderr, "token ******** rejected") {

@@ -69,7 +69,7 @@ func TestImmutableArchiveOrdersNothing(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command(chattr, "-i", dir).Run() })
 
 	res := w.renewd("renew", "--now", "shop")
-	if res.code != 1 || !strings.Contains(res.stdout, "cannot write in "+dir) {
+	if res.code != 1 || !strings.Contains(res.stderr, "cannot write in "+dir) {
 		t.Fatalf("renew --now into an immutable archive: %s", res)
 	}
 	if n := proxy.orders(); n != orders {
