@@ -8,6 +8,7 @@ import (
 
 	"github.com/renewd/renewd/internal/check"
 	"github.com/renewd/renewd/internal/nginxconf"
+	"github.com/renewd/renewd/internal/readfile"
 )
 
 // maxPEMFile bounds a certificate or key file read for judging.
@@ -110,7 +111,7 @@ func judgeFiles(ref nginxconf.CertRef, s nginxconf.Server, opts Options) *Cert {
 	}
 	read := opts.ReadFile
 	if read == nil {
-		read = func(p string) ([]byte, error) { return nginxconf.ReadBounded(p, maxPEMFile) }
+		read = func(p string) ([]byte, error) { return readfile.Bounded(p, maxPEMFile) }
 	}
 	fullchain, err := read(ref.Cert.Path)
 	if err != nil {

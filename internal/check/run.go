@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sync"
-	"syscall"
+
+	"github.com/renewd/renewd/internal/readfile"
 )
 
 // LiveReader reads a configured certificate's live files.
@@ -114,31 +113,10 @@ func (k *Runner) file(t Target) *Report {
 	return r
 }
 
-// readBounded reads a regular file of at most maxFileSize bytes. It
-// refuses FIFOs and devices before reading, so a hostile path cannot hang
-// or exhaust renewd, and never quotes the content.
+// readBounded reads a chain or key file named on the command line: a
+// regular file of at most maxFileSize bytes, never a FIFO or a device.
 func readBounded(name string) ([]byte, error) {
-	// O_NONBLOCK: opening a FIFO must not wait for a writer.
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", name)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes: not a certificate chain", name, maxFileSize)
-	}
-	return data, nil
+	return readfile.Bounded(name, maxFileSize)
 }
 
 func filesFailure(name, file string, src Source, format string, args ...any) *Report {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -16,6 +17,22 @@ const (
 	maxLabelLen  = 63
 	maxDomains   = 100
 )
+
+// SameDomains reports whether a and b name the same set of names, in any
+// order and case, with repeats and surrounding blanks ignored: how a
+// certificate's names are compared with a configured list, a BaoTa order
+// or another tool's record.
+func SameDomains(a, b []string) bool {
+	norm := func(s []string) []string {
+		out := make([]string, len(s))
+		for i, x := range s {
+			out[i] = strings.ToLower(strings.TrimSpace(x))
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return slices.Equal(norm(a), norm(b))
+}
 
 // normalizeDomain returns the form renewd requests and compares: lower-case,
 // IDN labels as A-labels (punycode), no trailing dot, and a wildcard only as

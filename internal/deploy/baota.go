@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -222,19 +221,7 @@ func baotaOrderMatches(o map[string]json.RawMessage, savePath string, domains []
 	if json.Unmarshal(o["domains"], &ds) != nil {
 		return false
 	}
-	return sameSet(ds, domains)
-}
-
-func sameSet(a, b []string) bool {
-	norm := func(s []string) []string {
-		out := make([]string, len(s))
-		for i, x := range s {
-			out[i] = strings.ToLower(strings.TrimSpace(x))
-		}
-		slices.Sort(out)
-		return slices.Compact(out)
-	}
-	return slices.Equal(norm(a), norm(b))
+	return config.SameDomains(ds, domains)
 }
 
 // preflightBaota checks, before an order, that the panel's order file is

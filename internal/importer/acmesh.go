@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/renewd/renewd/internal/config"
-	"github.com/renewd/renewd/internal/nginxconf"
+	"github.com/renewd/renewd/internal/readfile"
 )
 
 // The values acme.sh writes in a certificate's <domain>.conf (acme.sh's
@@ -207,7 +207,7 @@ func splitList(s string) []string {
 // its base64 markers. Lines it does not write (comments, exports) are
 // skipped.
 func readShellConf(file string) (map[string]string, error) {
-	data, err := nginxconf.ReadBounded(file, maxToolFile)
+	data, err := readfile.Bounded(file, maxToolFile)
 	if err != nil {
 		return nil, err
 	}

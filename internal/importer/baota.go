@@ -12,7 +12,7 @@ import (
 
 	"github.com/renewd/renewd/internal/chain"
 	"github.com/renewd/renewd/internal/config"
-	"github.com/renewd/renewd/internal/nginxconf"
+	"github.com/renewd/renewd/internal/readfile"
 )
 
 // The panel's files, relative to its directory (aaPanel/BaoTa
@@ -65,7 +65,7 @@ func ReadBaota(panelDir string) ([]*Candidate, error) {
 func readBaotaOrders(panelDir string) (string, map[string]baotaOrder, error) {
 	for _, name := range []string{baotaOrders, baotaOrdersOld} {
 		file := filepath.Join(panelDir, name)
-		data, err := nginxconf.ReadBounded(file, maxBaotaOrders)
+		data, err := readfile.Bounded(file, maxBaotaOrders)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -91,7 +91,7 @@ func readBaotaSite(panelDir, site, ordersFile string, orders map[string]baotaOrd
 	if err := config.ValidSiteName(site); err != nil {
 		return c.refuse("%s: the site name %q %v", dir, site, err)
 	}
-	data, err := nginxconf.ReadBounded(full, maxToolFile)
+	data, err := readfile.Bounded(full, maxToolFile)
 	if err != nil {
 		return c.refuse("%v", err)
 	}
@@ -128,7 +128,7 @@ func findBaotaOrder(orders map[string]baotaOrder, names []string, site string) (
 	slices.Sort(idx)
 	for _, k := range idx {
 		o := orders[k]
-		if sameNames(o.Domains, names) || strings.TrimSuffix(o.SavePath, "/") == baotaCertDir+"/"+site {
+		if (len(o.Domains) > 0 && config.SameDomains(o.Domains, names)) || strings.TrimSuffix(o.SavePath, "/") == baotaCertDir+"/"+site {
 			return k, o, true
 		}
 	}
@@ -168,16 +168,4 @@ func (c *Candidate) mapBaotaChallenge(o baotaOrder, file, idx string) {
 	default:
 		c.refuse("%s: order %s has auth_type %q; renewd supports http (a webroot) and dns with a provider", file, idx, o.AuthType)
 	}
-}
-
-func sameNames(a, b []string) bool {
-	norm := func(s []string) []string {
-		out := make([]string, len(s))
-		for i, x := range s {
-			out[i] = strings.ToLower(strings.TrimSpace(x))
-		}
-		slices.Sort(out)
-		return slices.Compact(out)
-	}
-	return len(a) > 0 && slices.Equal(norm(a), norm(b))
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/renewd/renewd/internal/config"
-	"github.com/renewd/renewd/internal/nginxconf"
+	"github.com/renewd/renewd/internal/readfile"
 )
 
 // DefaultCertbotDir is where Debian's certbot keeps its configuration.
@@ -152,7 +152,7 @@ func (cc *certbotConf) webrootPaths() []string {
 }
 
 func parseCertbotConf(file string) (*certbotConf, error) {
-	data, err := nginxconf.ReadBounded(file, maxToolFile)
+	data, err := readfile.Bounded(file, maxToolFile)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ func unquoteINI(v string) string {
 // readINI reads "key = value" lines, as certbot's DNS plugins' credentials
 // files have them. Only the keys are used: values stay where they are.
 func readINI(file string) (map[string]string, error) {
-	data, err := nginxconf.ReadBounded(file, maxToolFile)
+	data, err := readfile.Bounded(file, maxToolFile)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/renewd/renewd/internal/chain"
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/nginxconf"
+	"github.com/renewd/renewd/internal/readfile"
 	"github.com/renewd/renewd/internal/store"
 )
 
@@ -152,7 +153,7 @@ func (p *Planner) loadCertificate(ctx context.Context, it *Item) error {
 	if err != nil {
 		return err
 	}
-	keyPEM, err := nginxconf.ReadBounded(it.KeyFile, maxPEMFile)
+	keyPEM, err := readfile.Bounded(it.KeyFile, maxPEMFile)
 	if err != nil {
 		return fmt.Errorf("read the private key: %w", err)
 	}
@@ -213,7 +214,7 @@ func (f *countingFetcher) Fetch(ctx context.Context, url string) ([]*x509.Certif
 // completedFrom says where the intermediates came from when the tool's
 // main file (the one nginx is expected to read) did not hold them.
 func completedFrom(mainFile string, b *chain.Bundle, fetched bool) string {
-	data, err := nginxconf.ReadBounded(mainFile, maxPEMFile)
+	data, err := readfile.Bounded(mainFile, maxPEMFile)
 	if err == nil && bytes.Equal(bytes.TrimSpace(data), bytes.TrimSpace(b.FullchainPEM())) {
 		return ""
 	}
@@ -237,7 +238,7 @@ func readPool(files []string) ([]*x509.Certificate, error) {
 	var pool []*x509.Certificate
 	seen := map[string]bool{}
 	for i, f := range files {
-		data, err := nginxconf.ReadBounded(f, maxPEMFile)
+		data, err := readfile.Bounded(f, maxPEMFile)
 		if err != nil {
 			if i == 0 {
 				return nil, fmt.Errorf("read the current certificate: %w", err)
@@ -278,7 +279,7 @@ func parseKey(data []byte) (crypto.Signer, error) {
 func (p *Planner) checkConfigured(_ context.Context, it *Item) error {
 	for _, c := range p.Config.Certificates {
 		if c.Name == it.Name {
-			if sameNames(c.Domains, it.Domains) {
+			if len(c.Domains) > 0 && config.SameDomains(c.Domains, it.Domains) {
 				it.Skip = "already configured in " + c.File
 				return nil
 			}
@@ -363,8 +364,8 @@ func deployed(it *Item) bool {
 	if full == "" {
 		return true // storage only: nothing to deploy
 	}
-	fdata, err1 := nginxconf.ReadBounded(full, maxPEMFile)
-	kdata, err2 := nginxconf.ReadBounded(key, maxPEMFile)
+	fdata, err1 := readfile.Bounded(full, maxPEMFile)
+	kdata, err2 := readfile.Bounded(key, maxPEMFile)
 	if err1 != nil || err2 != nil || !bytes.Equal(bytes.TrimSpace(kdata), bytes.TrimSpace(it.Files.Key)) {
 		return false
 	}

@@ -5,12 +5,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
+
+	"github.com/renewd/renewd/internal/readfile"
 )
 
 // Source gives the files of one nginx configuration.
@@ -136,33 +136,6 @@ func (Disk) Match(pattern string) ([]string, error) {
 
 // Read implements Source.
 func (Disk) Read(path string) (string, error) {
-	data, err := ReadBounded(path, maxConfFile)
+	data, err := readfile.Bounded(path, maxConfFile)
 	return string(data), err
-}
-
-// ReadBounded reads a regular file of at most limit bytes. It opens
-// without blocking and refuses FIFOs, devices and directories, so a path
-// taken from a configuration file can never hang the reader or make it
-// read without end.
-func ReadBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return data, nil
 }

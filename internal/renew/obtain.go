@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -135,22 +134,10 @@ func (r *Renewer) checkFiles(c *config.Certificate, files store.Files) (*x509.Ce
 	if _, err := tls.X509KeyPair(files.Fullchain, files.Key); err != nil {
 		return nil, err
 	}
-	if !sameNames(certs[0].DNSNames, c.Domains) {
+	if !config.SameDomains(certs[0].DNSNames, c.Domains) {
 		return nil, fmt.Errorf("its names %v are not the configured %v", certs[0].DNSNames, c.Domains)
 	}
 	return certs[0], nil
-}
-
-func sameNames(a, b []string) bool {
-	norm := func(s []string) []string {
-		out := make([]string, len(s))
-		for i, n := range s {
-			out[i] = strings.ToLower(n)
-		}
-		slices.Sort(out)
-		return slices.Compact(out)
-	}
-	return slices.Equal(norm(a), norm(b))
 }
 
 // preflight checks what can be checked before an ACME order, so that a
