@@ -46,6 +46,9 @@ type siteOpts struct {
 	// in the way (for tests that stop nginx).
 	standalone bool
 	retry      string // renewd.yaml retry:, YAML flow mapping
+	// ssl: more directives in the HTTPS server block, next to the pair
+	// renewd deploys (a certificate of another key type).
+	ssl []string
 }
 
 func newSite(t *testing.T, o siteOpts, domains ...string) *site {
@@ -64,7 +67,7 @@ func newSite(t *testing.T, o siteOpts, domains ...string) *site {
 	} else if !o.standalone {
 		s.ng.webroot(s.pb.httpPort, s.webroot)
 	}
-	s.ng.tls(s.httpsPort, domains, s.fullchain, s.key)
+	s.ng.tls(s.httpsPort, domains, s.fullchain, s.key, o.ssl...)
 	s.ng.start(s.httpsPort)
 
 	s.w = newWorkspace(t, acmeSettings{directory: s.pb.dirURL, rootFile: s.pb.rootFile, retry: o.retry})

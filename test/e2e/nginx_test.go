@@ -62,10 +62,12 @@ func (n *nginx) proxyChallenges(port int, upstream string) {
     location / { return 404; } }`, port, upstream))
 }
 
-// tls adds an HTTPS server for names with the given certificate files.
-func (n *nginx) tls(port int, names []string, fullchain, key string) {
+// tls adds an HTTPS server for names with the given certificate files;
+// extra directives go into the same server block (a second
+// ssl_certificate and ssl_certificate_key, for one of another key type).
+func (n *nginx) tls(port int, names []string, fullchain, key string, extra ...string) {
 	n.servers = append(n.servers, fmt.Sprintf(`server { listen 127.0.0.1:%d ssl; server_name %s;
-    ssl_certificate %s; ssl_certificate_key %s; return 200 "ok\n"; }`, port, strings.Join(names, " "), fullchain, key))
+    ssl_certificate %s; ssl_certificate_key %s; %s return 200 "ok\n"; }`, port, strings.Join(names, " "), fullchain, key, strings.Join(extra, " ")))
 }
 
 func (n *nginx) writeConf() {
