@@ -29,8 +29,9 @@ import (
 // Each case is one that a client offering everything gets the other
 // certificate in (Go's default client: TLS 1.3 offers RSA-PSS first,
 // TLS 1.2 offers ECDHE-ECDSA suites first; with ssl_prefer_server_ciphers
-// OpenSSL prefers ECDSA). Afterwards a client offering only one kind gets
-// that kind in every TLS version the block allows.
+// OpenSSL prefers ECDSA). Afterwards renewd check judges both
+// certificates, and a client offering only one kind gets that kind in
+// every TLS version the block allows.
 func TestDeployBesideOtherKeyType(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -67,6 +68,16 @@ func TestDeployBesideOtherKeyType(t *testing.T) {
 			st := s.w.state()["site"]
 			if st["deployed_version"] == nil || st["deployed_version"] != st["version"] || st["served_chain"] != "complete" {
 				t.Errorf("record: deployed_version %v, version %v, served_chain %v", st["deployed_version"], st["version"], st["served_chain"])
+			}
+
+			// renewd check asks for each kind too: it judges both (the
+			// self-signed one fails, which is not renewd's to fix) and
+			// finds the deployed one among them.
+			chk := s.w.renewd("check", "site")
+			for _, want := range []string{"ECDSA P-256 certificate:", "RSA 2048-bit certificate:", "the server sends the expected certificate (serial " + want + ")"} {
+				if !strings.Contains(chk.stdout, want) {
+					t.Errorf("renewd check site does not say %q:\n%s", want, chk)
+				}
 			}
 
 			serials := map[string]string{tt.other: otherSerial}
