@@ -111,6 +111,7 @@ type limiter struct {
 	endpoints  map[string]*bucket
 	orders     []time.Time // new orders sent or reserved, oldest first, within the window
 	pauseUntil time.Time
+	pauseTold  bool     // pauseUntil is what the CA said, not the configured guess
 	pauses     int      // pauses started, for logs and tests
 	urls       dirURLs  // learnt from the directory
 	dirURL     string   // the directory's own URL
@@ -267,8 +268,9 @@ func (l *limiter) orderSlot(now time.Time) time.Time {
 }
 
 // pause makes every request wait until until (no earlier than a pause
-// already in effect) and reports whether this started a new pause.
-func (l *limiter) pause(until time.Time, status int, endpoint, retryAfter string) bool {
+// already in effect) and reports whether this started a new pause. told
+// says until is the CA's own Retry-After, not the configured pause.
+func (l *limiter) pause(until time.Time, told bool, status int, endpoint, retryAfter string) bool {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -276,7 +278,7 @@ func (l *limiter) pause(until time.Time, status int, endpoint, retryAfter string
 	if !until.After(l.pauseUntil) {
 		return false
 	}
-	l.pauseUntil = until
+	l.pauseUntil, l.pauseTold = until, told
 	if started {
 		l.pauses++
 		for _, f := range l.onPause {
@@ -294,13 +296,14 @@ func (l *limiter) pause(until time.Time, status int, endpoint, retryAfter string
 // Retry-After value v, received at now, ends; ok is false when the answer
 // asks for none. A 429 always pauses; a 503 only with a Retry-After (a
 // plain 503 is the CA failing, which the renewal's own backoff handles).
-// A missing or unreadable value means the configured pause.
-func (l *limiter) pauseFor(status int, v string, now time.Time) (time.Time, bool) {
+// A missing or unreadable value means the configured pause, and told is
+// false.
+func (l *limiter) pauseFor(status int, v string, now time.Time) (until time.Time, told, ok bool) {
 	if status != http.StatusTooManyRequests && (status != http.StatusServiceUnavailable || v == "") {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
 	if at, ok := parseRetryAfter(v, now); ok {
-		return at, true
+		return at, true, true
 	}
 	l.mu.Lock()
 	d := l.cfg.Pause
@@ -308,16 +311,19 @@ func (l *limiter) pauseFor(status int, v string, now time.Time) (time.Time, bool
 	if d <= 0 {
 		d = time.Minute
 	}
-	return now.Add(d), true
+	return now.Add(d), false, true
 }
 
-// resumesWithin reports whether a pause is in effect and ends early enough
-// for a request with ctx to wait for it (see waitLimit).
+// resumesWithin reports whether a pause the CA asked for by its
+// Retry-After is in effect and ends early enough for a request with ctx to
+// wait for it (see waitLimit). A pause renewd chose because the CA's value
+// was missing or unreadable promises nothing: a refused order is then left
+// to the renewal's own backoff.
 func (l *limiter) resumesWithin(ctx context.Context) bool {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return now.Before(l.pauseUntil) && !l.pauseUntil.After(waitLimit(ctx, now))
+	return now.Before(l.pauseUntil) && l.pauseTold && !l.pauseUntil.After(waitLimit(ctx, now))
 }
 
 // learn records the directory's entries.

@@ -207,13 +207,14 @@ func TestPauseFor(t *testing.T) {
 		status     int
 		retryAfter string
 		want       time.Duration // from t0; 0: no pause
+		told       bool          // the CA's own time, not the configured pause
 	}{
-		{desc: "429 with seconds", status: 429, retryAfter: "5", want: 5 * time.Second},
-		{desc: "429 with an HTTP date", status: 429, retryAfter: t0.Add(90 * time.Second).Format(http.TimeFormat), want: 90 * time.Second},
+		{desc: "429 with seconds", status: 429, retryAfter: "5", want: 5 * time.Second, told: true},
+		{desc: "429 with an HTTP date", status: 429, retryAfter: t0.Add(90 * time.Second).Format(http.TimeFormat), want: 90 * time.Second, told: true},
 		{desc: "429 with garbage: the configured pause", status: 429, retryAfter: "in a while", want: 45 * time.Second},
 		{desc: "429 without one: the configured pause", status: 429, want: 45 * time.Second},
 		{desc: "429 with a negative number: the configured pause", status: 429, retryAfter: "-3", want: 45 * time.Second},
-		{desc: "503 with seconds", status: 503, retryAfter: "120", want: 2 * time.Minute},
+		{desc: "503 with seconds", status: 503, retryAfter: "120", want: 2 * time.Minute, told: true},
 		{desc: "503 with garbage: the configured pause", status: 503, retryAfter: "later", want: 45 * time.Second},
 		{desc: "503 without one: the CA is failing, not asking for a pause", status: 503},
 		{desc: "500 with one: no pause", status: 500, retryAfter: "5"},
@@ -221,9 +222,12 @@ func TestPauseFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			until, ok := l.pauseFor(tt.status, tt.retryAfter, t0)
+			until, told, ok := l.pauseFor(tt.status, tt.retryAfter, t0)
 			if ok != (tt.want > 0) || ok && !until.Equal(t0.Add(tt.want)) {
 				t.Errorf("pauseFor = %s, %v; want %s from t0", until, ok, tt.want)
+			}
+			if told != tt.told {
+				t.Errorf("told = %v, want %v", told, tt.told)
 			}
 		})
 	}
@@ -235,10 +239,10 @@ func TestPauseFor(t *testing.T) {
 func TestPauseHoldsEveryone(t *testing.T) {
 	clk := newFakeClock(t0)
 	l := newLimiter("https://ca.test/dir", config.RateLimit{}, clk, zap.NewNop())
-	if !l.pause(t0.Add(5*time.Second), 429, "order", "5") {
+	if !l.pause(t0.Add(5*time.Second), true, 429, "order", "5") {
 		t.Fatal("the first 429 did not start a pause")
 	}
-	if l.pause(t0.Add(4*time.Second), 429, "order", "4") || l.pause(t0.Add(5*time.Second), 429, "order", "5") {
+	if l.pause(t0.Add(4*time.Second), true, 429, "order", "4") || l.pause(t0.Add(5*time.Second), true, 429, "order", "5") {
 		t.Error("a 429 asking for no later time started another pause")
 	}
 	const workers = 8
@@ -259,7 +263,7 @@ func TestPauseHoldsEveryone(t *testing.T) {
 	clk.waitSleeping(t, workers)
 	clk.Advance(4 * time.Second)
 	// A later answer in the storm moves the end of the same pause.
-	if l.pause(t0.Add(6*time.Second), 429, "order", "2") {
+	if l.pause(t0.Add(6*time.Second), true, 429, "order", "2") {
 		t.Error("a 429 during the pause counted as a new pause")
 	}
 	mu.Lock()
@@ -297,7 +301,7 @@ func TestPauseTooLongFailsAtOnce(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			clk := newFakeClock(t0)
 			l := newLimiter("https://ca.test/dir", config.RateLimit{}, clk, zap.NewNop())
-			l.pause(t0.Add(tt.pause), 429, "order", "")
+			l.pause(t0.Add(tt.pause), true, 429, "order", "")
 			ctx := context.Background()
 			if tt.deadline > 0 {
 				var cancel context.CancelFunc
@@ -337,6 +341,33 @@ func TestRefusedWithPause(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			if got := refusedWithPause(tt.err); got != tt.want {
 				t.Errorf("refusedWithPause(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestResumesWithin: a refused order is placed again after a pause only
+// when the CA said when, and that is soon enough.
+func TestResumesWithin(t *testing.T) {
+	tests := []struct {
+		desc  string
+		pause time.Duration // 0: none
+		told  bool
+		want  bool
+	}{
+		{desc: "no pause", want: false},
+		{desc: "the CA's Retry-After, 5 s", pause: 5 * time.Second, told: true, want: true},
+		{desc: "the configured pause for an unreadable Retry-After", pause: 5 * time.Second, told: false, want: false},
+		{desc: "the CA's Retry-After, too far", pause: maxPauseWait + time.Second, told: true, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			l := newLimiter("https://ca.test/dir", config.RateLimit{}, newFakeClock(t0), zap.NewNop())
+			if tt.pause > 0 {
+				l.pause(t0.Add(tt.pause), tt.told, 429, "order", "")
+			}
+			if got := l.resumesWithin(context.Background()); got != tt.want {
+				t.Errorf("resumesWithin = %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -17,9 +17,9 @@ const maxPausedRetries = 3
 // limitTransport sends every request to the CA through its limiter (see
 // limiter.wait), learns the directory's URLs from its answer, and starts a
 // pause on a 429 or 503 that asks for one. A GET or HEAD that met a pause
-// is sent again once the pause is over (it carries no nonce, so the same
-// request is valid again); a POST is not: its nonce is spent, and the
-// order is placed again by Client.obtain instead.
+// the CA gave a time for is sent again once the pause is over (it carries
+// no nonce, so the same request is valid again); a POST is not: its nonce
+// is spent, and a refused new order is placed again by Client.orderPaced.
 type limitTransport struct {
 	base    http.RoundTripper
 	limiter *limiter
@@ -43,12 +43,12 @@ func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.learn(resp)
 		}
 		now := t.limiter.clock.Now()
-		until, ok := t.limiter.pauseFor(resp.StatusCode, resp.Header.Get("Retry-After"), now)
+		until, told, ok := t.limiter.pauseFor(resp.StatusCode, resp.Header.Get("Retry-After"), now)
 		if !ok {
 			return resp, nil
 		}
-		t.limiter.pause(until, resp.StatusCode, classifyEndpoint(req.URL, nil), resp.Header.Get("Retry-After"))
-		retry := (req.Method == http.MethodGet || req.Method == http.MethodHead) && attempt < maxPausedRetries &&
+		t.limiter.pause(until, told, resp.StatusCode, classifyEndpoint(req.URL, nil), resp.Header.Get("Retry-After"))
+		retry := (req.Method == http.MethodGet || req.Method == http.MethodHead) && told && attempt < maxPausedRetries &&
 			!until.After(waitLimit(req.Context(), now))
 		if !retry {
 			return resp, nil
