@@ -78,6 +78,7 @@ type Request struct {
 	Method  string
 	Class   string // one of PebbleClasses, "" for none
 	Refused string // "rate" or "storm" when the proxy refused it, "" when passed on (or intercepted)
+	Status  int    // the answer's status, whoever gave it; 0 until it is sent
 }
 
 // ProxyStats sums up what the proxy saw.
@@ -94,6 +95,8 @@ type ProxyStats struct {
 	StormStart time.Time
 	// MaxPerSecond is the most requests in any one-second window.
 	MaxPerSecond int
+	// Orders counts the new orders Pebble created (answered 201).
+	Orders int
 }
 
 // Proxy sits in front of Pebble: it counts every request with its time,
@@ -222,6 +225,9 @@ func (p *Proxy) Stats() ProxyStats {
 		if r.Refused == "rate" {
 			s.Over++
 		}
+		if r.Class == PebbleNewOrder && r.Status == http.StatusCreated {
+			s.Orders++
+		}
 		for r.At.Sub(p.requests[j].At) >= time.Second {
 			j++
 		}
@@ -234,8 +240,10 @@ func (p *Proxy) Stats() ProxyStats {
 }
 
 func (p *Proxy) handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		refused, retryAfter := p.record(r)
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		refused, retryAfter, i := p.record(r)
+		w := &statusWriter{ResponseWriter: rw}
+		defer p.setStatus(i, w)
 		if refused {
 			p.Refuse(w, r, http.StatusTooManyRequests, "rateLimited", "proxy: too many requests", retryAfter)
 			return
@@ -257,13 +265,48 @@ func (p *Proxy) handler(next http.Handler) http.Handler {
 	})
 }
 
+// statusWriter remembers the status of the answer it carries.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets httputil.ReverseProxy flush through.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (p *Proxy) setStatus(i int, w *statusWriter) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.requests[i].Status = w.status
+}
+
 // record logs r and decides whether the proxy refuses it: over the rate
-// limit, or a new order in a storm. retryAfter is then the header to send.
-func (p *Proxy) record(r *http.Request) (refused bool, retryAfter string) {
+// limit, or a new order in a storm. retryAfter is then the header to send;
+// i is r's index in the log.
+func (p *Proxy) record(r *http.Request) (refused bool, retryAfter string, i int) {
 	now := time.Now()
 	req := Request{At: now, Method: r.Method, Class: classOf(r.URL.Path)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	i = len(p.requests)
 	defer func() { p.requests = append(p.requests, req) }()
 	if lim := p.opts.Limit; lim.PerSecond > 0 {
 		if !p.last.IsZero() {
@@ -272,28 +315,28 @@ func (p *Proxy) record(r *http.Request) (refused bool, retryAfter string) {
 		p.last = now
 		if p.tokens < 1 {
 			req.Refused = "rate"
-			return true, "1"
+			return true, "1", i
 		}
 		p.tokens--
 	}
 	st := p.storm
 	if st == nil || req.Class != PebbleNewOrder || r.Method != http.MethodPost {
-		return false, ""
+		return false, "", i
 	}
 	if st.start.IsZero() {
 		st.start = now
 	}
 	end := st.start.Add(st.retryAfter)
 	if !now.Before(end) {
-		return false, ""
+		return false, "", i
 	}
 	if st.refused >= st.max {
 		st.passed++
-		return false, ""
+		return false, "", i
 	}
 	st.refused++
 	req.Refused = "storm"
-	return true, strconv.Itoa(int((end.Sub(now) + time.Second - 1) / time.Second))
+	return true, strconv.Itoa(int((end.Sub(now) + time.Second - 1) / time.Second)), i
 }
 
 func classOf(path string) string {
