@@ -146,7 +146,7 @@ func StartProxy(t TB, pb *Pebble, o ProxyOptions) *Proxy {
 		nonceURL: (&url.URL{Scheme: target.Scheme, Host: target.Host, Path: PebbleNonce}).String(),
 		pebble:   &http.Client{Transport: tr},
 		release:  make(chan struct{}),
-		tokens:   float64(o.Limit.Burst + o.Limit.tolerance()),
+		tokens:   float64(o.Limit.Burst + o.Limit.Slack()),
 	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -172,7 +172,8 @@ func StartProxy(t TB, pb *Pebble, o ProxyOptions) *Proxy {
 	return p
 }
 
-func (r ProxyRate) tolerance() int {
+// Slack is Tolerance, or its default when it is 0.
+func (r ProxyRate) Slack() int {
 	if r.Tolerance > 0 {
 		return r.Tolerance
 	}
@@ -310,7 +311,7 @@ func (p *Proxy) record(r *http.Request) (refused bool, retryAfter string, i int)
 	defer func() { p.requests = append(p.requests, req) }()
 	if lim := p.opts.Limit; lim.PerSecond > 0 {
 		if !p.last.IsZero() {
-			p.tokens = min(float64(lim.Burst+lim.tolerance()), p.tokens+now.Sub(p.last).Seconds()*float64(lim.PerSecond))
+			p.tokens = min(float64(lim.Burst+lim.Slack()), p.tokens+now.Sub(p.last).Seconds()*float64(lim.PerSecond))
 		}
 		p.last = now
 		if p.tokens < 1 {
