@@ -397,7 +397,11 @@ func reportStorm(p printer, r *Result) {
 			if b == before {
 				pauses = "— (one backoff per refused certificate)"
 			}
-			p("| %s | %s | %d / %d | %d | %s | %d | %.2f s |", b, secs(s.Renew.WallS), s.Renewed, s.N, s.Refused, pauses, s.DuringPause, s.FirstAfterS)
+			first := "— (none)"
+			if s.FirstAfterS > 0 {
+				first = secs(s.FirstAfterS)
+			}
+			p("| %s | %s | %d / %d | %d | %s | %d | %s |", b, secs(s.Renew.WallS), s.Renewed, s.N, s.Refused, pauses, s.DuringPause, first)
 		}
 	}
 	p("")
