@@ -112,10 +112,9 @@ type limiter struct {
 	orders     []time.Time // new orders sent or reserved, oldest first, within the window
 	pauseUntil time.Time
 	pauseTold  bool     // pauseUntil is what the CA said, not the configured guess
-	pauses     int      // pauses started, for logs and tests
-	urls       dirURLs  // learnt from the directory
-	dirURL     string   // the directory's own URL
-	onPause    []func() // test hook: called (under mu) when a pause starts
+	pauses     int     // pauses started, for tests
+	urls       dirURLs // learnt from the directory
+	dirURL     string  // the directory's own URL
 }
 
 // dirURLs are the directory's entries a limiter needs to tell endpoints
@@ -168,8 +167,10 @@ type ticket struct {
 
 // wait blocks until the request may be sent: after any pause the CA asked
 // for, within the overall and the endpoint's pace, and within the order
-// budget. When that is more than maxPauseWait away, or after ctx's
-// deadline, it returns at once with a *retryAfterError saying when.
+// budget. When the pause or the order budget would hold it more than
+// maxPauseWait, or past ctx's deadline, it returns at once with a
+// *retryAfterError saying when. A wait for its turn in the pace is bounded
+// by ctx alone: that is the normal course of a busy pass.
 func (l *limiter) wait(ctx context.Context, t ticket) error {
 	if err := l.waitPause(ctx); err != nil {
 		return err
@@ -281,9 +282,6 @@ func (l *limiter) pause(until time.Time, told bool, status int, endpoint, retryA
 	l.pauseUntil, l.pauseTold = until, told
 	if started {
 		l.pauses++
-		for _, f := range l.onPause {
-			f()
-		}
 		if l.log != nil {
 			l.log.Warn("the CA asked to slow down; pausing every request to it", zap.Int("status", status),
 				zap.String("endpoint", endpoint), zap.String("retry_after", retryAfter), zap.Time("until", until.UTC()))
