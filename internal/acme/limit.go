@@ -111,7 +111,7 @@ type limiter struct {
 	endpoints  map[string]*bucket
 	orders     []time.Time // new orders sent or reserved, oldest first, within the window
 	pauseUntil time.Time
-	pauseTold  bool     // pauseUntil is what the CA said, not the configured guess
+	pauseTold  bool    // pauseUntil is what the CA said, not the configured guess
 	pauses     int     // pauses started, for tests
 	urls       dirURLs // learnt from the directory
 	dirURL     string  // the directory's own URL
