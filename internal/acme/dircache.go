@@ -56,6 +56,8 @@ type cachedTransport struct {
 	cache *directoryCache
 }
 
+var _ http.RoundTripper = cachedTransport{}
+
 func (t cachedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet || req.URL.String() != t.cache.url {
 		return t.base.RoundTrip(req)

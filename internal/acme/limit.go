@@ -49,6 +49,8 @@ type clock interface {
 
 type realClock struct{}
 
+var _ clock = realClock{}
+
 func (realClock) Now() time.Time { return time.Now() }
 
 func (realClock) Sleep(ctx context.Context, d time.Duration) error {

@@ -31,6 +31,8 @@ type fakeSleeper struct {
 	done  chan struct{}
 }
 
+var _ clock = (*fakeClock)(nil)
+
 func newFakeClock(now time.Time) *fakeClock {
 	return &fakeClock{now: now, slept: make(chan struct{}, 1000)}
 }

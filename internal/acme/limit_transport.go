@@ -25,6 +25,8 @@ type limitTransport struct {
 	limiter *limiter
 }
 
+var _ http.RoundTripper = limitTransport{}
+
 func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tk := ticket{endpoint: t.limiter.endpoint(req)}
 	if tk.endpoint == limitNewOrder {
