@@ -47,6 +47,7 @@ type Client struct {
 	responder   *Responder
 	limiter     *limiter        // shared with every Client for cfg.Directory
 	directory   *directoryCache // likewise
+	nonces      *noncePool      // likewise
 
 	mu  sync.Mutex
 	acc *account
@@ -69,14 +70,15 @@ func New(cfg config.ACME, accountsDir string, log *zap.Logger) (*Client, error) 
 		return nil, err
 	}
 	return &Client{cfg: cfg, accountsDir: accountsDir, log: log, transport: tr, responder: NewResponder(log.Named("http01")),
-		limiter: limiterFor(cfg.Directory, cfg.RateLimit, log.Named("limit")), directory: directoryCacheFor(cfg.Directory)}, nil
+		limiter: limiterFor(cfg.Directory, cfg.RateLimit, log.Named("limit")), directory: directoryCacheFor(cfg.Directory),
+		nonces: noncePoolFor(cfg.Directory)}, nil
 }
 
 // caTransport carries every request to the CA, orders and ARI alike: the
-// directory from memory when it is fresh, then the shared limiter, then
-// ObserveRequest, then the network.
+// directory from memory when it is fresh, nonces from the shared pool,
+// then the shared limiter, then ObserveRequest, then the network.
 func (c *Client) caTransport() http.RoundTripper {
-	return cachedTransport{base: limitTransport{base: c.observed(c.transport), limiter: c.limiter}, cache: c.directory}
+	return cachedTransport{base: limitTransport{base: c.observed(c.transport), limiter: c.limiter, nonces: c.nonces}, cache: c.directory}
 }
 
 // keyTypes maps renewd's key_type names to lego's.

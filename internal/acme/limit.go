@@ -83,22 +83,39 @@ func (b *bucket) set(r config.Rate) {
 	b.tokens = min(b.tokens, b.burst)
 }
 
-// reserve takes a token at now and returns when the request may go.
-func (b *bucket) reserve(now time.Time) time.Time {
-	if b.rate <= 0 {
-		return now
-	}
+// refill adds the tokens earned since the last look.
+func (b *bucket) refill(now time.Time) {
 	if !b.last.IsZero() && now.After(b.last) {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	}
 	if now.After(b.last) {
 		b.last = now
 	}
+}
+
+// reserve takes a token at now and returns when the request may go.
+func (b *bucket) reserve(now time.Time) time.Time {
+	if b.rate <= 0 {
+		return now
+	}
+	b.refill(now)
 	b.tokens--
 	if b.tokens >= 0 {
 		return now
 	}
 	return now.Add(time.Duration(-b.tokens / b.rate * float64(time.Second)))
+}
+
+// ready is when a token will be there, now or later, taking none.
+func (b *bucket) ready(now time.Time) time.Time {
+	if b.rate <= 0 {
+		return now
+	}
+	b.refill(now)
+	if b.tokens >= 1 {
+		return now
+	}
+	return now.Add(time.Duration((1 - b.tokens) / b.rate * float64(time.Second)))
 }
 
 // limiter paces the requests to one CA directory. Its methods are safe for
@@ -248,6 +265,25 @@ func (l *limiter) reserve(t ticket, now, limit time.Time) (time.Time, error) {
 		at = later(at, b.reserve(now))
 	}
 	return at, nil
+}
+
+// tryReserve takes the tokens of a request that needs no order budget if
+// it may go at now (ok), and otherwise takes nothing and says when it may.
+func (l *limiter) tryReserve(t ticket, now time.Time) (at time.Time, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	at = l.all.ready(now)
+	if b := l.endpoints[t.endpoint]; b != nil {
+		at = later(at, b.ready(now))
+	}
+	if at.After(now) {
+		return at, false
+	}
+	l.all.reserve(now)
+	if b := l.endpoints[t.endpoint]; b != nil {
+		b.reserve(now)
+	}
+	return now, true
 }
 
 // orderSlot is the earliest time at or after now when one more new order

@@ -23,6 +23,7 @@ const maxPausedRetries = 3
 type limitTransport struct {
 	base    http.RoundTripper
 	limiter *limiter
+	nonces  *noncePool // nil: none shared
 }
 
 var _ http.RoundTripper = limitTransport{}
@@ -32,15 +33,29 @@ func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if tk.endpoint == limitNewOrder {
 		tk.order = !exemptOrder(req)
 	}
-	for attempt := 0; ; attempt++ {
-		if err := t.limiter.wait(req.Context(), tk); err != nil {
+	waited := false
+	if tk.endpoint == limitNewNonce && t.nonces != nil && (req.Method == http.MethodHead || req.Method == http.MethodGet) {
+		nonce, send, err := t.limiter.nonceOrTurn(req.Context(), t.nonces)
+		if err != nil {
 			return nil, err
 		}
-		tk.order = false // the budget is taken once, whatever the retries
+		if !send {
+			return nonceAnswer(req, nonce), nil
+		}
+		waited = true // its turn is taken
+	}
+	for attempt := 0; ; attempt++ {
+		if !waited {
+			if err := t.limiter.wait(req.Context(), tk); err != nil {
+				return nil, err
+			}
+		}
+		waited, tk.order = false, false // the budget is taken once, whatever the retries
 		resp, err := t.base.RoundTrip(req)
 		if err != nil {
 			return nil, err
 		}
+		t.keepNonce(tk.endpoint, resp)
 		if tk.endpoint == limitDirectory && resp.StatusCode == http.StatusOK {
 			t.learn(resp)
 		}
@@ -57,6 +72,18 @@ func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		resp.Body.Close()
+	}
+}
+
+// keepNonce moves the Replay-Nonce of an answer into the shared pool; a
+// newNonce answer keeps its nonce, which lego asked for.
+func (t limitTransport) keepNonce(endpoint string, resp *http.Response) {
+	if t.nonces == nil || endpoint == limitNewNonce {
+		return
+	}
+	if nonce := resp.Header.Get("Replay-Nonce"); nonce != "" {
+		t.nonces.put(nonce)
+		resp.Header.Del("Replay-Nonce")
 	}
 }
 
