@@ -236,28 +236,37 @@ func genState(dir string, n int, c *ca) string {
 	return cfgFile
 }
 
-// genDue writes a renewd setup with n configured certificates, every one
-// expired (so due, and never asked about at the CA: ARI is not polled for
-// an expired certificate) and every one failing before its order: its
-// HTTP-01 webroot does not exist. A pass over it does what a pass with n
-// certificates due does to the state, one failure record per certificate,
-// without the CA. No live/ files.
-func genDue(dir string, n int, c *ca) string {
+// genDue writes a renewd setup with n configured certificates, none due
+// yet, each of which fails before its order once due: its HTTP-01 webroot
+// does not exist. makeDue then changes every certificate's domains, which
+// makes all of them due at once (and never asked about at the CA: ARI does
+// not apply to a certificate whose names changed). A pass over it does
+// what a pass with n certificates due does to the records, one failure
+// record per certificate, without the CA. No live/ files.
+func genDue(dir string, n int, c *ca) (cfgFile string, makeDue func()) {
 	cfgFile, storage := filepath.Join(dir, "renewd.yaml"), filepath.Join(dir, "storage")
 	writeGlobal(cfgFile, storage, c.pebble.DirURL, c.tlsCA, c.rootFile)
 	now := time.Now().UTC().Truncate(time.Second)
 	recs := map[string]*genRecord{}
 	missing := filepath.Join(dir, "no-such-webroot")
-	for i := range n {
-		name, domain := fmt.Sprintf("c%05d", i+1), fmt.Sprintf("due-%05d.bench.test", i+1)
+	write := func(name, domain string) {
 		mustWrite(filepath.Join(dir, "domains.d", name+".yaml"), []byte(fmt.Sprintf(
 			"domains: [%s]\nchallenge:\n  type: http-01\n  http01: {webroot: %s}\n", domain, missing)), 0o644)
-		nb := now.Add(-100 * 24 * time.Hour)
+	}
+	for i := range n {
+		name, domain := fmt.Sprintf("c%05d", i+1), fmt.Sprintf("due-%05d.bench.test", i+1)
+		write(name, domain)
+		nb := now.Add(-time.Duration(i%50) * 24 * time.Hour)
 		na := nb.Add(90 * 24 * time.Hour)
 		serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
 		recs[name] = &genRecord{Name: name, Domains: []string{domain}, Serial: serial.Text(16), NotBefore: ptr(nb), NotAfter: ptr(na),
-			Issuer: "Pebble Intermediate CA 0badc0de", Version: nb.Format("20060102T150405Z") + "-000", RenewTime: ptr(nb), LastAttempt: ptr(nb)}
+			Issuer: "Pebble Intermediate CA 0badc0de", Version: nb.Format("20060102T150405Z") + "-000", RenewTime: ptr(nb), LastAttempt: ptr(nb),
+			ARI: ariFor(nb, now)}
 	}
 	writeState(storage, recs)
-	return cfgFile
+	return cfgFile, func() {
+		for i := range n {
+			write(fmt.Sprintf("c%05d", i+1), fmt.Sprintf("moved-%05d.bench.test", i+1))
+		}
+	}
 }

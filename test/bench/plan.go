@@ -46,6 +46,7 @@ func planning(o options, c *ca, binary string) *PlanResult {
 	}
 	renewd := filepath.Join(o.bin, binary)
 	logFile := filepath.Join(dir, "plan.log")
+	warmUp(renewd, cfg, logFile)
 	for _, cmd := range []struct {
 		key  string
 		args []string
@@ -129,7 +130,7 @@ func median(v []float64) float64 {
 
 // StateIO is one `renewd renew` over o.stateDue certificates that are all
 // due and all fail before their order (genDue): what the pass does to the
-// state, one failure record per certificate, without the CA.
+// records, one failure record per certificate, without the CA.
 type StateIO struct {
 	Binary    string  `json:"binary"`
 	Certs     int     `json:"certs"`
@@ -145,7 +146,9 @@ func stateIO(o options, c *ca, binary string) *StateIO {
 	r := &StateIO{Binary: binary, Certs: o.stateDue}
 	dir := mkdir(o.work, "stateio-"+binary)
 	logf("state I/O %s: %d certificates due, each failing before its order; stopped after %s", binary, o.stateDue, o.stateTimeout)
-	cfg := genDue(dir, o.stateDue, c)
+	cfg, makeDue := genDue(dir, o.stateDue, c)
+	warmUp(filepath.Join(o.bin, binary), cfg, filepath.Join(dir, "warmup.log"))
+	makeDue()
 	outFile := filepath.Join(dir, "renew.out")
 	out, err := os.Create(outFile)
 	if err != nil {
@@ -169,4 +172,14 @@ func stateIO(o options, c *ca, binary string) *StateIO {
 	logf("  %s: %d of %d recorded in %.1f s (cpu %.1f s, %.1f MiB written)%s", binary, r.Recorded, o.stateDue, u.WallS, u.CPUS, r.WrittenMB,
 		map[bool]string{true: "", false: fmt.Sprintf("; the whole pass at that rate: %.0f s", r.Estimate)}[r.Finished])
 	return r
+}
+
+// warmUp runs one scheduling pass (`renewd renew`, nothing due), untimed:
+// a binary whose store migrates the first release's state.json on its
+// first writable start does it here, so the timed commands see its own
+// layout, as they would on a machine that has run it before.
+func warmUp(renewd, cfg, logFile string) {
+	if _, err := run(logFile, []string{"RENEWD_CONFIG="}, 30*time.Minute, renewd, "--config", cfg, "renew"); err != nil {
+		logf("  warm-up pass: %v", err)
+	}
 }

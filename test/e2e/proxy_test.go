@@ -129,6 +129,7 @@ type caProxy struct {
 	heldPoll  atomic.Bool  // slowPoll: the first authorization poll after the challenge was answered "pending"
 	gaveUp    atomic.Int32 // hung requests the client abandoned
 	badNonces atomic.Int32 // badNonce answers from Pebble
+	created   atomic.Int32 // orders Pebble created (201 to newOrder): what a CA's order limits count
 
 	mu       sync.Mutex
 	lastCert []byte // the last certificate answer passed on unchanged
@@ -163,6 +164,10 @@ func (p *caProxy) set(f proxyFault) {
 	a.left.Store(f.times)
 	p.fault.Store(a)
 }
+
+// orders is how many orders Pebble created: a POST to newOrder that a
+// bad nonce made lego send again counts once.
+func (p *caProxy) orders() int { return int(p.created.Load()) }
 
 // count is how many requests of a path class reached the proxy.
 func (p *caProxy) count(class string) int { return p.Count(class) }
@@ -213,6 +218,9 @@ func (p *caProxy) answer(w http.ResponseWriter, r *http.Request, f *activeProxyF
 
 func (p *caProxy) modify(resp *http.Response) error {
 	path := resp.Request.URL.Path
+	if resp.StatusCode == http.StatusCreated && strings.HasPrefix(path, pebbleNewOrder) {
+		p.created.Add(1)
+	}
 	f := p.fault.Load()
 	if f.mode == caLostAnswer && f.take(path) {
 		p.faulted.Add(1)
