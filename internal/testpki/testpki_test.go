@@ -6,7 +6,9 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/pem"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -140,6 +142,21 @@ func TestOptions(t *testing.T) {
 				t.Errorf("serial %v", c.Cert.SerialNumber)
 			}
 		}},
+		{"leaf start only", []Option{Names("a.test"), NotBefore(nb)}, func(t *testing.T, c *Cert) {
+			if !c.Cert.NotBefore.Equal(nb) || !c.Cert.NotAfter.Equal(testNow.AddDate(0, 0, 60)) {
+				t.Errorf("validity %s..%s, want the leaf's default end", c.Cert.NotBefore, c.Cert.NotAfter)
+			}
+		}},
+		{"CA end only", []Option{CN("Short Int"), NotAfter(na)}, func(t *testing.T, c *Cert) {
+			if !c.Cert.NotBefore.Equal(testNow.AddDate(-1, 0, 0)) || !c.Cert.NotAfter.Equal(na) {
+				t.Errorf("validity %s..%s, want the CA's default start", c.Cert.NotBefore, c.Cert.NotAfter)
+			}
+		}},
+		{"zero start and end keep the defaults", []Option{Names("a.test"), NotBefore(time.Time{}), NotAfter(time.Time{})}, func(t *testing.T, c *Cert) {
+			if !c.Cert.NotBefore.Equal(testNow.AddDate(0, 0, -30)) || !c.Cert.NotAfter.Equal(testNow.AddDate(0, 0, 60)) {
+				t.Errorf("validity %s..%s, want the leaf's defaults", c.Cert.NotBefore, c.Cert.NotAfter)
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -158,4 +175,40 @@ func TestPEMRoundTrip(t *testing.T) {
 	if !bytes.HasPrefix(leaf.KeyPEM(), []byte("-----BEGIN PRIVATE KEY-----")) {
 		t.Errorf("key PEM %q", leaf.KeyPEM()[:30])
 	}
+}
+
+func TestKeyPEMOfABareKey(t *testing.T) {
+	k, err := NewKey(RSA2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode(KeyPEM(k))
+	if b == nil || b.Type != "PRIVATE KEY" {
+		t.Fatalf("key PEM %q", KeyPEM(k))
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil || !parsed.(*rsa.PrivateKey).Equal(k) {
+		t.Errorf("the PEM holds another key (%v)", err)
+	}
+}
+
+func TestPanicking(t *testing.T) {
+	b := NewPanicking(testNow)
+	root := b.Root(CN("Main Root"))
+	// A Builder made for no test may be used from any goroutine.
+	done := make(chan *Cert)
+	go func() { done <- b.Issue(root, Names("localhost"), IPs(IP("127.0.0.1"))) }()
+	leaf := <-done
+	if err := leaf.Cert.CheckSignatureFrom(root.Cert); err != nil || !leaf.Cert.NotAfter.Equal(testNow.AddDate(0, 0, 60)) {
+		t.Errorf("leaf %s..%s, signature %v", leaf.Cert.NotBefore, leaf.Cert.NotAfter, err)
+	}
+
+	defer func() {
+		p := recover()
+		if msg, _ := p.(string); !strings.Contains(msg, "testpki: Issue needs a parent") {
+			t.Errorf("Issue without a parent panicked with %v, want testpki's failure", p)
+		}
+	}()
+	b.Issue(nil, Names("a.test"))
+	t.Error("Issue without a parent returned")
 }
