@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -211,4 +214,36 @@ func TestPanicking(t *testing.T) {
 	}()
 	b.Issue(nil, Names("a.test"))
 	t.Error("Issue without a parent returned")
+}
+
+func TestLocalServerFiles(t *testing.T) {
+	b := New(t, testNow)
+	ca := b.LocalCA("Local Test CA")
+	if c := ca.Cert; c.Subject.CommonName != "Local Test CA" || c.SerialNumber.Int64() != 1 || c.KeyUsage != x509.KeyUsageCertSign ||
+		!c.NotBefore.Equal(testNow.Add(-time.Hour)) || !c.NotAfter.Equal(testNow.Add(24*time.Hour)) {
+		t.Errorf("CA %q serial %v usage %v, %s..%s", c.Subject.CommonName, c.SerialNumber, c.KeyUsage, c.NotBefore, c.NotAfter)
+	}
+	dir := filepath.Join(t.TempDir(), "server")
+	certFile, keyFile, err := b.LocalServerFiles(ca, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatalf("the files are no key pair: %v", err)
+	}
+	leaf := pair.Leaf
+	for _, host := range []string{"localhost", "127.0.0.1"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: Pool(ca), DNSName: host, CurrentTime: testNow}); err != nil {
+			t.Errorf("not valid for %s: %v", host, err)
+		}
+	}
+	if leaf.Subject.CommonName != "localhost" || !leaf.NotAfter.Equal(testNow.Add(24*time.Hour)) {
+		t.Errorf("leaf %q until %s", leaf.Subject.CommonName, leaf.NotAfter)
+	}
+	if fi, err := os.Stat(keyFile); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", fi.Mode())
+	}
 }
