@@ -3,8 +3,6 @@ package chain
 import (
 	"context"
 	"crypto"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -109,7 +107,7 @@ func TestBuild(t *testing.T) {
 			}},
 		{desc: "Ed25519 key for an ECDSA leaf", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			key: func(p *testPKI) crypto.Signer {
-				_, k, err := ed25519.GenerateKey(rand.Reader)
+				k, err := testpki.NewKey(testpki.Ed25519)
 				if err != nil {
 					t.Fatal(err)
 				}
