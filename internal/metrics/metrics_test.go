@@ -46,7 +46,7 @@ func testRows() []renew.Status {
 			NotAfter: at(20 * 24 * time.Hour), RenewTime: at(-70 * 24 * time.Hour), LastFailure: at(-80 * 24 * time.Hour),
 			NextRenewal: at(-10 * 24 * time.Hour), NextReason: "1/3 of lifetime left", Due: true,
 			ServedChain: "incomplete", ServedCheckedAt: at(-70 * 24 * time.Hour),
-			HeldBy: "canary canary failed: order: 503",
+			HeldBy: "canary", HeldReason: "canary canary failed: order: 503; next retry at 12:10",
 		},
 		{
 			Name: "new", Domains: []string{"new.example.com"}, NextReason: "no certificate yet", Due: true,

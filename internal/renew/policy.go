@@ -110,6 +110,7 @@ func schedule(cert *config.Certificate, rec *store.Record, now time.Time) Plan {
 		return Plan{Due: !now.Before(at), At: at, Reason: why}
 	}
 	at, why := RenewAt(nb, na, 0)
+	at = Spread(cert, rec, at)
 	if start, end, sel, ok := ariWindow(rec.ARI); ok {
 		at = sel
 		why = fmt.Sprintf("ARI window %s–%s (selected %s)", start.Format(time.RFC3339), end.Format(time.RFC3339), sel.Format(time.RFC3339))

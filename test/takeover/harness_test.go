@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // What follows is the part of test/e2e's harness these tests need.
@@ -139,9 +141,7 @@ func startChallTestSrv(dir string) (func(), error) {
 
 // httpsClient trusts the test CA that signed Pebble's HTTPS certificate.
 func httpsClient() *http.Client {
-	pool := x509.NewCertPool()
-	pool.AddCert(env.tls.cert)
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testpki.Pool(env.tls.root)}}}
 }
 
 // pebble is one running Pebble.

@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // env is what TestMain prepares for every test.
@@ -67,11 +69,9 @@ func setup(m *testing.M) (int, error) {
 			return 0, fmt.Errorf("build %s: %w", pkg, err)
 		}
 	}
-	if env.tls, err = newTestCA("renewd takeover TLS CA"); err != nil {
-		return 0, err
-	}
+	env.tls = newTestCA("renewd takeover TLS CA")
 	env.tlsCAFile = filepath.Join(dir, "tls-ca.pem")
-	if err := os.WriteFile(env.tlsCAFile, env.tls.certPEM, 0o644); err != nil {
+	if err := os.WriteFile(env.tlsCAFile, testpki.PEM(env.tls.root), 0o644); err != nil {
 		return 0, err
 	}
 	stop, err := startChallTestSrv(dir)
