@@ -9,7 +9,7 @@ import (
 	"github.com/renewd/renewd/internal/store"
 )
 
-// Snapshot is what state.json said about every certificate at one moment.
+// Snapshot is what the records said about every certificate at one moment.
 type Snapshot struct {
 	// At is when Records were read. For the snapshot before a run it is
 	// the At of the previous run's after-snapshot: the last time anyone
@@ -19,7 +19,7 @@ type Snapshot struct {
 	// while one that entered its last days while renewd was down is still
 	// announced.
 	At time.Time
-	// Records are state.json's certificates by name; nil means none.
+	// Records are the certificates' records by name; nil means none.
 	Records map[string]*store.Record
 }
 
