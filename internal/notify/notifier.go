@@ -226,7 +226,7 @@ func memo(e Event) (topic, string) {
 		return topic{e.Certificate, "canary"}, strings.Join(e.Held, ",")
 	case ChainRepaired:
 		return topic{e.Certificate, "repaired"}, e.At.UTC().Format(time.RFC3339)
-	case CanaryBypassed: // every attempt that went ahead is news
+	case CanaryBypassed: // changes only sends the start of a bypass
 		return topic{e.Certificate, "bypass"}, e.At.UTC().Format(time.RFC3339)
 	case Expiring:
 		na := ""
