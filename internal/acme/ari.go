@@ -118,7 +118,7 @@ func (c *Client) RenewalInfo(ctx context.Context, leaf *x509.Certificate) (*Rene
 
 // explanationURL returns the CA's explanation URL if it is an http(s) URL
 // of reasonable length, otherwise "": it is shown to people on a terminal
-// and kept in state.json, and url.Parse refuses control characters.
+// and kept in the records, and url.Parse refuses control characters.
 func explanationURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || len(s) > 2048 || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

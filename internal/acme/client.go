@@ -164,7 +164,7 @@ func (c *Client) account(ctx context.Context, hint *retryHint) (*account, error)
 // and the provider's credentials in the process environment, see
 // remember), and every other secret renewd knows of: a provider's error
 // may quote them, and the error goes to
-// logs, state.json and notifications. It still unwraps to lego's errors.
+// logs, the records and notifications. It still unwraps to lego's errors.
 // Summary gives its cause on one line, masked alike.
 //
 // When the CA answers that it does not know the stored account
