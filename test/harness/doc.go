@@ -1,9 +1,10 @@
 // Package harness runs the real components renewd's end-to-end tests and
-// its benchmark need, on loopback: free ports, helper processes with their
-// logs, Pebble and pebble-challtestsrv, nginx with a prefix of its own, an
-// HTTPS client trusting the test CA, and a counting, rate-checking,
-// rewriting proxy in front of Pebble. test/e2e wraps it in its own helper
-// names; test/bench uses it directly.
+// its benchmark need, on loopback: the binaries built once, free ports,
+// helper processes with their logs, Pebble and pebble-challtestsrv, nginx
+// with a prefix of its own, an HTTPS client trusting the test CA, and a
+// counting, rate-checking, rewriting proxy in front of Pebble. test/e2e
+// wraps it in its own helper names; test/takeover, test/clients and
+// test/bench use it directly.
 //
 // Functions that can fail take a TB and stop the test (or the benchmark)
 // through it, registering what they start for cleanup, so neither caller

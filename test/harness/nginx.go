@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -21,10 +22,21 @@ func NginxBinary() string {
 	return ""
 }
 
+// MustNginxBinary is NginxBinary, stopping t when there is none: a test
+// of renewd with nginx is not run without one.
+func MustNginxBinary(t TB) string {
+	t.Helper()
+	bin := NginxBinary()
+	if bin == "" {
+		t.Fatalf("nginx not found: install Debian's nginx (scripts/deps.sh, or apt-get install nginx-light)")
+	}
+	return bin
+}
+
 // Nginx is a real nginx with its own prefix, configuration and pid file,
 // as a test (or a user) configures it: Servers holds the server blocks,
 // Extra more lines inside http {} (a broken include, say). Change them and
-// call WriteConf (and reload) to change what it serves.
+// call WriteConf, or Reload, to change what it serves.
 type Nginx struct {
 	t       TB
 	Bin     string
@@ -32,22 +44,34 @@ type Nginx struct {
 	Conf    string
 	Servers []string
 	Extra   string
+	// WorkerConnections is the events {} limit; 0 means 64. A test that
+	// connects to many servers at once raises it.
+	WorkerConnections int
 }
 
 // NewNginx prepares an nginx under a new directory of t's; nothing runs
 // until Start.
 func NewNginx(t TB) *Nginx {
 	t.Helper()
-	bin := NginxBinary()
+	return NewNginxAt(t, "", t.TempDir(), "")
+}
+
+// NewNginxAt prepares an nginx laid out the way a test's scene needs it:
+// bin is the binary ("" for Debian's nginx; a panel's own path to it, say),
+// prefix holds the pid file, logs and temporary files, conf is the main
+// file ("" for prefix/nginx.conf). Nothing runs until Start.
+func NewNginxAt(t TB, bin, prefix, conf string) *Nginx {
+	t.Helper()
 	if bin == "" {
-		t.Fatalf("nginx not found: install Debian's nginx (scripts/deps.sh, or apt-get install nginx-light)")
+		bin = MustNginxBinary(t)
 	}
-	n := &Nginx{t: t, Bin: bin, Prefix: t.TempDir()}
-	n.Conf = filepath.Join(n.Prefix, "nginx.conf")
-	if err := os.MkdirAll(filepath.Join(n.Prefix, "tmp"), 0o755); err != nil {
+	if conf == "" {
+		conf = filepath.Join(prefix, "nginx.conf")
+	}
+	if err := os.MkdirAll(filepath.Join(prefix, "tmp"), 0o755); err != nil {
 		t.Fatalf("%v", err)
 	}
-	return n
+	return &Nginx{t: t, Bin: bin, Prefix: prefix, Conf: conf}
 }
 
 // WebrootServer is a plain-HTTP server block answering ACME challenges
@@ -79,11 +103,15 @@ func (n *Nginx) WriteConf() {
 	if os.Geteuid() == 0 {
 		user = "user root;" // workers must read TempDir directories (0700)
 	}
+	conns := n.WorkerConnections
+	if conns == 0 {
+		conns = 64
+	}
 	conf := fmt.Sprintf(`%s
 worker_processes 1;
 pid %[2]s/nginx.pid;
 error_log %[2]s/error.log info;
-events { worker_connections 64; }
+events { worker_connections %[5]d; }
 http {
   access_log %[2]s/access.log;
   client_body_temp_path %[2]s/tmp/body; proxy_temp_path %[2]s/tmp/proxy;
@@ -91,7 +119,10 @@ http {
 %[3]s
 %[4]s
 }
-`, user, n.Prefix, n.Extra, strings.Join(n.Servers, "\n"))
+`, user, n.Prefix, n.Extra, strings.Join(n.Servers, "\n"), conns)
+	if err := os.MkdirAll(filepath.Dir(n.Conf), 0o755); err != nil {
+		n.t.Fatalf("%v", err)
+	}
 	if err := os.WriteFile(n.Conf, []byte(conf), 0o644); err != nil {
 		n.t.Fatalf("%v", err)
 	}
@@ -103,19 +134,49 @@ func (n *Nginx) Argv(extra ...string) []string {
 	return append([]string{n.Bin, "-p", n.Prefix, "-c", n.Conf}, extra...)
 }
 
+// YAMLArgv renders argv as a YAML flow list, the form renewd.yaml takes
+// a command line in.
+func YAMLArgv(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = strconv.Quote(a)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
 // Start writes the configuration, runs nginx (it daemonizes, as under
-// systemd) and waits for port to accept connections. It is stopped when
-// the test ends.
-func (n *Nginx) Start(port int) {
+// systemd) and waits for every one of ports to accept connections. It is
+// stopped when the test ends.
+func (n *Nginx) Start(ports ...int) {
 	n.t.Helper()
 	n.WriteConf()
 	if out, err := exec.Command(n.Bin, n.Argv()[1:]...).CombinedOutput(); err != nil {
 		n.t.Fatalf("start nginx: %v\n%s", err, out)
 	}
 	n.t.Cleanup(n.Stop)
-	if err := WaitFor("nginx", 20*time.Second, func() error { return Dial(port) }); err != nil {
-		data, _ := os.ReadFile(filepath.Join(n.Prefix, "error.log"))
-		n.t.Fatalf("%v\n%s", err, data)
+	n.WaitPorts(ports...)
+}
+
+// Reload writes the configuration, reloads nginx and waits for every one
+// of ports (new servers, say) to accept connections.
+func (n *Nginx) Reload(ports ...int) {
+	n.t.Helper()
+	n.WriteConf()
+	if out, err := exec.Command(n.Bin, n.Argv("-s", "reload")[1:]...).CombinedOutput(); err != nil {
+		n.t.Fatalf("reload nginx: %v\n%s", err, out)
+	}
+	n.WaitPorts(ports...)
+}
+
+// WaitPorts waits for nginx to accept connections on every one of ports,
+// stopping the test with nginx's error log when one does not.
+func (n *Nginx) WaitPorts(ports ...int) {
+	n.t.Helper()
+	for _, port := range ports {
+		if err := WaitFor(fmt.Sprintf("nginx on port %d", port), 20*time.Second, func() error { return Dial(port) }); err != nil {
+			data, _ := os.ReadFile(filepath.Join(n.Prefix, "error.log"))
+			n.t.Fatalf("%v\n%s", err, data)
+		}
 	}
 }
 

@@ -1,7 +1,10 @@
 package harness
 
 import (
+	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -173,6 +176,39 @@ func StartPebble(t TB, o PebbleOptions) *Pebble {
 		t.Fatalf("%v", err)
 	}
 	return pb
+}
+
+// Orders counts the orders Pebble accepted so far, from its log: a test
+// proves that a step placed no order, or exactly one.
+func (pb *Pebble) Orders(t TB) int {
+	t.Helper()
+	data, err := os.ReadFile(pb.Proc.Log)
+	if err != nil {
+		t.Fatalf("pebble log: %v", err)
+	}
+	return strings.Count(string(data), "Added order")
+}
+
+// SetRenewalInfo makes Pebble answer ariResponse, verbatim, to
+// renewalInfo requests for leaf (POST /set-renewal-info/ on the management
+// API).
+func (pb *Pebble) SetRenewalInfo(t TB, leaf *x509.Certificate, ariResponse string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]string{
+		"Certificate": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})),
+		"ARIResponse": ariResponse,
+	})
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	resp, err := pb.tls.Client().Post(pb.MgmtURL+"/set-renewal-info/", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("set-renewal-info: %v", err)
+	}
+	defer resp.Body.Close()
+	if msg, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK {
+		t.Fatalf("set-renewal-info: %d %s", resp.StatusCode, msg)
+	}
 }
 
 // Get fetches a path from Pebble's management API.
