@@ -2,17 +2,16 @@ package deploy
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"math/big"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // dualServer is a TLS server holding an ECDSA and an RSA certificate for
@@ -77,30 +76,12 @@ func (s *dualServer) sentLog() []sentCert {
 	return slices.Clone(s.sent)
 }
 
-// rsaPair is an RSA 2048 leaf for names issued by the test intermediate,
-// as a tls.Certificate with the chain.
-func (p *testPKI) rsaPair(t *testing.T, serial int64, names ...string) *tls.Certificate {
+// tlsPair issues a leaf for names with a key of type kt under the test
+// intermediate, as a tls.Certificate with the chain.
+func (p *testPKI) tlsPair(t *testing.T, serial int64, kt testpki.KeyType, names ...string) *tls.Certificate {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := sign(t, &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: leafNotBefore, NotAfter: leafNotAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}, p.inter, &key.PublicKey, p.interKey)
-	return &tls.Certificate{Certificate: [][]byte{leaf.Raw, p.inter.Raw}, PrivateKey: key, Leaf: leaf}
-}
-
-// ecdsaPair is l as a tls.Certificate with the chain.
-func ecdsaPair(t *testing.T, l testLeaf) *tls.Certificate {
-	t.Helper()
-	c, err := tls.X509KeyPair(l.files.Fullchain, l.files.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &c
+	c := p.issue(t, serial, names, testpki.Key(kt))
+	return &tls.Certificate{Certificate: [][]byte{c.Cert.Raw, p.inter.Cert.Raw}, PrivateKey: c.Key, Leaf: c.Cert}
 }
 
 // TestTLSProberAsksForDeployedKey: a server holding an ECDSA and an RSA
@@ -112,8 +93,8 @@ func ecdsaPair(t *testing.T, l testLeaf) *tls.Certificate {
 // serves.
 func TestTLSProberAsksForDeployedKey(t *testing.T) {
 	pki := newPKI(t)
-	ec := ecdsaPair(t, pki.leaf(t, 0xec, "a.example.com"))
-	rs := pki.rsaPair(t, 0x25a, "a.example.com")
+	ec := pki.tlsPair(t, 0xec, testpki.ECDSAP256, "a.example.com")
+	rs := pki.tlsPair(t, 0x25a, testpki.RSA2048, "a.example.com")
 	tests := []struct {
 		desc       string
 		maxVersion uint16
@@ -146,7 +127,7 @@ func TestTLSProberAsksForDeployedKey(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Probe: %v", err)
 			}
-			if len(got) != 2 || got[0].SerialNumber.Cmp(tt.want.Leaf.SerialNumber) != 0 || !got[1].Equal(pki.inter) {
+			if len(got) != 2 || got[0].SerialNumber.Cmp(tt.want.Leaf.SerialNumber) != 0 || !got[1].Equal(pki.inter.Cert) {
 				t.Fatalf("Probe returned %s, want leaf %x and the intermediate", serials(got), tt.want.Leaf.SerialNumber)
 			}
 			sent := srv.sentLog()
