@@ -29,8 +29,8 @@ type Prober interface {
 
 // TLSProber is the real Prober. For an ECDSA or RSA key it makes the
 // handshakes of `renewd check` for that kind (check.FetchServed): TLS 1.3
-// offering only that kind's signature algorithms, and, if the server
-// refuses it, TLS 1.2 offering only that kind's ECDHE cipher suites. It
+// offering only that kind's signature algorithms, and, if that gets no
+// certificate (the server refuses TLS 1.3 or has none of that kind), TLS 1.2 offering only that kind's ECDHE cipher suites. It
 // asks for the highest version first, as a default client would.
 type TLSProber struct{}
 
@@ -73,7 +73,8 @@ func (TLSProber) Probe(ctx context.Context, addr, sni string, key x509.PublicKey
 	return nil, fmt.Errorf("no certificate sent (%s)", strings.Join(reasons, "; "))
 }
 
-// probeAny returns what a client offering everything Go's does is sent.
+// probeAny returns the certificates sent to a client that offers what Go's
+// default client offers, whatever the kind of key.
 func probeAny(ctx context.Context, addr, sni string) ([]*x509.Certificate, error) {
 	d := tls.Dialer{Config: &tls.Config{
 		ServerName: sni,
