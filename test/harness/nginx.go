@@ -90,10 +90,12 @@ func ProxyChallengesServer(port int, upstream string) string {
     location / { return 404; } }`, port, upstream)
 }
 
-// TLSServer is an HTTPS server block for names with the given files.
-func TLSServer(port int, names []string, fullchain, key string) string {
+// TLSServer is an HTTPS server block for names with the given files;
+// extra directives go into the same block (a second ssl_certificate and
+// ssl_certificate_key, for one of another key type; ssl_protocols).
+func TLSServer(port int, names []string, fullchain, key string, extra ...string) string {
 	return fmt.Sprintf(`server { listen 127.0.0.1:%d ssl; server_name %s;
-    ssl_certificate %s; ssl_certificate_key %s; return 200 "ok\n"; }`, port, strings.Join(names, " "), fullchain, key)
+    ssl_certificate %s; ssl_certificate_key %s; %s return 200 "ok\n"; }`, port, strings.Join(names, " "), fullchain, key, strings.Join(extra, " "))
 }
 
 // WriteConf writes nginx.conf from Servers and Extra.
