@@ -68,8 +68,13 @@ func ProxyChallengesServer(port int, upstream string) string {
 
 // TLSServer is an HTTPS server block for names with the given files.
 func TLSServer(port int, names []string, fullchain, key string) string {
-	return fmt.Sprintf(`server { listen 127.0.0.1:%d ssl; server_name %s;
-    ssl_certificate %s; ssl_certificate_key %s; return 200 "ok\n"; }`, port, strings.Join(names, " "), fullchain, key)
+	return TLSServerAt(fmt.Sprintf("127.0.0.1:%d", port), names, fullchain, key)
+}
+
+// TLSServerAt is TLSServer listening on addr (host:port).
+func TLSServerAt(addr string, names []string, fullchain, key string) string {
+	return fmt.Sprintf(`server { listen %s ssl; server_name %s;
+    ssl_certificate %s; ssl_certificate_key %s; return 200 "ok\n"; }`, addr, strings.Join(names, " "), fullchain, key)
 }
 
 // WriteConf writes nginx.conf from Servers and Extra.
@@ -104,16 +109,29 @@ func (n *Nginx) Argv(extra ...string) []string {
 }
 
 // Start writes the configuration, runs nginx (it daemonizes, as under
-// systemd) and waits for port to accept connections. It is stopped when
-// the test ends.
+// systemd) and waits for port to accept connections on 127.0.0.1. It is
+// stopped when the test ends.
 func (n *Nginx) Start(port int) {
+	n.t.Helper()
+	n.StartAt(fmt.Sprintf("127.0.0.1:%d", port))
+}
+
+// StartAt is Start waiting for addr (host:port) instead.
+func (n *Nginx) StartAt(addr string) {
 	n.t.Helper()
 	n.WriteConf()
 	if out, err := exec.Command(n.Bin, n.Argv()[1:]...).CombinedOutput(); err != nil {
 		n.t.Fatalf("start nginx: %v\n%s", err, out)
 	}
 	n.t.Cleanup(n.Stop)
-	if err := WaitFor("nginx", 20*time.Second, func() error { return Dial(port) }); err != nil {
+	err := WaitFor("nginx on "+addr, 20*time.Second, func() error {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	if err != nil {
 		data, _ := os.ReadFile(filepath.Join(n.Prefix, "error.log"))
 		n.t.Fatalf("%v\n%s", err, data)
 	}
