@@ -52,7 +52,7 @@ func report(r *Result) string {
 	p("make bench BENCH_N=\"10\" BENCH_ARGS=\"-scale 200 -storm 50\"   # smaller")
 	p("make bench BENCH_ARGS=\"-scale 5000 -plan-certs 50000\"       # larger")
 	p("make bench BENCH_BEFORE=<git ref>            # another \"before\"; BENCH_BEFORE= for none")
-	p("make bench BENCH_N= BENCH_BEFORE= BENCH_ARGS=\"-only cluster\"   # one part again, merged into benchmarks.json")
+	p("make bench BENCH_BEFORE= BENCH_ARGS=\"-only cluster\"   # one part again, merged into benchmarks.json")
 	p("go run -tags bench ./test/bench -render docs/benchmarks.json   # rewrite this page from the JSON")
 	p("```")
 	return b.String()
