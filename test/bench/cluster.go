@@ -59,7 +59,8 @@ type ClusterRun struct {
 	Renewed      int                `json:"renewed"`
 	Handshakes   int                `json:"handshakes"`
 	// DaemonCPUS is each node's `renewd run` CPU from the start of the
-	// renewal until every node served the new chains.
+	// renewal until `renew --now` returned (and every node served the new
+	// chains, or the watch gave up); PebbleCPUS Pebble's.
 	DaemonCPUS map[string]float64 `json:"daemon_cpu_s"`
 	PebbleCPUS float64            `json:"pebble_cpu_s"`
 	Error      string             `json:"error,omitempty"`
@@ -167,8 +168,11 @@ cluster:
 	nodes[2].start(o.bin)
 	waitAlive(nodes[0], o.bin, 3)
 	old, err := w.waitSame(30 * time.Minute)
+	if err == nil {
+		err = waitAtRest(nodes[0], 30*time.Minute)
+	}
 	r.IssueS, r.IssueOrders = time.Since(start).Seconds(), p.Stats().Orders
-	logf("  issued: every node serves all %d certificates after %.1f s, %d orders", n, r.IssueS, r.IssueOrders)
+	logf("  issued: every node serves all %d certificates, and the leader's passes are over, after %.1f s; %d orders", n, r.IssueS, r.IssueOrders)
 	if err != nil {
 		r.Error = fmt.Sprintf("first issuance: %v", err)
 		return r
@@ -272,6 +276,32 @@ func (n *benchNode) start(bin string) {
 		fatalf("%s: %v", n.name, err)
 	}
 	atExit(func() { n.d.Terminate(60 * time.Second) })
+}
+
+// atRestQuiet is how long the leader's log must stay unchanged, after its
+// first pass, for the cluster to count as at rest.
+const atRestQuiet = 3 * time.Second
+
+// waitAtRest waits until leader's startup pass is done and its log has
+// not grown for atRestQuiet: a renewal asked earlier would wait for the
+// startup pass (its deploys are still being proven when every node
+// already serves the new chains), and becoming the leader asks for one
+// more pass, which runs right after it.
+func waitAtRest(leader *benchNode, within time.Duration) error {
+	logFile := filepath.Join(leader.dir, "run.log")
+	size, since := int64(-1), time.Now()
+	return harness.WaitFor("the leader at rest", within, func() error {
+		if !strings.Contains(readFile(logFile), "renewal pass done") {
+			return errors.New("startup pass not done")
+		}
+		if now := fileSize(logFile); now != size {
+			size, since = now, time.Now()
+		}
+		if time.Since(since) < atRestQuiet {
+			return errors.New("still logging")
+		}
+		return nil
+	})
 }
 
 // clusterStatus is what the run reads of `renewd cluster status --json`.

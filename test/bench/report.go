@@ -585,7 +585,7 @@ func reportCluster(p printer, r *Result) {
 		}
 		p("| … each node's last new chain served | %s |", strings.Join(last, ", "))
 		p("| certificates served new, with the same leaf, on all three nodes | %d / %d |", c.Renewed, c.N)
-		p("| CPU of each node's `renewd run` until then | %s |", strings.Join(cpu, ", "))
+		p("| CPU of each node's `renewd run` until `renew --now` returned | %s |", strings.Join(cpu, ", "))
 		p("| Pebble CPU until then | %s |", secs(c.PebbleCPUS))
 		p("| TLS handshakes made to watch the nodes | %d |", c.Handshakes)
 		p("| `renew --now` said | %s |", orDash(c.Summary))
