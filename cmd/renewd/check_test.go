@@ -189,7 +189,7 @@ func TestCheckExitCodes(t *testing.T) {
 			[]string{"FAIL serial    the server sends serial 2002, not the expected 1001", "overall: FAIL (2 of 3 endpoints failed)"}},
 		{"warnings pass", []string{"--config", s.config, "check", "--warn-days", "100", "shop"}, 0, []string{"WARN validity", "=> PASS (with warnings)"}},
 		{"warnings fail with --strict", []string{"--config", s.config, "check", "--warn-days", "100", "--strict", "shop"}, 1, []string{"=> FAIL (strict: warnings fail)"}},
-		{"unknown flag", []string{"--config", s.config, "check", "--bogus"}, 2, []string{"flag provided but not defined: -bogus"}},
+		{"unknown flag", []string{"--config", s.config, "check", "--bogus"}, 2, []string{"flag provided but not defined: --bogus"}},
 		{"negative warn days", []string{"--config", s.config, "check", "--warn-days", "-1"}, 2, []string{"--warn-days -1: use 0 or more days"}},
 		{"bad port", []string{"--config", s.config, "check", "shop.example.com:https"}, 2, []string{`port "https" is not a number`}},
 		{"mistyped name", []string{"--config", s.config, "check", "shopp"}, 2, []string{`no certificate named "shopp"`, "(configured: shop)"}},

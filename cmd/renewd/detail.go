@@ -28,12 +28,19 @@ func printDetail(w io.Writer, c *config.Certificate, r renew.Status, liveDir str
 	line("challenge", "%s", describeChallenge(c))
 	if r.NotAfter != nil {
 		line("certificate", "serial %s from %s", r.Serial, r.Issuer)
-		line("valid", "%s to %s (%s)", stamp(r.NotBefore), stamp(r.NotAfter), daysLeft(r.DaysLeft))
+		line("valid", "%s to %s (%s)", stamp(r.NotBefore), stamp(r.NotAfter), timeLeft(r))
 		live := liveDir + " -> " + r.Version
 		if c.Deploy.Enabled() && r.DeployedVersion != r.Version {
 			live += fmt.Sprintf(" (deployed: %s)", or(r.DeployedVersion, "none yet"))
 		}
 		line("live", "%s", live)
+		for i, fix := range r.Repaired {
+			k := ""
+			if i == 0 {
+				k = "chain repaired"
+			}
+			line(k, "%s", fix)
+		}
 	} else {
 		line("certificate", "none yet")
 	}
@@ -116,16 +123,18 @@ func stamp(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func daysLeft(d *int) string {
+// timeLeft says the time left in units that suit the lifetime ("23 hours
+// left" for a 24-hour certificate), and whether renewd warns about it.
+func timeLeft(r renew.Status) string {
 	switch {
-	case d == nil:
+	case r.TimeLeft == "":
 		return "-"
-	case *d < 0:
-		return "EXPIRED"
-	case *d == 1:
-		return "1 day left"
+	case strings.HasPrefix(r.TimeLeft, "expired"):
+		return "EXPIRED: " + strings.TrimPrefix(r.TimeLeft, "expired ")
+	case r.Expiring:
+		return r.TimeLeft + " left: EXPIRING SOON"
 	}
-	return fmt.Sprintf("%d days left", *d)
+	return r.TimeLeft + " left"
 }
 
 func or(s, def string) string {

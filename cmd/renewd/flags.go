@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 )
@@ -99,11 +100,24 @@ func mainUsage() string {
 // commands). Mistakes print the usage line on out (stderr).
 func newFlagSet(name string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs.SetOutput(gnuFlags{out})
 	// The flag package calls Usage for --help too, which goes to stdout:
 	// flagError and printUsage print the usage line for mistakes.
 	fs.Usage = func() {}
 	return fs
+}
+
+// gnuFlags writes the flag package's mistakes the way renewd spells its
+// flags: "flag provided but not defined: --sooner", not "-sooner".
+type gnuFlags struct{ w io.Writer }
+
+var flagNameInError = regexp.MustCompile(`(defined: |for flag |for |argument: )-([A-Za-z][A-Za-z0-9_-]+)`)
+
+func (g gnuFlags) Write(p []byte) (int, error) {
+	if _, err := g.w.Write(flagNameInError.ReplaceAll(p, []byte("$1--$2"))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // printUsage prints the usage line of fs's command for a mistake, on the

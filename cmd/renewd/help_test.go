@@ -64,7 +64,7 @@ func TestUsageMistakes(t *testing.T) {
 		stderr []string
 	}{
 		{desc: "unknown flag of a command", args: []string{"renew", "--sooner"},
-			stderr: []string{"flag provided but not defined: -sooner", "usage: renewd [--config PATH] [--log-level LEVEL] renew"}},
+			stderr: []string{"flag provided but not defined: --sooner", "usage: renewd [--config PATH] [--log-level LEVEL] renew"}},
 		{desc: "bad --log-level for status, which logs nothing", args: []string{"--log-level", "loud", "status"},
 			stderr: []string{`--log-level "loud": use debug, info, warn or error`}},
 		{desc: "bad --log-level for version", args: []string{"--log-level", "verbose", "version"}, stderr: []string{"--log-level"}},

@@ -14,6 +14,7 @@ import (
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/importer"
 	"github.com/renewd/renewd/internal/nginxconf"
+	"github.com/renewd/renewd/internal/store"
 )
 
 const importUsage = "usage: renewd import certbot|acme.sh|baota [DIR] [--apply] [--json]"
@@ -67,6 +68,9 @@ func cmdImport(ctx context.Context, g globals, args []string, stdout, stderr io.
 	}
 	if err != nil {
 		return err
+	}
+	if errors.Is(applyErr, store.ErrLocked) {
+		return fail(exitLocked, "another renewal is still running after %s; nothing was imported; try again later", importLockWait)
 	}
 	if applyErr != nil {
 		return fail(exitFailed, "%v", applyErr)

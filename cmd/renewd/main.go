@@ -63,7 +63,7 @@ type globals struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var g globals
 	fs := flag.NewFlagSet("renewd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(gnuFlags{stderr})
 	fs.StringVar(&g.configPath, "config", "", "path to renewd.yaml")
 	fs.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (default: info for run, warn otherwise)")
 	fs.Usage = func() {} // printed below: to stdout for --help, stderr for mistakes

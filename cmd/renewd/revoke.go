@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/renewd/renewd/internal/acme"
@@ -36,7 +37,7 @@ func reasonNames() []string {
 // them until the next renewal replaces them.
 func cmdRevoke(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("revoke", stderr)
-	reason := fs.String("reason", "unspecified", "why: "+fmt.Sprint(reasonNames()))
+	reason := fs.String("reason", "unspecified", "the `REASON` given to the CA: one of "+strings.Join(reasonNames(), ", "))
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for a renewal another renewd process is running")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {

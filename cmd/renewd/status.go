@@ -94,6 +94,9 @@ func printStatus(w io.Writer, rows []renew.Status) {
 		case "incomplete":
 			served = "INCOMPLETE"
 		}
+		if len(r.Repaired) > 0 {
+			served += " (CA chain repaired)" // status NAME says what was fixed
+		}
 		lastErr := firstLine(secret.Mask(r.LastError)) // a record of an older renewd may hold a secret
 		if r.HeldBy != "" {
 			lastErr = "held: " + firstLine(r.HeldReason)

@@ -42,6 +42,29 @@ func TestLeaderKilled(t *testing.T) {
 			}
 
 			renew := n3.cliAsync("renew", "--now")
+			// Pebble reuses a valid authorization for about one order in a
+			// hundred even with PEBBLE_AUTHZREUSE=0; such an order presents
+			// no challenge, so acme-presented is never reached. Take that
+			// renewal as the new baseline and ask again (at most twice).
+			extra := 0
+			for point == "acme-presented" && extra < 2 {
+				select {
+				case <-n1.d.done:
+				case res := <-renew:
+					if res.code != 0 {
+						t.Fatalf("renew --now finished before n1 died: %s", res)
+					}
+					extra++
+					t.Logf("n1 presented no challenge (Pebble reused an authorization); renewing again (%d)", extra)
+					mon.finish()
+					old = c.waitServing(converge, c.nodes...)["site"]
+					oldVersion = c.live("site")
+					mon = c.monitor("site")
+					renew = n3.cliAsync("renew", "--now")
+					continue
+				}
+				break
+			}
 			n1.waitKilled(60 * time.Second)
 			killed := time.Now()
 			c.waitLeader(takeover+5*time.Second, "n2")
@@ -66,10 +89,10 @@ func TestLeaderKilled(t *testing.T) {
 			c.waitServing(converge, c.nodes...)
 			c.checkSwitch(mon.finish(), old, fresh)
 
-			if got := c.ca.orders(); got != 3 {
-				t.Errorf("%d orders; want 3: the first issuance, the one the kill spent, the new leader's", got)
+			if got := c.ca.orders(); got != 3+extra {
+				t.Errorf("%d orders; want %d: the first issuance, %d renewal(s) that reused an authorization, the one the kill spent, the new leader's", got, 3+extra, extra)
 			}
-			if v := c.versions("site"); len(v) != 2 || v[0] != oldVersion {
+			if v := c.versions("site"); len(v) != 2+extra || v[len(v)-2] != oldVersion {
 				t.Errorf("versions in etcd %v; want %s and exactly one new one", v, oldVersion)
 			}
 			if left := c.keys("tokens/", "acks/"); len(left) != 0 {
