@@ -65,7 +65,7 @@ func tlsConfig(e config.Etcd) (*tls.Config, error) {
 	if e.TLS.Cert != "" {
 		pair, err := tls.LoadX509KeyPair(e.TLS.Cert, e.TLS.Key)
 		if err != nil {
-			return nil, fmt.Errorf("cluster.etcd.tls: client certificate: %w", err)
+			return nil, fmt.Errorf("cluster.etcd.tls.cert %s and cluster.etcd.tls.key %s are not a certificate and its key: %w", e.TLS.Cert, e.TLS.Key, err)
 		}
 		c.Certificates = []tls.Certificate{pair}
 	}
