@@ -1,6 +1,10 @@
 package cluster
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +96,98 @@ func TestTLSConfig(t *testing.T) {
 			for _, w := range tt.want {
 				if err == nil || !strings.Contains(err.Error(), w) {
 					t.Errorf("error %v; want it to say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// tlsServer is a TLS endpoint that requires client certificates signed by
+// clientCA, as etcd with --client-cert-auth does; it answers a connection
+// it accepted with one byte.
+func tlsServer(t *testing.T, server, clientCA *testpki.Cert) string {
+	t.Helper()
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{server.Cert.Raw}, PrivateKey: server.Key}},
+		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: testpki.Pool(clientCA),
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				if c.(*tls.Conn).Handshake() == nil {
+					_, _ = c.Write([]byte{0})
+					_, _ = io.ReadAll(c)
+				}
+			}()
+		}
+	}()
+	return "https://" + l.Addr().String()
+}
+
+// TestDiagnoseTLS: when etcd does not answer over TLS, the error names the
+// setting and the file at fault.
+func TestDiagnoseTLS(t *testing.T) {
+	dir := t.TempDir()
+	b := testpki.New(t, time.Now())
+	serverCA, clientCA, strangers := b.Root(testpki.CN("etcd server CA")), b.Root(testpki.CN("etcd client CA")), b.Root(testpki.CN("another CA"))
+	server := b.Issue(serverCA, testpki.IPs(testpki.IP("127.0.0.1")))
+	clientAuth := testpki.ExtKeyUsage(x509.ExtKeyUsageClientAuth)
+	good, stranger := b.Issue(clientCA, testpki.Names("web1"), clientAuth), b.Issue(strangers, testpki.Names("web1"), clientAuth)
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	files := config.EtcdTLS{CA: write("ca.pem", testpki.PEM(serverCA)), Cert: write("client.pem", testpki.PEM(good)), Key: write("client-key.pem", good.KeyPEM())}
+	wrongCA := write("wrong-ca.pem", testpki.PEM(clientCA))
+	strangerCert, strangerKey := write("stranger.pem", testpki.PEM(stranger)), write("stranger-key.pem", stranger.KeyPEM())
+	ep := tlsServer(t, server, clientCA)
+	dead := "https://" + freeURL(t).Host
+
+	tests := []struct {
+		desc     string
+		endpoint string
+		tls      config.EtcdTLS
+		want     []string // nil: no TLS fault found
+	}{
+		{desc: "all right", endpoint: ep, tls: files},
+		{desc: "wrong CA", endpoint: ep, tls: config.EtcdTLS{CA: wrongCA, Cert: files.Cert, Key: files.Key},
+			want: []string{"etcd " + ep + ": cluster.etcd.tls.ca " + wrongCA + " does not verify its certificate", "unknown authority"}},
+		{desc: "system roots", endpoint: ep, tls: config.EtcdTLS{Cert: files.Cert, Key: files.Key},
+			want: []string{"the system's roots do not verify its certificate", "set cluster.etcd.tls.ca"}},
+		{desc: "client certificate of another CA", endpoint: ep, tls: config.EtcdTLS{CA: files.CA, Cert: strangerCert, Key: strangerKey},
+			want: []string{"etcd " + ep + " refused this node's client certificate cluster.etcd.tls.cert " + strangerCert, "remote error: tls"}},
+		{desc: "no client certificate", endpoint: ep, tls: config.EtcdTLS{CA: files.CA},
+			want: []string{"it may require a client certificate: set cluster.etcd.tls.cert and cluster.etcd.tls.key"}},
+		{desc: "nothing listens", endpoint: dead, tls: files},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			e := config.Etcd{Endpoints: []string{tt.endpoint}, TLS: tt.tls, DialTimeout: 5 * time.Second}
+			c, err := tlsConfig(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = diagnoseTLS(context.Background(), tt.endpoint, e, c)
+			if tt.want == nil && err != nil {
+				t.Errorf("diagnosis %v; want none", err)
+			}
+			for _, w := range tt.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("diagnosis %v; want it to say %q", err, w)
 				}
 			}
 		})
