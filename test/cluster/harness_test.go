@@ -71,6 +71,7 @@ type node struct {
 	// What the next start uses; a scenario changes them first.
 	endpoints []string
 	etcdTLS   string // the cluster.etcd.tls flow mapping; "" for none
+	extra     string // more top-level settings (metrics, notify)
 	keyFile   string
 	bin       string
 	env       []string
@@ -209,6 +210,7 @@ cluster:
   deploy_timeout: %s
 `, n.storage, c.ca.dirURL, env.tlsCAFile, env.pebble.rootFile, yamlList(n.ng.argv("-t")), yamlList(n.ng.argv("-s", "reload")),
 		n.addr(), n.name, yamlList(n.endpoints), dialTimeout, n.etcdTLSSetting(), c.prefix, n.keyFile, leaseTTL, deployTimeout)
+	cfg += n.extra
 	if err := os.WriteFile(n.config, []byte(cfg), 0o644); err != nil {
 		c.t.Fatal(err)
 	}
