@@ -65,9 +65,9 @@ func runFixture(t *testing.T) ([]*Block, *fixture) {
 	// nginx was started before the key was swapped: it still serves the
 	// matching pair, and sends the wrong-order file as it is.
 	served := map[string][][]byte{
-		"leaf.example.com": {lo.cert.Raw}, "order.example.com": {or.cert.Raw, p.inter.Raw, p.inter2.Raw},
-		"mismatch.example.com": {mm.cert.Raw, p.inter.Raw}, "good.example.com": {good.cert.Raw, p.inter.Raw},
-		"www.good.example.com": {good.cert.Raw, p.inter.Raw},
+		"leaf.example.com": {lo.cert.Raw}, "order.example.com": {or.cert.Raw, p.inter.Cert.Raw, p.inter2.Cert.Raw},
+		"mismatch.example.com": {mm.cert.Raw, p.inter.Cert.Raw}, "good.example.com": {good.cert.Raw, p.inter.Cert.Raw},
+		"www.good.example.com": {good.cert.Raw, p.inter.Cert.Raw},
 	}
 	opts := Options{
 		Check:   check.Options{Roots: p.roots, Now: testNow},

@@ -1,15 +1,11 @@
 package audit
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // testNow is the judging time of every test.
@@ -18,8 +14,7 @@ var testNow = time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)
 // pki is a root and an intermediate that issues leaves, and a second
 // intermediate under the first for longer chains.
 type pki struct {
-	root, inter, inter2 *x509.Certificate
-	interKey, inter2Key *ecdsa.PrivateKey
+	root, inter, inter2 *testpki.Cert
 	roots               *x509.CertPool
 }
 
@@ -30,48 +25,23 @@ type leaf struct {
 	fullchain, wrongOrder []byte
 }
 
-func genKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func create(t *testing.T, tmpl, parent *x509.Certificate, pub any, key *ecdsa.PrivateKey) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	rootKey, interKey, inter2Key := genKey(t), genKey(t), genKey(t)
-	ca := func(serial int64, cn string) *x509.Certificate {
-		return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: testNow.AddDate(-1, 0, 0), NotAfter: testNow.AddDate(5, 0, 0),
-			KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+	b := testpki.New(t, testNow)
+	ca := func(serial int64, cn string) []testpki.Option {
+		return []testpki.Option{testpki.CN(cn), testpki.Serial(serial), testpki.KeyUsage(x509.KeyUsageCertSign),
+			testpki.Validity(testNow.AddDate(-1, 0, 0), testNow.AddDate(5, 0, 0))}
 	}
-	rt := ca(1, "audit test root")
-	root := create(t, rt, rt, &rootKey.PublicKey, rootKey)
-	inter := create(t, ca(2, "audit test intermediate"), root, &interKey.PublicKey, rootKey)
-	inter2 := create(t, ca(3, "audit test intermediate 2"), inter, &inter2Key.PublicKey, interKey)
-	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	return &pki{root: root, inter: inter, inter2: inter2, interKey: interKey, inter2Key: inter2Key, roots: pool}
+	p := &pki{root: b.Root(ca(1, "audit test root")...)}
+	p.inter = b.Issue(p.root, ca(2, "audit test intermediate")...)
+	p.inter2 = b.Issue(p.inter, ca(3, "audit test intermediate 2")...)
+	p.roots = testpki.Pool(p.root)
+	return p
 }
 
 func (p *pki) leaf(t *testing.T, serial int64, names ...string) leaf {
 	t.Helper()
-	return p.issue(t, p.inter, p.interKey, serial, names)
+	return p.issue(t, p.inter, serial, names)
 }
 
 // deepLeaf is issued under inter2: its fullchain holds two intermediates,
@@ -79,30 +49,18 @@ func (p *pki) leaf(t *testing.T, serial int64, names ...string) leaf {
 // without complaint.
 func (p *pki) deepLeaf(t *testing.T, serial int64, names ...string) leaf {
 	t.Helper()
-	return p.issue(t, p.inter2, p.inter2Key, serial, names)
+	return p.issue(t, p.inter2, serial, names)
 }
 
-func (p *pki) issue(t *testing.T, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, serial int64, names []string) leaf {
+func (p *pki) issue(t *testing.T, parent *testpki.Cert, serial int64, names []string) leaf {
 	t.Helper()
-	k := genKey(t)
-	c := create(t, &x509.Certificate{SerialNumber: big.NewInt(serial), DNSNames: names,
-		NotBefore: testNow.AddDate(0, 0, -10), NotAfter: testNow.AddDate(0, 0, 80),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}},
-		parent, &k.PublicKey, parentKey)
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := leaf{cert: c, certPEM: pemOf(c), keyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})}
-	l.fullchain = append(append([]byte{}, l.certPEM...), pemOf(parent)...)
-	l.wrongOrder = append(append([]byte{}, pemOf(parent)...), l.certPEM...)
+	c := testpki.New(t, testNow).Issue(parent, testpki.Names(names...), testpki.Serial(serial),
+		testpki.Validity(testNow.AddDate(0, 0, -10), testNow.AddDate(0, 0, 80)))
+	l := leaf{cert: c.Cert, certPEM: testpki.PEM(c), keyPEM: c.KeyPEM(),
+		fullchain: testpki.PEM(c, parent), wrongOrder: testpki.PEM(parent, c)}
 	if parent == p.inter2 {
-		l.fullchain = append(l.fullchain, pemOf(p.inter)...)
-		l.wrongOrder = append(append(append([]byte{}, l.certPEM...), pemOf(p.inter)...), pemOf(p.inter2)...)
+		l.fullchain = testpki.PEM(c, p.inter2, p.inter)
+		l.wrongOrder = testpki.PEM(c, p.inter, p.inter2)
 	}
 	return l
-}
-
-func pemOf(c *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }

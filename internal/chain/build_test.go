@@ -3,8 +3,6 @@ package chain
 import (
 	"context"
 	"crypto"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // buildCase is one Build call against a fresh testPKI whose AIA URLs point
@@ -33,30 +33,30 @@ var bothInts = []string{"Test Intermediate 2", "Test Intermediate 1"}
 
 func TestBuild(t *testing.T) {
 	tests := []buildCase{
-		{desc: "complete chain with one intermediate", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf1, p.int1) },
+		{desc: "complete chain with one intermediate", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf1, p.int1) },
 			key:     func(p *testPKI) crypto.Signer { return p.leaf1.Key },
 			domains: []string{"one.example.com"}, want: []string{"Test Intermediate 1"}},
-		{desc: "complete chain with two intermediates", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int1) },
+		{desc: "complete chain with two intermediates", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			want: bothInts},
-		{desc: "wrong order is reordered", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int1, p.int2) },
+		{desc: "wrong order is reordered", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int1, p.int2) },
 			want: bothInts},
-		{desc: "root appended is dropped", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.root, p.int2, p.int1) },
+		{desc: "root appended is dropped", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.root, p.int2, p.int1) },
 			want: bothInts},
 		{desc: "unrelated extra certificate is dropped", certs: func(p *testPKI) []*x509.Certificate {
 			other := issue(t, newRoot(t, "Other Root"), certSpec{cn: "Unrelated Intermediate"})
-			return certs(p.leaf, other, p.int1, p.int2)
+			return testpki.Certs(p.leaf, other, p.int1, p.int2)
 		}, want: bothInts},
-		{desc: "duplicates are dropped", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int2, p.leaf, p.int1) },
+		{desc: "duplicates are dropped", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int2, p.leaf, p.int1) },
 			want: bothInts},
 		{desc: "leaf only is completed through two AIA levels (DER)", certs: leafOnly,
 			routes: func(t *testing.T, p *testPKI) map[string]aiaRoute {
 				return map[string]aiaRoute{"/int2": {body: p.int2.Cert.Raw}, "/int1": {body: p.int1.Cert.Raw}}
 			}, want: bothInts, fetched: []string{"/int2", "/int1"}},
-		{desc: "missing intermediate completed from a PEM body", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2) },
+		{desc: "missing intermediate completed from a PEM body", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2) },
 			routes: func(t *testing.T, p *testPKI) map[string]aiaRoute {
 				return map[string]aiaRoute{"/int1": {body: pemOf(p.int1.Cert)}}
 			}, want: bothInts, fetched: []string{"/int1"}},
-		{desc: "missing intermediate completed from a PKCS#7 body", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2) },
+		{desc: "missing intermediate completed from a PKCS#7 body", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2) },
 			routes: func(t *testing.T, p *testPKI) map[string]aiaRoute {
 				return map[string]aiaRoute{"/int1": {body: pkcs7Of(t, p.int1.Cert)}}
 			}, want: bothInts, fetched: []string{"/int1"}},
@@ -64,7 +64,7 @@ func TestBuild(t *testing.T) {
 			routes: func(t *testing.T, p *testPKI) map[string]aiaRoute {
 				return map[string]aiaRoute{"/int2": {body: pkcs7PEMOf(t, p.int2.Cert, p.int1.Cert)}}
 			}, want: bothInts, fetched: []string{"/int2"}},
-		{desc: "complete chain fetches nothing", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int1) },
+		{desc: "complete chain fetches nothing", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			routes: func(t *testing.T, p *testPKI) map[string]aiaRoute {
 				return map[string]aiaRoute{"/root.der": {body: p.root.Cert.Raw}}
 			}, want: bothInts, unfetched: []string{"/root.der", "/int1", "/int2"}},
@@ -100,14 +100,14 @@ func TestBuild(t *testing.T) {
 			}, wantErr: func(s *aiaServer) errCheck {
 				return wantIncomplete("CN=Test Intermediate 2", "CN=shop.example.com", `served 1 certificate(s), none of them issued "CN=shop.example.com"`)
 			}},
-		{desc: "key mismatch", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int1) },
+		{desc: "key mismatch", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			key: func(p *testPKI) crypto.Signer { return p.int2.Key },
 			wantErr: func(*aiaServer) errCheck {
 				return wantIs(ErrKeyMismatch, `leaf "CN=shop.example.com" has a different public key (ECDSA P-256) than the order's private key (ECDSA P-256)`)
 			}},
-		{desc: "Ed25519 key for an ECDSA leaf", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int1) },
+		{desc: "Ed25519 key for an ECDSA leaf", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			key: func(p *testPKI) crypto.Signer {
-				_, k, err := ed25519.GenerateKey(rand.Reader)
+				k, err := testpki.NewKey(testpki.Ed25519)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -116,27 +116,27 @@ func TestBuild(t *testing.T) {
 			wantErr: func(*aiaServer) errCheck {
 				return wantIs(ErrKeyMismatch, "(ECDSA P-256) than the order's private key (Ed25519)")
 			}},
-		{desc: "no key", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int1) },
+		{desc: "no key", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			key:     func(p *testPKI) crypto.Signer { return nil },
 			wantErr: func(*aiaServer) errCheck { return wantIs(ErrKeyMismatch, "than the order's private key (none given)") }},
-		{desc: "names compare as a set, case-insensitively", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int1) },
+		{desc: "names compare as a set, case-insensitively", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			domains: []string{"WWW.Shop.Example.com", "shop.example.com.", "shop.example.com"}, want: bothInts},
-		{desc: "SAN missing", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int1) },
+		{desc: "SAN missing", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			domains: []string{"shop.example.com", "www.shop.example.com", "api.shop.example.com", "cdn.shop.example.com"},
 			wantErr: func(*aiaServer) errCheck {
 				return wantIs(ErrNameMismatch, "missing api.shop.example.com, cdn.shop.example.com")
 			}},
-		{desc: "SAN extra", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int1) },
+		{desc: "SAN extra", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			domains: []string{"shop.example.com"},
 			wantErr: func(*aiaServer) errCheck { return wantIs(ErrNameMismatch, "not requested www.shop.example.com") }},
-		{desc: "SAN missing and extra", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int1) },
+		{desc: "SAN missing and extra", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			domains: []string{"shop.example.com", "api.shop.example.com"},
 			wantErr: func(*aiaServer) errCheck {
 				return wantIs(ErrNameMismatch, "missing api.shop.example.com; not requested www.shop.example.com")
 			}},
-		{desc: "no names requested", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int1) },
+		{desc: "no names requested", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			domains: []string{}, wantErr: func(*aiaServer) errCheck { return wantIs(ErrNameMismatch, "no names were requested") }},
-		{desc: "key is checked before names", certs: func(p *testPKI) []*x509.Certificate { return certs(p.leaf, p.int2, p.int1) },
+		{desc: "key is checked before names", certs: func(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf, p.int2, p.int1) },
 			key: func(p *testPKI) crypto.Signer { return p.root.Key }, domains: []string{"other.example.com"},
 			wantErr: func(*aiaServer) errCheck { return wantIs(ErrKeyMismatch) }},
 		{desc: "no certificates", certs: func(p *testPKI) []*x509.Certificate { return nil },
@@ -147,7 +147,7 @@ func TestBuild(t *testing.T) {
 	}
 }
 
-func leafOnly(p *testPKI) []*x509.Certificate { return certs(p.leaf) }
+func leafOnly(p *testPKI) []*x509.Certificate { return testpki.Certs(p.leaf) }
 
 func runBuildCase(t *testing.T, tt buildCase) {
 	s := newAIAServer(t)
@@ -209,7 +209,7 @@ func TestBuildLeafOnlyWithoutAIA(t *testing.T) {
 	p := newPKI(t, nil)
 	opts := p.opts()
 	opts.Fetcher = HTTPFetcher{}
-	_, err := Build(t.Context(), certs(p.leaf), p.leaf.Key, leafNames, opts)
+	_, err := Build(t.Context(), testpki.Certs(p.leaf), p.leaf.Key, leafNames, opts)
 	want := `chain incomplete: no certificate for issuer "CN=Test Intermediate 2" of "CN=shop.example.com" (no AIA caIssuers URL in the certificate)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %v\nwant %s", err, want)
@@ -221,7 +221,7 @@ func TestBuildMissingIntermediateWithoutAIA(t *testing.T) {
 	p := newPKI(t, nil)
 	opts := p.opts()
 	opts.Fetcher = HTTPFetcher{}
-	_, err := Build(t.Context(), certs(p.leaf, p.int2, newRoot(t, "Unrelated Root")), p.leaf.Key, leafNames, opts)
+	_, err := Build(t.Context(), testpki.Certs(p.leaf, p.int2, newRoot(t, "Unrelated Root")), p.leaf.Key, leafNames, opts)
 	want := `chain incomplete: no certificate for issuer "CN=Test Intermediate 1" of "CN=Test Intermediate 2" (no AIA caIssuers URL in the certificate)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %v\nwant %s", err, want)
@@ -239,7 +239,7 @@ func TestBuildAIAHangs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 
-	_, err := Build(ctx, certs(p.leaf), p.leaf.Key, leafNames, opts)
+	_, err := Build(ctx, testpki.Certs(p.leaf), p.leaf.Key, leafNames, opts)
 	wantIncomplete("CN=Test Intermediate 2", "CN=shop.example.com", "fetch failed")(t, err)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error does not wrap context.DeadlineExceeded: %v", err)
@@ -260,12 +260,12 @@ func TestBuildAIADepthLimit(t *testing.T) {
 		parent = c
 	}
 	leaf := issue(t, parent, certSpec{cn: "deep.example.com", names: []string{"deep.example.com"}, aia: []string{s.url("/i5")}})
-	opts := Options{Roots: pool(root.Cert), Now: testNow, Fetcher: HTTPFetcher{}}
+	opts := Options{Roots: testpki.Pool(root), Now: testNow, Fetcher: HTTPFetcher{}}
 
-	_, err := Build(t.Context(), certs(leaf), leaf.Key, []string{"deep.example.com"}, opts)
+	_, err := Build(t.Context(), testpki.Certs(leaf), leaf.Key, []string{"deep.example.com"}, opts)
 	wantIncomplete("CN=Deep 0", "CN=Deep 1", "already fetched 4 issuers")(t, err)
 
-	b, err := Build(t.Context(), certs(leaf, ints[0]), leaf.Key, []string{"deep.example.com"}, opts)
+	b, err := Build(t.Context(), testpki.Certs(leaf, ints[0]), leaf.Key, []string{"deep.example.com"}, opts)
 	if err != nil {
 		t.Fatalf("Build with the top intermediate supplied: %v", err)
 	}
@@ -279,8 +279,8 @@ func TestBuildAIADepthLimit(t *testing.T) {
 // that root signed.
 func TestBuildCrossSigned(t *testing.T) {
 	x := newCrossPKI(t)
-	opts := Options{Roots: pool(x.root2.Cert), Now: testNow}
-	b, err := Build(t.Context(), certs(x.leaf, x.int, x.cross, x.oldRoot), x.leaf.Key, leafNames, opts)
+	opts := Options{Roots: testpki.Pool(x.root2), Now: testNow}
+	b, err := Build(t.Context(), testpki.Certs(x.leaf, x.int, x.cross, x.oldRoot), x.leaf.Key, leafNames, opts)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -288,7 +288,7 @@ func TestBuildCrossSigned(t *testing.T) {
 		t.Errorf("intermediates = %q, want only the cross-signed one", cns(b.Intermediates))
 	}
 
-	_, err = Build(t.Context(), certs(x.leaf, x.int, x.oldRoot), x.leaf.Key, leafNames, opts)
+	_, err = Build(t.Context(), testpki.Certs(x.leaf, x.int, x.oldRoot), x.leaf.Key, leafNames, opts)
 	wantIncomplete("CN=Old Root", "CN=Cross Intermediate", "untrusted root", "is not in the trust store")(t, err)
 }
 
@@ -298,9 +298,9 @@ func TestBuildExpiredIntermediate(t *testing.T) {
 		notBefore: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), notAfter: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)})
 	leaf := issue(t, expired, certSpec{cn: "shop.example.com", names: leafNames,
 		notBefore: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)})
-	opts := Options{Roots: pool(root.Cert), Now: testNow, Fetcher: failFetcher{t}}
+	opts := Options{Roots: testpki.Pool(root), Now: testNow, Fetcher: failFetcher{t}}
 
-	_, err := Build(t.Context(), certs(leaf, expired), leaf.Key, leafNames, opts)
+	_, err := Build(t.Context(), testpki.Certs(leaf, expired), leaf.Key, leafNames, opts)
 	wantMessage(`intermediate "CN=Old Intermediate" expired at 2026-10-01T00:00:00Z`, "send the current intermediate from your CA")(t, err)
 	if strings.Contains(err.Error(), "incomplete") {
 		t.Errorf("an expired intermediate is reported as a gap: %v", err)
@@ -325,7 +325,7 @@ func TestBuildKeepsTheCAChain(t *testing.T) {
 	crossedRoot := issue(t, oldRoot, certSpec{cn: "New Root", key: newRootCA.Key})
 	inter := issue(t, newRootCA, certSpec{cn: "Issuing CA"})
 	leaf := issue(t, inter, certSpec{cn: "shop.example.com", names: leafNames})
-	opts := Options{Roots: pool(oldRoot.Cert, newRootCA.Cert), Now: testNow}
+	opts := Options{Roots: testpki.Pool(oldRoot, newRootCA), Now: testNow}
 
 	tests := []struct {
 		desc string
@@ -337,11 +337,11 @@ func TestBuildKeepsTheCAChain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			b, err := Build(t.Context(), certs(tt.in...), leaf.Key, leafNames, opts)
+			b, err := Build(t.Context(), testpki.Certs(tt.in...), leaf.Key, leafNames, opts)
 			if err != nil {
 				t.Fatalf("Build: %v", err)
 			}
-			if !slices.EqualFunc(b.Intermediates, certs(tt.want...), (*x509.Certificate).Equal) {
+			if !slices.EqualFunc(b.Intermediates, testpki.Certs(tt.want...), (*x509.Certificate).Equal) {
 				t.Errorf("intermediates = %q", cns(b.Intermediates))
 			}
 		})

@@ -3,27 +3,26 @@ package chain
 import (
 	"crypto"
 	"crypto/ecdh"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"io"
 	"net"
 	"testing"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 func TestKeyMatches(t *testing.T) {
 	root := newRoot(t, "Key Root")
-	ecKey, otherEC := newKey(t), newKey(t)
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
+	key := func(kt testpki.KeyType) crypto.Signer {
+		k, err := testpki.NewKey(kt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
 	}
-	_, edKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ecKey, otherEC, rsaKey, edKey := key(testpki.ECDSAP256), key(testpki.ECDSAP256), key(testpki.RSA2048), key(testpki.Ed25519)
 	leafFor := func(key crypto.Signer) *x509.Certificate {
 		return issue(t, root, certSpec{cn: "k.example.com", names: []string{"k.example.com"}, key: key}).Cert
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 func TestParsePEM(t *testing.T) {
@@ -75,7 +77,7 @@ func TestParsePEM(t *testing.T) {
 // the cert followed by the chain.
 func TestBundlePEMRoundTrip(t *testing.T) {
 	p := newPKI(t, nil)
-	b, err := Verify(certs(p.leaf, p.int2, p.int1, p.root), p.opts())
+	b, err := Verify(testpki.Certs(p.leaf, p.int2, p.int1, p.root), p.opts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +96,7 @@ func TestBundlePEMRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := certs(tt.want...)
+			want := testpki.Certs(tt.want...)
 			if len(got) != len(want) {
 				t.Fatalf("got %d certificates, want %d", len(got), len(want))
 			}

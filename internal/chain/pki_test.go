@@ -2,9 +2,6 @@ package chain
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
@@ -35,15 +32,6 @@ type certSpec struct {
 	notAfter  time.Time
 	aia       []string
 	key       crypto.Signer // reuse a key (cross-signing, a known leaf key); nil = new ECDSA P-256
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // newRoot makes a self-signed root.
@@ -110,23 +98,7 @@ func newPKI(t *testing.T, aia *aiaServer) *testPKI {
 }
 
 func (p *testPKI) opts() Options {
-	return Options{Roots: pool(p.root.Cert), Now: testNow}
-}
-
-func pool(certs ...*x509.Certificate) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, c := range certs {
-		p.AddCert(c)
-	}
-	return p
-}
-
-func certs(tcs ...*testCert) []*x509.Certificate {
-	out := make([]*x509.Certificate, len(tcs))
-	for i, tc := range tcs {
-		out[i] = tc.Cert
-	}
-	return out
+	return Options{Roots: testpki.Pool(p.root), Now: testNow}
 }
 
 // cns lists subjects' common names, to compare chains readably.

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 func TestLoadRoots(t *testing.T) {
@@ -49,7 +51,7 @@ func TestLoadRoots(t *testing.T) {
 			if err != nil {
 				t.Fatalf("LoadRoots: %v", err)
 			}
-			_, err = Verify(certs(p.leaf, p.int2, p.int1), Options{Roots: roots, Now: testNow})
+			_, err = Verify(testpki.Certs(p.leaf, p.int2, p.int1), Options{Roots: roots, Now: testNow})
 			if got := err == nil; got != tt.trusted {
 				t.Errorf("chain verifies = %v, want %v (err %v)", got, tt.trusted, err)
 			}

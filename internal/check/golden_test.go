@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -44,9 +46,9 @@ func compareGolden(t *testing.T, name, got string) {
 
 func TestWriteTextSeveralEndpoints(t *testing.T) {
 	p := newPKI(t)
-	stored := JudgeStored(pemCerts(p.leaf, p.int, p.root), pemKey(t, p.leaf.Key), []string{"shop.example.com"}, p.opts())
+	stored := JudgeStored(testpki.PEM(p.leaf, p.int, p.root), p.leaf.KeyPEM(), []string{"shop.example.com"}, p.opts())
 	stored.Target, stored.File = "shop", "/var/lib/renewd/live/shop/fullchain.pem"
-	served := Judge(certs(p.leaf), "www.shop.example.com", p.opts())
+	served := Judge(testpki.Certs(p.leaf), "www.shop.example.com", p.opts())
 	served.Target, served.Address = "shop", "127.0.0.1:443"
 	reports := []*Report{stored, served}
 	for _, strict := range []bool{false, true} {
@@ -64,7 +66,7 @@ func TestWriteTextSeveralEndpoints(t *testing.T) {
 
 func TestWriteTextAllPass(t *testing.T) {
 	p := newPKI(t)
-	r := JudgeStored(pemCerts(p.leaf, p.int), pemKey(t, p.leaf.Key), []string{"shop.example.com", "www.shop.example.com"}, p.opts())
+	r := JudgeStored(testpki.PEM(p.leaf, p.int), p.leaf.KeyPEM(), []string{"shop.example.com", "www.shop.example.com"}, p.opts())
 	r.Target, r.File = "shop", "/var/lib/renewd/live/shop/fullchain.pem"
 	var b bytes.Buffer
 	if err := WriteText(&b, []*Report{r}, true); err != nil {

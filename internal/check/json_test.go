@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // decodeJSON runs WriteJSON and decodes the document generically, so the
@@ -50,7 +52,7 @@ func wantField(t *testing.T, m map[string]any, key string, want any) {
 
 func TestWriteJSONServed(t *testing.T) {
 	p := newPKI(t)
-	addr := tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, v10, v13)
+	addr := tlsServer(t, testpki.Certs(p.leaf, p.int), p.leaf.Key, v10, v13)
 	r := Server(context.Background(), addr, "shop.example.com", ServerOptions{Options: p.opts()})
 	r.Target = "shop"
 
@@ -128,7 +130,7 @@ func TestWriteJSONServed(t *testing.T) {
 func TestWriteJSONFailures(t *testing.T) {
 	p := newPKI(t)
 	down := Server(context.Background(), closedPort(t), "shop.example.com", ServerOptions{Options: p.opts()})
-	stored := JudgeStored(pemCerts(p.leaf), pemKey(t, p.leaf.Key), []string{"shop.example.com"}, p.opts())
+	stored := JudgeStored(testpki.PEM(p.leaf), p.leaf.KeyPEM(), []string{"shop.example.com"}, p.opts())
 	stored.Target, stored.File = "shop", "/var/lib/renewd/live/shop/fullchain.pem"
 
 	doc := decodeJSON(t, []*Report{down, stored}, false)

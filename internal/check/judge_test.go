@@ -81,7 +81,7 @@ func TestJudgeChain(t *testing.T) {
 	}{
 		{
 			desc:     "complete",
-			certs:    certs(p.leaf, p.int),
+			certs:    testpki.Certs(p.leaf, p.int),
 			want:     with("pass names"),
 			contains: []string{`complete: CN=shop.example.com -> CN=Test Intermediate -> CN=Test Root CA (trust store)`},
 			path: []PathEntry{
@@ -90,7 +90,7 @@ func TestJudgeChain(t *testing.T) {
 		},
 		{
 			desc:  "missing intermediate, leaf names AIA",
-			certs: certs(p.leaf),
+			certs: testpki.Certs(p.leaf),
 			want:  with("fail chain", "pass names"),
 			contains: []string{`incomplete: no certificate for issuer "CN=Test Intermediate" of the leaf "CN=shop.example.com": send it after the leaf; it names ` +
 				leafAIA + ` as where to fetch it, but strict clients like WeChat, Android and curl do not fetch it`},
@@ -98,38 +98,38 @@ func TestJudgeChain(t *testing.T) {
 		},
 		{
 			desc:  "missing upper intermediate, or an untrusted root: both are said",
-			certs: certs(p.leaf2, p.int2),
+			certs: testpki.Certs(p.leaf2, p.int2),
 			want:  with("fail chain"),
 			contains: []string{`the chain ends at certificate 2 "CN=Test Intermediate 2", whose issuer "CN=Test Intermediate 1" is neither sent nor in the trust store`,
 				"if that is your private or staging CA's root, trust it", "if it is another intermediate, send it after certificate 2"},
 		},
 		{
 			desc:     "wrong order is a warning: every client tested reorders",
-			certs:    certs(p.leaf2, p.int1, p.int2),
+			certs:    testpki.Certs(p.leaf2, p.int1, p.int2),
 			want:     with("warn chain"),
 			contains: []string{"wrong order: the path is CN=deep.example.com (sent as 1) -> CN=Test Intermediate 2 (sent as 3) -> CN=Test Intermediate 1 (sent as 2)"},
 		},
 		{
 			desc:     "root sent",
-			certs:    certs(p.leaf, p.int, p.root),
+			certs:    testpki.Certs(p.leaf, p.int, p.root),
 			want:     with("warn chain", "pass names"),
 			contains: []string{`root sent needlessly: certificate 3 "CN=Test Root CA" is a trust anchor`},
 		},
 		{
 			desc:     "unrelated and duplicate certificates",
-			certs:    certs(p.leaf, p.int, unrelated, p.int),
+			certs:    testpki.Certs(p.leaf, p.int, unrelated, p.int),
 			want:     with("warn chain", "warn chain", "pass names"),
 			contains: []string{`certificate 3 "CN=Unrelated Intermediate" is unrelated to this chain`, `certificate 4 "CN=Test Intermediate" is sent twice (also as 2)`},
 		},
 		{
 			desc:     "leaf second: put it first, and the leaf is judged",
-			certs:    certs(p.int, p.leaf),
+			certs:    testpki.Certs(p.int, p.leaf),
 			want:     with("fail chain", "pass names"),
 			contains: []string{`the leaf "CN=shop.example.com" is certificate 2, after the CA certificate "CN=Test Intermediate": put the leaf first`},
 		},
 		{
 			desc:     "a CA certificate alone",
-			certs:    certs(p.int),
+			certs:    testpki.Certs(p.int),
 			want:     with("fail chain", "fail names", "fail usage"),
 			contains: []string{`the first certificate "CN=Test Intermediate" is a CA certificate, not a server's own`},
 		},
@@ -170,7 +170,7 @@ func TestJudgeMessages(t *testing.T) {
 		contains string
 		err      func(error) bool
 	}{
-		{"same name, other key", certs(p.leaf, otherKey), with("fail chain"),
+		{"same name, other key", testpki.Certs(p.leaf, otherKey), with("fail chain"),
 			`certificate 2 "CN=Test Intermediate" has the name of the issuer of the leaf "CN=shop.example.com" but is not the one that issued it (same name, other key`,
 			isIncomplete},
 		{"key identifiers differ", testpki.Certs(wrongAKI, p.int), with("fail chain"),
@@ -265,13 +265,13 @@ func TestJudgeMustStaple(t *testing.T) {
 
 func TestJudgeSelfSigned(t *testing.T) {
 	self := issue(t, nil, spec{cn: "self.example.com", names: []string{"self.example.com"}})
-	r := Judge(certs(self), "self.example.com", Options{Roots: x509.NewCertPool(), Now: testNow})
+	r := Judge(testpki.Certs(self), "self.example.com", Options{Roots: x509.NewCertPool(), Now: testNow})
 	checkReport(t, r, with("fail chain", "pass names"),
 		[]string{`self-signed: "CN=self.example.com" is its own issuer and not in the trust store`})
 
 	p := newPKI(t)
 	other := newPKI(t)
-	r = Judge(certs(p.leaf, p.int, p.root), "shop.example.com", other.opts())
+	r = Judge(testpki.Certs(p.leaf, p.int, p.root), "shop.example.com", other.opts())
 	checkReport(t, r, with("fail chain", "pass names"),
 		[]string{`untrusted root: the chain ends at the self-signed certificate 3 "CN=Test Root CA"`})
 }
@@ -302,24 +302,24 @@ func TestJudgeValidity(t *testing.T) {
 		want     []string
 		contains string
 	}{
-		{"expired leaf", certs(expiredLeaf, p.int), AutoWarn, with("fail validity"),
+		{"expired leaf", testpki.Certs(expiredLeaf, p.int), AutoWarn, with("fail validity"),
 			`the leaf "CN=old.example.com" expired at 2026-11-11T16:00:00Z (10 days ago): renew it`},
-		{"not yet valid leaf", certs(futureLeaf, p.int), AutoWarn, with("fail validity"),
+		{"not yet valid leaf", testpki.Certs(futureLeaf, p.int), AutoWarn, with("fail validity"),
 			`the leaf "CN=new.example.com" is not valid before 2026-11-23T16:00:00Z (in 2 days)`},
-		{"expires within the default 14 days", certs(soonLeaf, p.int), AutoWarn, with("warn validity"),
+		{"expires within the default 14 days", testpki.Certs(soonLeaf, p.int), AutoWarn, with("warn validity"),
 			"expires soon: valid until 2026-12-01T16:00:00Z, 10 days left (warning below 14 days)"},
-		{"expires within --warn-days", certs(p.leaf, p.int), 90, with("warn validity"),
+		{"expires within --warn-days", testpki.Certs(p.leaf, p.int), 90, with("warn validity"),
 			"60 days left (warning below 90 days)"},
-		{"--warn-days 0 never warns", certs(soonLeaf, p.int), 0, ok, "10 days left"},
-		{"valid", certs(p.leaf, p.int), AutoWarn, ok,
+		{"--warn-days 0 never warns", testpki.Certs(soonLeaf, p.int), 0, ok, "10 days left"},
+		{"valid", testpki.Certs(p.leaf, p.int), AutoWarn, ok,
 			"valid until 2027-01-20T16:00:00Z (60 days left)"},
-		{"a fresh 24-hour certificate does not warn, in hours", certs(fresh24h, p.int), AutoWarn, ok,
+		{"a fresh 24-hour certificate does not warn, in hours", testpki.Certs(fresh24h, p.int), AutoWarn, ok,
 			"valid until 2026-11-22T15:00:00Z (23 hours left)"},
-		{"a 24-hour certificate warns with a third of its lifetime left", certs(old24h, p.int), AutoWarn, with("warn validity"),
+		{"a 24-hour certificate warns with a third of its lifetime left", testpki.Certs(old24h, p.int), AutoWarn, with("warn validity"),
 			"4 hours left (warning below 8 hours, a third of its lifetime of 24 hours)"},
-		{"expired intermediate", certs(leafOfExpired, expiredInt), AutoWarn, with("fail validity", "pass validity"),
+		{"expired intermediate", testpki.Certs(leafOfExpired, expiredInt), AutoWarn, with("fail validity", "pass validity"),
 			`intermediate "CN=Expired Intermediate" expired at 2026-11-20T16:00:00Z`},
-		{"intermediate expires before the leaf", certs(leafOfShort, shortInt), AutoWarn, with("warn validity", "pass validity"),
+		{"intermediate expires before the leaf", testpki.Certs(leafOfShort, shortInt), AutoWarn, with("warn validity", "pass validity"),
 			`intermediate "CN=Short Intermediate" expires at 2026-12-11T16:00:00Z, before the leaf (2027-01-20T16:00:00Z)`},
 	}
 	for _, tc := range tests {
@@ -391,7 +391,7 @@ func TestJudgeExpiredTrustedRoot(t *testing.T) {
 	oldRoot := issue(t, nil, spec{cn: "Old Root", notBefore: testNow.AddDate(-20, 0, 0), notAfter: testNow.AddDate(0, 0, -1)})
 	inter := issue(t, oldRoot, spec{cn: "Int", notBefore: testNow.AddDate(-2, 0, 0), notAfter: testNow.AddDate(1, 0, 0)})
 	leaf := issue(t, inter, spec{cn: "a.example.com", names: []string{"a.example.com"}})
-	r := Judge(certs(leaf, inter), "", Options{Roots: pool(oldRoot.Cert), Now: testNow})
+	r := Judge(testpki.Certs(leaf, inter), "", Options{Roots: testpki.Pool(oldRoot), Now: testNow})
 	checkReport(t, r, with("fail chain"), []string{`not trusted: the trust store has a root named like the issuer "CN=Old Root" of certificate 2 "CN=Int", but it does not verify it: "CN=Old Root" is valid from 2006-11-21T16:00:00Z to 2026-11-20T16:00:00Z, not at 2026-11-21T16:00:00Z: update the trust store`})
 	if strings.Contains(messages(r), "incomplete") {
 		t.Errorf("an expired trusted root is reported as a missing certificate:\n%s", messages(r))
@@ -408,7 +408,7 @@ func TestJudgeNames(t *testing.T) {
 	cnOnly := issue(t, p.int, spec{cn: "cn.example.com", more: []testpki.Option{testpki.CA(false)}})
 	tests := []struct {
 		desc     string
-		leaf     *testCert
+		leaf     *testpki.Cert
 		host     string
 		want     []string
 		contains string
@@ -466,8 +466,8 @@ func TestJudgeCrypto(t *testing.T) {
 	p := newPKI(t)
 	sha1Int := issue(t, p.root, spec{cn: "SHA-1 Intermediate", sigAlg: x509.ECDSAWithSHA1})
 	leafOfSHA1 := issue(t, sha1Int, spec{cn: "old.example.com", names: []string{"old.example.com"}})
-	rsa1024 := issue(t, p.int, spec{cn: "weak.example.com", names: []string{"weak.example.com"}, key: "rsa1024"})
-	p224 := issue(t, p.int, spec{cn: "p224.example.com", names: []string{"p224.example.com"}, key: "p224"})
+	rsa1024 := issue(t, p.int, spec{cn: "weak.example.com", names: []string{"weak.example.com"}, key: testpki.RSA1024})
+	p224 := issue(t, p.int, spec{cn: "p224.example.com", names: []string{"p224.example.com"}, key: testpki.ECDSAP224})
 	rootSHA1 := issue(t, nil, spec{cn: "Old Root", sigAlg: x509.ECDSAWithSHA1})
 	intOfOldRoot := issue(t, rootSHA1, spec{cn: "Modern Intermediate"})
 	leafOfOldRoot := issue(t, intOfOldRoot, spec{cn: "m.example.com", names: []string{"m.example.com"}})
@@ -479,17 +479,17 @@ func TestJudgeCrypto(t *testing.T) {
 		want     []string
 		contains []string
 	}{
-		{"SHA-1 intermediate", certs(leafOfSHA1, sha1Int), nil, with("fail chain", "fail crypto"), []string{
+		{"SHA-1 intermediate", testpki.Certs(leafOfSHA1, sha1Int), nil, with("fail chain", "fail crypto"), []string{
 			`"CN=SHA-1 Intermediate" is signed with ECDSA-SHA1: SHA-1 and MD5 signatures are rejected`,
 			`not trusted: the trust store has a root named like the issuer "CN=Test Root CA" of certificate 2 "CN=SHA-1 Intermediate", but it does not verify it: cannot verify signature: insecure algorithm ECDSA-SHA1`,
 		}},
-		{"RSA 1024 leaf", certs(rsa1024, p.int), nil, with("fail crypto"), []string{
+		{"RSA 1024 leaf", testpki.Certs(rsa1024, p.int), nil, with("fail crypto"), []string{
 			`leaf "CN=weak.example.com" has an RSA 1024-bit key: Apple ATS`,
 		}},
-		{"EC P-224 leaf", certs(p224, p.int), nil, with("fail crypto"), []string{
+		{"EC P-224 leaf", testpki.Certs(p224, p.int), nil, with("fail crypto"), []string{
 			`leaf "CN=p224.example.com" has an ECDSA P-224 key`,
 		}},
-		{"SHA-1 self-signature of a trusted root is not judged", certs(leafOfOldRoot, intOfOldRoot), pool(rootSHA1.Cert),
+		{"SHA-1 self-signature of a trusted root is not judged", testpki.Certs(leafOfOldRoot, intOfOldRoot), testpki.Pool(rootSHA1),
 			ok, []string{"leaf key ECDSA P-256; signatures ECDSA-SHA256"}},
 	}
 	for _, tc := range tests {
@@ -506,7 +506,7 @@ func TestJudgeCrypto(t *testing.T) {
 func TestJudgeStored(t *testing.T) {
 	p := newPKI(t)
 	domains := []string{"shop.example.com", "www.shop.example.com"}
-	other := newKey(t, "")
+	other := newKey(t, testpki.ECDSAP256)
 	stored := func(extra ...string) []string { return with(append([]string{"pass names"}, extra...)...) }
 	tests := []struct {
 		desc      string
@@ -516,17 +516,17 @@ func TestJudgeStored(t *testing.T) {
 		want      []string
 		contains  string
 	}{
-		{"good", pemCerts(p.leaf, p.int), pemKey(t, p.leaf.Key), domains, stored("pass key"),
+		{"good", testpki.PEM(p.leaf, p.int), p.leaf.KeyPEM(), domains, stored("pass key"),
 			"covers the configured names shop.example.com, www.shop.example.com"},
-		{"key mismatch", pemCerts(p.leaf, p.int), pemKey(t, other), domains, stored("fail key"),
+		{"key mismatch", testpki.PEM(p.leaf, p.int), testpki.KeyPEM(other), domains, stored("fail key"),
 			"privkey.pem (ECDSA P-256) does not match the leaf's key (ECDSA P-256): nginx would refuse to load the pair"},
-		{"domain added since issue", pemCerts(p.leaf, p.int), pemKey(t, p.leaf.Key), append(domains, "new.example.com"),
+		{"domain added since issue", testpki.PEM(p.leaf, p.int), p.leaf.KeyPEM(), append(domains, "new.example.com"),
 			with("fail names", "pass key"), "does not cover new.example.com"},
-		{"leaf only", pemCerts(p.leaf), pemKey(t, p.leaf.Key), domains, stored("fail chain", "pass key"), "incomplete: no certificate for issuer"},
-		{"intermediate first, leaf second: the leaf is judged", pemCerts(p.int, p.leaf), pemKey(t, p.leaf.Key), domains,
+		{"leaf only", testpki.PEM(p.leaf), p.leaf.KeyPEM(), domains, stored("fail chain", "pass key"), "incomplete: no certificate for issuer"},
+		{"intermediate first, leaf second: the leaf is judged", testpki.PEM(p.int, p.leaf), p.leaf.KeyPEM(), domains,
 			stored("fail chain", "pass key"), `the leaf "CN=shop.example.com" is certificate 2, after the CA certificate "CN=Test Intermediate": put the leaf first`},
-		{"garbage", []byte("not pem"), pemKey(t, p.leaf.Key), domains, []string{"fail files"}, "fullchain.pem:"},
-		{"bad key", pemCerts(p.leaf, p.int), []byte("nope"), domains, stored("fail key"), "privkey.pem: no PEM block"},
+		{"garbage", []byte("not pem"), p.leaf.KeyPEM(), domains, []string{"fail files"}, "fullchain.pem:"},
+		{"bad key", testpki.PEM(p.leaf, p.int), []byte("nope"), domains, stored("fail key"), "privkey.pem: no PEM block"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -547,12 +547,12 @@ func TestJudgeStored(t *testing.T) {
 func TestJudgeStoredWildcards(t *testing.T) {
 	p := newPKI(t)
 	wild := issue(t, p.int, spec{cn: "*.example.com", names: []string{"*.example.com", "example.com"}})
-	r := JudgeStored(pemCerts(wild, p.int), pemKey(t, wild.Key), []string{"*.example.com", "example.com"}, p.opts())
+	r := JudgeStored(testpki.PEM(wild, p.int), wild.KeyPEM(), []string{"*.example.com", "example.com"}, p.opts())
 	checkReport(t, r, with("pass names", "pass key"), nil)
-	r = JudgeStored(pemCerts(wild, p.int), pemKey(t, wild.Key), []string{"*.a.example.com"}, p.opts())
+	r = JudgeStored(testpki.PEM(wild, p.int), wild.KeyPEM(), []string{"*.a.example.com"}, p.opts())
 	checkReport(t, r, with("fail names", "pass key"), []string{"does not cover *.a.example.com"})
 	lan := issue(t, p.int, spec{cn: "*.lan", names: []string{"*.lan"}})
-	r = JudgeStored(pemCerts(lan, p.int), pemKey(t, lan.Key), []string{"*.lan"}, p.opts())
+	r = JudgeStored(testpki.PEM(lan, p.int), lan.KeyPEM(), []string{"*.lan"}, p.opts())
 	checkReport(t, r, with("fail names", "pass key"), []string{"the configured domain *.lan is a wildcard directly under a one-label suffix"})
 }
 
@@ -566,14 +566,14 @@ func TestJudgeFile(t *testing.T) {
 		want      []string
 		contains  string
 	}{
-		{"chain alone", pemCerts(p.leaf, p.int), nil, with("pass names"), "names shop.example.com, www.shop.example.com"},
-		{"chain and its key", pemCerts(p.leaf, p.int), pemKey(t, p.leaf.Key), with("pass names", "pass key"), "the key file matches the leaf"},
-		{"another key", pemCerts(p.leaf, p.int), pemKey(t, newKey(t, "rsa2048")), with("pass names", "fail key"),
+		{"chain alone", testpki.PEM(p.leaf, p.int), nil, with("pass names"), "names shop.example.com, www.shop.example.com"},
+		{"chain and its key", testpki.PEM(p.leaf, p.int), p.leaf.KeyPEM(), with("pass names", "pass key"), "the key file matches the leaf"},
+		{"another key", testpki.PEM(p.leaf, p.int), testpki.KeyPEM(newKey(t, testpki.RSA2048)), with("pass names", "fail key"),
 			"the key file (RSA 2048-bit) does not match the leaf's key (ECDSA P-256)"},
-		{"leaf only", pemCerts(p.leaf), nil, with("fail chain", "pass names"), "send it after the leaf"},
-		{"a key where the chain belongs", pemKey(t, p.leaf.Key), nil, []string{"fail files"},
+		{"leaf only", testpki.PEM(p.leaf), nil, with("fail chain", "pass names"), "send it after the leaf"},
+		{"a key where the chain belongs", p.leaf.KeyPEM(), nil, []string{"fail files"},
 			"the file: PEM block 1 is a private key (\"PRIVATE KEY\"): a certificate chain must not carry a key"},
-		{"a wildcard strict clients refuse", pemCerts(lan, p.int), nil, with("warn names", "pass names"), "the SAN *.lan is a wildcard directly under a one-label suffix"},
+		{"a wildcard strict clients refuse", testpki.PEM(lan, p.int), nil, with("warn names", "pass names"), "the SAN *.lan is a wildcard directly under a one-label suffix"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

@@ -15,9 +15,6 @@ import (
 // testNow is the judging time of every test.
 var testNow = time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)
 
-// testCert is a certificate with its private key.
-type testCert = testpki.Cert
-
 // spec describes a certificate to issue. A spec with names or ips is a
 // leaf, else a CA. Zero dates get testpki's window around testNow: leaves
 // [-30d, +60d], CAs [-1y, +3y].
@@ -28,67 +25,33 @@ type spec struct {
 	notBefore time.Time
 	notAfter  time.Time
 	aia       []string
-	key       string                  // "" ECDSA P-256; "rsa1024", "rsa2048", "p224"
+	key       testpki.KeyType         // zero: ECDSA P-256
 	sigAlg    x509.SignatureAlgorithm // 0: Go's default for the signer
 	more      []testpki.Option
 }
 
-var keyTypes = map[string]testpki.KeyType{
-	"": testpki.ECDSAP256, "p224": testpki.ECDSAP224, "rsa1024": testpki.RSA1024, "rsa2048": testpki.RSA2048,
-}
-
-func newKey(t *testing.T, kind string) crypto.Signer {
+// newKey makes a key that belongs to no certificate.
+func newKey(t *testing.T, kt testpki.KeyType) crypto.Signer {
 	t.Helper()
-	k, err := testpki.NewKey(keyTypes[kind])
+	k, err := testpki.NewKey(kt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
 }
 
-// issue signs s with parent (nil = self-signed), through testpki.
-func issue(t *testing.T, parent *testCert, s spec) *testCert {
+// issue signs s with parent (nil = self-signed), through testpki, with a
+// serial derived from the common name.
+func issue(t *testing.T, parent *testpki.Cert, s spec) *testpki.Cert {
 	t.Helper()
-	kt, ok := keyTypes[s.key]
-	if !ok {
-		t.Fatalf("unknown key kind %q", s.key)
-	}
-	opts := []testpki.Option{testpki.CN(s.cn), testpki.Key(kt), testpki.AIA(s.aia...), testpki.SigAlg(s.sigAlg),
-		testpki.Serial(serialFor(s.cn))}
-	if len(s.names) > 0 {
-		opts = append(opts, testpki.Names(s.names...))
-	}
-	if len(s.ips) > 0 {
-		opts = append(opts, testpki.IPs(s.ips...))
-	}
-	if !s.notBefore.IsZero() || !s.notAfter.IsZero() {
-		opts = append(opts, validity(s))
-	}
-	opts = append(opts, s.more...)
+	opts := append([]testpki.Option{testpki.CN(s.cn), testpki.Names(s.names...), testpki.IPs(s.ips...),
+		testpki.NotBefore(s.notBefore), testpki.NotAfter(s.notAfter), testpki.AIA(s.aia...),
+		testpki.Key(s.key), testpki.SigAlg(s.sigAlg), testpki.Serial(serialFor(s.cn))}, s.more...)
 	b := testpki.New(t, testNow)
 	if parent == nil {
 		return b.Root(opts...)
 	}
 	return b.Issue(parent, opts...)
-}
-
-// validity fills in the default side of a window given on one side only.
-func validity(s spec) testpki.Option {
-	leaf := len(s.names) > 0 || len(s.ips) > 0
-	nb, na := s.notBefore, s.notAfter
-	switch {
-	case nb.IsZero() && leaf:
-		nb = testNow.AddDate(0, 0, -30)
-	case nb.IsZero():
-		nb = testNow.AddDate(-1, 0, 0)
-	}
-	switch {
-	case na.IsZero() && leaf:
-		na = testNow.AddDate(0, 0, 60)
-	case na.IsZero():
-		na = testNow.AddDate(3, 0, 0)
-	}
-	return testpki.Validity(nb, na)
 }
 
 // serialFor derives a serial from the common name, so that golden output
@@ -101,8 +64,8 @@ func serialFor(cn string) int64 {
 // testPKI is root -> int -> leaf, plus root -> int1 -> int2 -> leaf2 for
 // two-intermediate chains.
 type testPKI struct {
-	root, int, leaf    *testCert
-	int1, int2, leaf2  *testCert
+	root, int, leaf    *testpki.Cert
+	int1, int2, leaf2  *testpki.Cert
 	rootFile, rootName string
 }
 
@@ -123,28 +86,5 @@ func newPKI(t *testing.T) *testPKI {
 }
 
 func (p *testPKI) opts() Options {
-	return Options{Roots: pool(p.root.Cert), Now: testNow, WarnDays: DefaultWarnDays}
-}
-
-func pool(certs ...*x509.Certificate) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, c := range certs {
-		p.AddCert(c)
-	}
-	return p
-}
-
-func certs(tcs ...*testCert) []*x509.Certificate {
-	out := make([]*x509.Certificate, len(tcs))
-	for i, tc := range tcs {
-		out[i] = tc.Cert
-	}
-	return out
-}
-
-func pemCerts(tcs ...*testCert) []byte { return testpki.PEM(tcs...) }
-
-func pemKey(t *testing.T, k crypto.Signer) []byte {
-	t.Helper()
-	return (&testpki.Cert{Key: k}).KeyPEM()
+	return Options{Roots: testpki.Pool(p.root), Now: testNow, WarnDays: DefaultWarnDays}
 }

@@ -163,10 +163,10 @@ func serverCases(t *testing.T, p *testPKI) []serverCase {
 	self := issue(t, nil, spec{cn: "self.example.com", names: []string{"self.example.com"}})
 	sha1Int := issue(t, p.root, spec{cn: "SHA-1 Intermediate", sigAlg: x509.ECDSAWithSHA1})
 	leafOfSHA1 := issue(t, sha1Int, spec{cn: "sha1.example.com", names: []string{"sha1.example.com"}})
-	rsa1024 := issue(t, p.int, spec{cn: "weak.example.com", names: []string{"weak.example.com"}, key: "rsa1024"})
+	rsa1024 := issue(t, p.int, spec{cn: "weak.example.com", names: []string{"weak.example.com"}, key: testpki.RSA1024})
 
-	srv := func(leaf *testCert, rest ...*testCert) string {
-		return tlsServer(t, certs(append([]*testCert{leaf}, rest...)...), leaf.Key, 0, 0)
+	srv := func(leaf *testpki.Cert, rest ...*testpki.Cert) string {
+		return tlsServer(t, testpki.Certs(append([]*testpki.Cert{leaf}, rest...)...), leaf.Key, 0, 0)
 	}
 	good := with("pass names", "pass protocol")
 	served := func(extra ...string) []string {
@@ -200,13 +200,13 @@ func serverCases(t *testing.T, p *testPKI) []serverCase {
 			want: served("fail chain", "fail crypto"), protocols: "FFTT"},
 		{desc: "RSA-1024 leaf", golden: "rsa1024-leaf", addr: srv(rsa1024, p.int), sni: "weak.example.com",
 			want: served("fail crypto"), protocols: "FFTT"},
-		{desc: "TLS 1.3 only", golden: "tls13-only", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, v13, v13), sni: "shop.example.com",
+		{desc: "TLS 1.3 only", golden: "tls13-only", addr: tlsServer(t, testpki.Certs(p.leaf, p.int), p.leaf.Key, v13, v13), sni: "shop.example.com",
 			want: with("pass names", "fail protocol"), protocols: "FFFT"},
-		{desc: "TLS 1.0 accepted", golden: "tls10-accepted", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, v10, v13), sni: "shop.example.com",
+		{desc: "TLS 1.0 accepted", golden: "tls10-accepted", addr: tlsServer(t, testpki.Certs(p.leaf, p.int), p.leaf.Key, v10, v13), sni: "shop.example.com",
 			want: with("pass names", "warn protocol"), protocols: "TTTT"},
-		{desc: "TLS 1.0 only", golden: "tls10-only", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, v10, v10), sni: "shop.example.com",
+		{desc: "TLS 1.0 only", golden: "tls10-only", addr: tlsServer(t, testpki.Certs(p.leaf, p.int), p.leaf.Key, v10, v10), sni: "shop.example.com",
 			want: with("pass names", "fail protocol", "warn protocol"), protocols: "TFFF"},
-		{desc: "TLS 1.1 only", golden: "tls11-only", addr: tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, v11, v11), sni: "shop.example.com",
+		{desc: "TLS 1.1 only", golden: "tls11-only", addr: tlsServer(t, testpki.Certs(p.leaf, p.int), p.leaf.Key, v11, v11), sni: "shop.example.com",
 			want: with("pass names", "fail protocol", "warn protocol"), protocols: "FTFF"},
 		{desc: "accepts and closes", golden: "closes", addr: closingServer(t), sni: "shop.example.com", want: []string{"fail connect"}, protocols: "----"},
 		{desc: "plain HTTP", golden: "plain-http", addr: httpServer(t), sni: "shop.example.com", want: []string{"fail connect"}, protocols: "----"},
@@ -243,7 +243,7 @@ func TestServer(t *testing.T) {
 
 func TestServerSerialMismatch(t *testing.T) {
 	p := newPKI(t)
-	addr := tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, 0, 0)
+	addr := tlsServer(t, testpki.Certs(p.leaf, p.int), p.leaf.Key, 0, 0)
 	opts := ServerOptions{Options: p.opts(), ExpectSerial: "01:AB"}
 	r := Server(context.Background(), addr, "shop.example.com", opts)
 	checkReport(t, r, with("pass names", "pass protocol", "fail serial"),
@@ -261,7 +261,7 @@ func TestServerSerialMismatch(t *testing.T) {
 
 func TestServerSkipProtocols(t *testing.T) {
 	p := newPKI(t)
-	addr := tlsServer(t, certs(p.leaf, p.int), p.leaf.Key, 0, 0)
+	addr := tlsServer(t, testpki.Certs(p.leaf, p.int), p.leaf.Key, 0, 0)
 	r := Server(context.Background(), addr, "shop.example.com", ServerOptions{Options: p.opts(), SkipProtocols: true})
 	checkReport(t, r, with("pass names"), nil)
 	if got := protocolString(r.Protocols); got != "--TT" {
@@ -275,7 +275,7 @@ func TestServerSkipProtocols(t *testing.T) {
 func TestServerNoSNIJudgesAddressHost(t *testing.T) {
 	p := newPKI(t)
 	ipLeaf := issue(t, p.int, spec{cn: "ip", ips: []net.IP{net.ParseIP("127.0.0.1")}})
-	addr := tlsServer(t, certs(ipLeaf, p.int), ipLeaf.Key, 0, 0)
+	addr := tlsServer(t, testpki.Certs(ipLeaf, p.int), ipLeaf.Key, 0, 0)
 	r := Server(context.Background(), addr, "", ServerOptions{Options: p.opts()})
 	checkReport(t, r, with("warn names", "pass names", "pass protocol"),
 		[]string{"127.0.0.1 is an IP address: WeChat mini-programs refuse"})
@@ -301,7 +301,7 @@ func TestServerContextCanceled(t *testing.T) {
 // probed and judged, and a finding names the one it is about.
 func TestServerEveryCertificate(t *testing.T) {
 	p := newPKI(t)
-	rsaLeaf := issue(t, p.int, spec{cn: "shop.example.com", names: []string{"shop.example.com"}, key: "rsa2048"})
+	rsaLeaf := issue(t, p.int, spec{cn: "shop.example.com", names: []string{"shop.example.com"}, key: testpki.RSA2048})
 	tests := []struct {
 		desc     string
 		ecdsa    []*x509.Certificate
@@ -309,13 +309,13 @@ func TestServerEveryCertificate(t *testing.T) {
 		want     []string
 		contains []string
 	}{
-		{"both complete", certs(p.leaf, p.int), certs(rsaLeaf, p.int),
+		{"both complete", testpki.Certs(p.leaf, p.int), testpki.Certs(rsaLeaf, p.int),
 			[]string{"pass chain", "pass chain", "pass names", "pass names", "pass usage", "pass usage", "pass validity", "pass validity", "pass crypto", "pass crypto", "pass protocol"},
 			[]string{"ECDSA P-256 certificate: complete:", "RSA 2048-bit certificate: complete:"}},
-		{"the RSA one leaf-only", certs(p.leaf, p.int), certs(rsaLeaf),
+		{"the RSA one leaf-only", testpki.Certs(p.leaf, p.int), testpki.Certs(rsaLeaf),
 			[]string{"fail chain", "pass chain", "pass names", "pass names", "pass usage", "pass usage", "pass validity", "pass validity", "pass crypto", "pass crypto", "pass protocol"},
 			[]string{`RSA 2048-bit certificate: incomplete: no certificate for issuer "CN=Test Intermediate"`}},
-		{"the ECDSA one leaf-only", certs(p.leaf), certs(rsaLeaf, p.int),
+		{"the ECDSA one leaf-only", testpki.Certs(p.leaf), testpki.Certs(rsaLeaf, p.int),
 			[]string{"fail chain", "pass chain", "pass names", "pass names", "pass usage", "pass usage", "pass validity", "pass validity", "pass crypto", "pass crypto", "pass protocol"},
 			[]string{`ECDSA P-256 certificate: incomplete: no certificate for issuer "CN=Test Intermediate"`}},
 	}
@@ -340,9 +340,9 @@ func TestServerEveryCertificate(t *testing.T) {
 // suite Go's default client does not offer fails, naming the suite.
 func TestServerLegacySuites(t *testing.T) {
 	p := newPKI(t)
-	rsaLeaf := issue(t, p.int, spec{cn: "shop.example.com", names: []string{"shop.example.com"}, key: "rsa2048"})
+	rsaLeaf := issue(t, p.int, spec{cn: "shop.example.com", names: []string{"shop.example.com"}, key: testpki.RSA2048})
 	addr := tlsServerConfig(t, &tls.Config{
-		Certificates: []tls.Certificate{tlsCert(certs(rsaLeaf, p.int), rsaLeaf.Key)},
+		Certificates: []tls.Certificate{tlsCert(testpki.Certs(rsaLeaf, p.int), rsaLeaf.Key)},
 		MaxVersion:   tls.VersionTLS12,
 		CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA},
 	})
@@ -373,7 +373,7 @@ func TestServerStapledOCSP(t *testing.T) {
 		{"not stapled", nil, v13, with("pass names", "fail ocsp", "fail protocol"), "the server staples no OCSP response"},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
-			c := tlsCert(certs(staple, p.int), staple.Key)
+			c := tlsCert(testpki.Certs(staple, p.int), staple.Key)
 			c.OCSPStaple = tc.ocsp
 			addr := tlsServerConfig(t, &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tc.version, MaxVersion: tc.version})
 			r := Server(context.Background(), addr, "shop.example.com", ServerOptions{Options: p.opts()})
@@ -387,7 +387,7 @@ func TestServerStapledOCSP(t *testing.T) {
 func TestServerHelloRetry(t *testing.T) {
 	p := newPKI(t)
 	addr := tlsServerConfig(t, &tls.Config{
-		Certificates:     []tls.Certificate{tlsCert(certs(p.leaf, p.int), p.leaf.Key)},
+		Certificates:     []tls.Certificate{tlsCert(testpki.Certs(p.leaf, p.int), p.leaf.Key)},
 		MinVersion:       tls.VersionTLS13,
 		CurvePreferences: []tls.CurveID{tls.CurveP384},
 	})

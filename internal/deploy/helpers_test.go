@@ -3,15 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +14,7 @@ import (
 
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/store"
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // Fixed dates for every test: certificates are valid around testNow.
@@ -38,8 +31,7 @@ func fixedNow() time.Time { return testNow }
 // testPKI is an ECDSA P-256 root -> intermediate; leaves are issued by the
 // intermediate.
 type testPKI struct {
-	root, inter *x509.Certificate
-	interKey    *ecdsa.PrivateKey
+	root, inter *testpki.Cert
 	roots       *x509.CertPool
 }
 
@@ -49,97 +41,41 @@ type testLeaf struct {
 	files store.Files
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func sign(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func newPKI(t *testing.T) *testPKI {
 	t.Helper()
-	rootKey, interKey := newKey(t), newKey(t)
-	ca := func(serial int64, cn string) *x509.Certificate {
-		return &x509.Certificate{
-			SerialNumber:          big.NewInt(serial),
-			Subject:               pkix.Name{CommonName: cn},
-			NotBefore:             caNotBefore,
-			NotAfter:              caNotAfter,
-			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-			BasicConstraintsValid: true,
-			IsCA:                  true,
-		}
+	b := testpki.New(t, testNow)
+	ca := func(serial int64, cn string) []testpki.Option {
+		return []testpki.Option{testpki.CN(cn), testpki.Serial(serial), testpki.Validity(caNotBefore, caNotAfter)}
 	}
-	rootTmpl := ca(1, "renewd test root")
-	root := sign(t, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
-	inter := sign(t, ca(2, "renewd test intermediate"), root, &interKey.PublicKey, rootKey)
-	roots := x509.NewCertPool()
-	roots.AddCert(root)
-	return &testPKI{root: root, inter: inter, interKey: interKey, roots: roots}
+	root := b.Root(ca(1, "renewd test root")...)
+	return &testPKI{root: root, inter: b.Issue(root, ca(2, "renewd test intermediate")...), roots: testpki.Pool(root)}
+}
+
+// issue makes a leaf for names with the given serial under the
+// intermediate, with the leaves' fixed dates.
+func (p *testPKI) issue(t *testing.T, serial int64, names []string, opts ...testpki.Option) *testpki.Cert {
+	t.Helper()
+	return testpki.New(t, testNow).Issue(p.inter, append([]testpki.Option{testpki.CN(names[0]), testpki.Names(names...),
+		testpki.Serial(serial), testpki.Validity(leafNotBefore, leafNotAfter)}, opts...)...)
 }
 
 // leaf issues a leaf for names with the given serial and returns it with
 // Files holding PEM cert, chain, fullchain and key.
 func (p *testPKI) leaf(t *testing.T, serial int64, names ...string) testLeaf {
 	t.Helper()
-	key := newKey(t)
-	c := sign(t, &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    leafNotBefore,
-		NotAfter:     leafNotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}, p.inter, &key.PublicKey, p.interKey)
-	der, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, chain := certPEM(c), certPEM(p.inter)
-	return testLeaf{cert: c, files: store.Files{
-		Cert:      cert,
-		Chain:     chain,
-		Fullchain: append(slices.Clone(cert), chain...),
-		Key:       pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}),
+	c := p.issue(t, serial, names)
+	return testLeaf{cert: c.Cert, files: store.Files{
+		Cert:      testpki.PEM(c),
+		Chain:     testpki.PEM(p.inter),
+		Fullchain: testpki.PEM(c, p.inter),
+		Key:       c.KeyPEM(),
 	}}
 }
 
-// rsaLeaf issues a leaf with an RSA key of bits, for key-size checks.
-func (p *testPKI) rsaLeaf(t *testing.T, serial int64, bits int, names ...string) *x509.Certificate {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, bits) //nolint:gosec // weak on purpose
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sign(t, &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: leafNotBefore, NotAfter: leafNotAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}, p.inter, &key.PublicKey, p.interKey)
-}
-
-func certPEM(c *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-}
-
 // served is what a correctly configured nginx sends for l.
-func (p *testPKI) served(l testLeaf) []*x509.Certificate { return []*x509.Certificate{l.cert, p.inter} }
+func (p *testPKI) served(l testLeaf) []*x509.Certificate {
+	return []*x509.Certificate{l.cert, p.inter.Cert}
+}
 
 // newItem is an item deploying l into dir as <name>.fullchain.pem and
 // <name>.key.pem, with nginx.

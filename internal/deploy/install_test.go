@@ -519,7 +519,7 @@ func checkKeystore(t *testing.T, pki *testPKI, l testLeaf, data []byte, password
 	if !leaf.Equal(l.cert) {
 		t.Errorf("keystore leaf serial %x, want %x", leaf.SerialNumber, l.cert.SerialNumber)
 	}
-	if len(cas) != 1 || !cas[0].Equal(pki.inter) {
+	if len(cas) != 1 || !cas[0].Equal(pki.inter.Cert) {
 		t.Errorf("keystore has %d CA certificates, want the intermediate alone", len(cas))
 	}
 	ek, ok := key.(*ecdsa.PrivateKey)

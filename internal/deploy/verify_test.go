@@ -39,10 +39,8 @@ func TestVerifyServed(t *testing.T) {
 	old := pki.leaf(t, 0xa0, "a.example.com", "www.a.example.com")
 	wild := pki.leaf(t, 0xc1, "*.example.com")
 	other := newPKI(t)
-	weak := pki.rsaLeaf(t, 0xa1, 1024, "a.example.com")
-	wrongAKI := testpki.New(t, testNow).Issue(&testpki.Cert{Cert: pki.inter, Key: pki.interKey},
-		testpki.CN("a.example.com"), testpki.Names("a.example.com"), testpki.Serial(0xa1),
-		testpki.Validity(leafNotBefore, leafNotAfter), testpki.AuthorityKeyID([]byte{1, 2, 3, 4}))
+	weak := pki.issue(t, 0xa1, []string{"a.example.com"}, testpki.Key(testpki.RSA1024)).Cert
+	wrongAKI := pki.issue(t, 0xa1, []string{"a.example.com"}, testpki.AuthorityKeyID([]byte{1, 2, 3, 4}))
 	tests := []struct {
 		desc    string
 		served  []*x509.Certificate
@@ -55,7 +53,7 @@ func TestVerifyServed(t *testing.T) {
 	}{
 		{desc: "right serial and complete chain", served: pki.served(cur), sni: "a.example.com"},
 		{desc: "second name", served: pki.served(cur), sni: "www.a.example.com"},
-		{desc: "root sent too", served: append(pki.served(cur), pki.root), sni: "a.example.com"},
+		{desc: "root sent too", served: append(pki.served(cur), pki.root.Cert), sni: "a.example.com"},
 		{desc: "wildcard checked with renewd-verify", served: pki.served(wild), sni: verifyName("*.example.com"), serial: wild.cert.SerialNumber},
 		{
 			desc:    "old serial",
@@ -104,10 +102,10 @@ func TestVerifyServed(t *testing.T) {
 		},
 		// Every client tested accepts this: a warning of renewd check, no
 		// reason to roll a deploy back.
-		{desc: "root before the intermediate", served: []*x509.Certificate{cur.cert, pki.root, pki.inter}, sni: "a.example.com"},
+		{desc: "root before the intermediate", served: []*x509.Certificate{cur.cert, pki.root.Cert, pki.inter.Cert}, sni: "a.example.com"},
 		{
 			desc:    "intermediate whose key identifier is not the one the leaf names",
-			served:  []*x509.Certificate{wrongAKI.Cert, pki.inter},
+			served:  []*x509.Certificate{wrongAKI.Cert, pki.inter.Cert},
 			sni:     "a.example.com",
 			wantErr: []string{"served chain", "authority key identifier", "not the one that issued it"},
 			check: func(t *testing.T, err error) {
@@ -119,7 +117,7 @@ func TestVerifyServed(t *testing.T) {
 		},
 		{
 			desc:    "RSA 1024 leaf, as strict clients refuse it",
-			served:  []*x509.Certificate{weak, pki.inter},
+			served:  []*x509.Certificate{weak, pki.inter.Cert},
 			sni:     "a.example.com",
 			wantErr: []string{"served chain", "RSA 1024-bit key"},
 		},
@@ -327,7 +325,7 @@ func TestTLSProber(t *testing.T) {
 		want    []*big.Int
 		wantErr bool
 	}{
-		{desc: "complete chain", sni: "a.example.com", want: []*big.Int{a.cert.SerialNumber, pki.inter.SerialNumber}},
+		{desc: "complete chain", sni: "a.example.com", want: []*big.Int{a.cert.SerialNumber, pki.inter.Cert.SerialNumber}},
 		{desc: "leaf only, returned as sent", sni: "b.example.com", want: []*big.Int{b.cert.SerialNumber}},
 		{desc: "handshake refused", sni: "c.example.com", wantErr: true},
 	}

@@ -126,7 +126,7 @@ func TestCompletingAndRefusing(t *testing.T) {
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			cfg, _ := renewdConfig(t, p, nil)
-			f := &fakeFetcher{certs: map[string]*x509.Certificate{"http://ca.example/inter.der": p.inter}}
+			f := &fakeFetcher{certs: map[string]*x509.Certificate{"http://ca.example/inter.der": p.inter.Cert}}
 			now := fixedNow
 			if tc.now != nil {
 				now = func() time.Time { return testNow.AddDate(0, 0, tc.now()) }

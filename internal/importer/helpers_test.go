@@ -2,14 +2,8 @@ package importer
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +11,7 @@ import (
 	"time"
 
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // testNow is the time of every test.
@@ -26,8 +21,7 @@ func fixedNow() time.Time { return testNow }
 
 // pki is a root and an intermediate that issues leaves.
 type pki struct {
-	root, inter *x509.Certificate
-	interKey    *ecdsa.PrivateKey
+	root, inter *testpki.Cert
 	roots       *x509.CertPool
 	rootFile    string
 }
@@ -39,68 +33,31 @@ type leaf struct {
 	fullchain, keyPEM []byte
 }
 
-func genKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func create(t *testing.T, tmpl, parent *x509.Certificate, pub any, key *ecdsa.PrivateKey) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func newPKI(t *testing.T) *pki {
 	t.Helper()
-	rootKey, interKey := genKey(t), genKey(t)
-	ca := func(serial int64, cn string) *x509.Certificate {
-		return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: testNow.AddDate(-1, 0, 0), NotAfter: testNow.AddDate(5, 0, 0),
-			KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+	b := testpki.New(t, testNow)
+	ca := func(serial int64, cn string) []testpki.Option {
+		return []testpki.Option{testpki.CN(cn), testpki.Serial(serial), testpki.KeyUsage(x509.KeyUsageCertSign),
+			testpki.Validity(testNow.AddDate(-1, 0, 0), testNow.AddDate(5, 0, 0))}
 	}
-	rt := ca(1, "import test root")
-	root := create(t, rt, rt, &rootKey.PublicKey, rootKey)
-	inter := create(t, ca(2, "import test intermediate"), root, &interKey.PublicKey, rootKey)
-	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	p := &pki{root: root, inter: inter, interKey: interKey, roots: pool, rootFile: filepath.Join(t.TempDir(), "root.pem")}
-	writeFile(t, p.rootFile, pemOf(root), 0o644)
+	p := &pki{root: b.Root(ca(1, "import test root")...), rootFile: filepath.Join(t.TempDir(), "root.pem")}
+	p.inter = b.Issue(p.root, ca(2, "import test intermediate")...)
+	p.roots = testpki.Pool(p.root)
+	writeFile(t, p.rootFile, testpki.PEM(p.root), 0o644)
 	return p
 }
 
 // leaf issues a leaf for names; aia, when set, is its caIssuers URL.
 func (p *pki) leaf(t *testing.T, serial int64, aia string, names ...string) leaf {
 	t.Helper()
-	k := genKey(t)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), DNSNames: names,
-		NotBefore: testNow.AddDate(0, 0, -10), NotAfter: testNow.AddDate(0, 0, 80),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	opts := []testpki.Option{testpki.Names(names...), testpki.Serial(serial),
+		testpki.Validity(testNow.AddDate(0, 0, -10), testNow.AddDate(0, 0, 80))}
 	if aia != "" {
-		tmpl.IssuingCertificateURL = []string{aia}
+		opts = append(opts, testpki.AIA(aia))
 	}
-	c := create(t, tmpl, p.inter, &k.PublicKey, p.interKey)
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := leaf{cert: c, certPEM: pemOf(c), chainPEM: pemOf(p.inter), keyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})}
-	l.fullchain = append(append([]byte{}, l.certPEM...), l.chainPEM...)
-	return l
-}
-
-func pemOf(c *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	c := testpki.New(t, testNow).Issue(p.inter, opts...)
+	return leaf{cert: c.Cert, certPEM: testpki.PEM(c), chainPEM: testpki.PEM(p.inter),
+		fullchain: testpki.PEM(c, p.inter), keyPEM: c.KeyPEM()}
 }
 
 func writeFile(t *testing.T, path string, data []byte, perm os.FileMode) {

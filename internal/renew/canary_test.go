@@ -365,7 +365,7 @@ func TestRepairedChainIsSaid(t *testing.T) {
 	h.issuer.obtain = func(ctx context.Context, c *config.Certificate) (*renewdacme.Issued, error) {
 		is, err := h.issueComplete(ctx, c)
 		if err == nil {
-			is.Certs = append(is.Certs, h.ca.root)
+			is.Certs = append(is.Certs, h.ca.root.Cert)
 		}
 		return is, err
 	}

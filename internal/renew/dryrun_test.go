@@ -86,7 +86,7 @@ func TestDryRunUntrustedRoot(t *testing.T) {
 	h.issuer.obtain = func(ctx context.Context, c *config.Certificate) (*acme.Issued, error) {
 		is, err := h.issueComplete(ctx, c)
 		if err == nil {
-			is.Certs = append(is.Certs, h.ca.root)
+			is.Certs = append(is.Certs, h.ca.root.Cert)
 		}
 		return is, err
 	}

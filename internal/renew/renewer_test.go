@@ -267,7 +267,7 @@ func TestRunIssuesAndStoresCompleteChain(t *testing.T) {
 		t.Fatalf("live/shop: %v", err)
 	}
 	full := parseChain(t, files.Fullchain)
-	if len(full) != 2 || !full[1].Equal(h.ca.inter) {
+	if len(full) != 2 || !full[1].Equal(h.ca.inter.Cert) {
 		t.Fatalf("fullchain.pem holds %d certificates, want leaf + intermediate", len(full))
 	}
 	leaf := full[0]
@@ -275,14 +275,14 @@ func TestRunIssuesAndStoresCompleteChain(t *testing.T) {
 		t.Errorf("leaf names %v", leaf.DNSNames)
 	}
 	for _, c := range full {
-		if c.Equal(h.ca.root) {
+		if c.Equal(h.ca.root.Cert) {
 			t.Error("fullchain.pem contains the root")
 		}
 	}
 	if c := parseChain(t, files.Cert); len(c) != 1 || !c[0].Equal(leaf) {
 		t.Error("cert.pem is not the leaf alone")
 	}
-	if c := parseChain(t, files.Chain); len(c) != 1 || !c[0].Equal(h.ca.inter) {
+	if c := parseChain(t, files.Chain); len(c) != 1 || !c[0].Equal(h.ca.inter.Cert) {
 		t.Error("chain.pem is not the intermediate")
 	}
 	if b, _ := pem.Decode(files.Key); b == nil || !strings.Contains(b.Type, "PRIVATE KEY") {

@@ -90,6 +90,14 @@ func Validity(notBefore, notAfter time.Time) Option {
 	return func(s *spec) { s.notBefore, s.notAfter = notBefore, notAfter }
 }
 
+// NotBefore sets the start of the validity and leaves the end at its
+// default; the zero time keeps the default start.
+func NotBefore(t time.Time) Option { return func(s *spec) { s.notBefore = t } }
+
+// NotAfter sets the end of the validity and leaves the start at its
+// default; the zero time keeps the default end.
+func NotAfter(t time.Time) Option { return func(s *spec) { s.notAfter = t } }
+
 // Serial sets the serial number (by default one derived from the
 // certificate's name, dates and key).
 func Serial(n int64) Option { return func(s *spec) { s.serial = &n } }

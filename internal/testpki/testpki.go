@@ -5,7 +5,8 @@
 //
 // It is for tests only: keys are generated with crypto/rand but nothing
 // here is meant to protect anything. A Builder fails the test it was made
-// for when a certificate cannot be made, so callers never check errors.
+// for when a certificate cannot be made (one made by NewPanicking panics),
+// so callers never check errors.
 package testpki
 
 import (
@@ -15,6 +16,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"testing"
@@ -34,6 +36,25 @@ type Builder struct {
 func New(tb testing.TB, now time.Time) *Builder {
 	return &Builder{tb: tb, Now: now}
 }
+
+// NewPanicking returns a Builder for code that runs outside a test's own
+// goroutine: TestMain making the certificates of the servers every test
+// uses, or a fake CA that the code under test calls from its goroutines,
+// where failing the test is not allowed. It panics where New's Builder
+// fails the test.
+func NewPanicking(now time.Time) *Builder {
+	return &Builder{tb: panicking{}, Now: now}
+}
+
+// panicking stands in for a test where there is none. Its embedded TB is
+// nil: a Builder calls only the methods below.
+type panicking struct{ testing.TB }
+
+func (panicking) Helper() {}
+
+func (panicking) Fatal(args ...any) { panic(fmt.Sprint(args...)) }
+
+func (panicking) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 
 // Cert is a certificate with its private key.
 type Cert struct {
@@ -191,8 +212,12 @@ func PEM(cs ...*Cert) []byte {
 }
 
 // KeyPEM encodes c's private key as PKCS#8 PEM.
-func (c *Cert) KeyPEM() []byte {
-	der, err := x509.MarshalPKCS8PrivateKey(c.Key)
+func (c *Cert) KeyPEM() []byte { return KeyPEM(c.Key) }
+
+// KeyPEM encodes k as PKCS#8 PEM: a key file, also for a key that belongs
+// to no certificate.
+func KeyPEM(k crypto.Signer) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
 		panic("testpki: marshal key: " + err.Error()) // only for keys testpki made
 	}

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -140,6 +145,21 @@ func TestOptions(t *testing.T) {
 				t.Errorf("serial %v", c.Cert.SerialNumber)
 			}
 		}},
+		{"leaf start only", []Option{Names("a.test"), NotBefore(nb)}, func(t *testing.T, c *Cert) {
+			if !c.Cert.NotBefore.Equal(nb) || !c.Cert.NotAfter.Equal(testNow.AddDate(0, 0, 60)) {
+				t.Errorf("validity %s..%s, want the leaf's default end", c.Cert.NotBefore, c.Cert.NotAfter)
+			}
+		}},
+		{"CA end only", []Option{CN("Short Int"), NotAfter(na)}, func(t *testing.T, c *Cert) {
+			if !c.Cert.NotBefore.Equal(testNow.AddDate(-1, 0, 0)) || !c.Cert.NotAfter.Equal(na) {
+				t.Errorf("validity %s..%s, want the CA's default start", c.Cert.NotBefore, c.Cert.NotAfter)
+			}
+		}},
+		{"zero start and end keep the defaults", []Option{Names("a.test"), NotBefore(time.Time{}), NotAfter(time.Time{})}, func(t *testing.T, c *Cert) {
+			if !c.Cert.NotBefore.Equal(testNow.AddDate(0, 0, -30)) || !c.Cert.NotAfter.Equal(testNow.AddDate(0, 0, 60)) {
+				t.Errorf("validity %s..%s, want the leaf's defaults", c.Cert.NotBefore, c.Cert.NotAfter)
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -157,5 +177,73 @@ func TestPEMRoundTrip(t *testing.T) {
 	}
 	if !bytes.HasPrefix(leaf.KeyPEM(), []byte("-----BEGIN PRIVATE KEY-----")) {
 		t.Errorf("key PEM %q", leaf.KeyPEM()[:30])
+	}
+}
+
+func TestKeyPEMOfABareKey(t *testing.T) {
+	k, err := NewKey(RSA2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode(KeyPEM(k))
+	if b == nil || b.Type != "PRIVATE KEY" {
+		t.Fatalf("key PEM %q", KeyPEM(k))
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil || !parsed.(*rsa.PrivateKey).Equal(k) {
+		t.Errorf("the PEM holds another key (%v)", err)
+	}
+}
+
+func TestPanicking(t *testing.T) {
+	b := NewPanicking(testNow)
+	root := b.Root(CN("Main Root"))
+	// A Builder made for no test may be used from any goroutine.
+	done := make(chan *Cert)
+	go func() { done <- b.Issue(root, Names("localhost"), IPs(IP("127.0.0.1"))) }()
+	leaf := <-done
+	if err := leaf.Cert.CheckSignatureFrom(root.Cert); err != nil || !leaf.Cert.NotAfter.Equal(testNow.AddDate(0, 0, 60)) {
+		t.Errorf("leaf %s..%s, signature %v", leaf.Cert.NotBefore, leaf.Cert.NotAfter, err)
+	}
+
+	defer func() {
+		p := recover()
+		if msg, _ := p.(string); !strings.Contains(msg, "testpki: Issue needs a parent") {
+			t.Errorf("Issue without a parent panicked with %v, want testpki's failure", p)
+		}
+	}()
+	b.Issue(nil, Names("a.test"))
+	t.Error("Issue without a parent returned")
+}
+
+func TestLocalServerFiles(t *testing.T) {
+	b := New(t, testNow)
+	ca := b.LocalCA("Local Test CA")
+	if c := ca.Cert; c.Subject.CommonName != "Local Test CA" || c.SerialNumber.Int64() != 1 || c.KeyUsage != x509.KeyUsageCertSign ||
+		!c.NotBefore.Equal(testNow.Add(-time.Hour)) || !c.NotAfter.Equal(testNow.Add(24*time.Hour)) {
+		t.Errorf("CA %q serial %v usage %v, %s..%s", c.Subject.CommonName, c.SerialNumber, c.KeyUsage, c.NotBefore, c.NotAfter)
+	}
+	dir := filepath.Join(t.TempDir(), "server")
+	certFile, keyFile, err := b.LocalServerFiles(ca, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatalf("the files are no key pair: %v", err)
+	}
+	leaf := pair.Leaf
+	for _, host := range []string{"localhost", "127.0.0.1"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: Pool(ca), DNSName: host, CurrentTime: testNow}); err != nil {
+			t.Errorf("not valid for %s: %v", host, err)
+		}
+	}
+	if leaf.Subject.CommonName != "localhost" || !leaf.NotAfter.Equal(testNow.Add(24*time.Hour)) {
+		t.Errorf("leaf %q until %s", leaf.Subject.CommonName, leaf.NotAfter)
+	}
+	if fi, err := os.Stat(keyFile); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", fi.Mode())
 	}
 }

@@ -14,9 +14,9 @@
 // proxy in front of Pebble, its own domains, daemons and nginx. A missing
 // component is a failure, never a skip; `go test -short` skips the package.
 //
-// The helpers are small copies of test/e2e's (Pebble, challtestsrv, the
-// TLS test CA, nginx, the counting CA proxy): this package must not depend
-// on another test package.
+// The helpers are small copies of test/e2e's (Pebble, challtestsrv, nginx,
+// the counting CA proxy): this package must not depend on another test
+// package. The TLS test CA comes from internal/testpki.
 package cluster
 
 import (
@@ -29,6 +29,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // env is what TestMain prepares for every scenario.
@@ -70,11 +72,9 @@ func setup(m *testing.M) (int, error) {
 	if err := build(dir); err != nil {
 		return 0, err
 	}
-	if env.tls, err = newTestCA("renewd cluster tests TLS CA"); err != nil {
-		return 0, err
-	}
+	env.tls = newTestCA("renewd cluster tests TLS CA")
 	env.tlsCAFile = filepath.Join(dir, "tls-ca.pem")
-	if err := os.WriteFile(env.tlsCAFile, env.tls.certPEM, 0o644); err != nil {
+	if err := os.WriteFile(env.tlsCAFile, testpki.PEM(env.tls.root), 0o644); err != nil {
 		return 0, err
 	}
 	env.keyFile = filepath.Join(dir, "cluster.key")

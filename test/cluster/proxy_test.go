@@ -5,7 +5,6 @@ package cluster
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // caProxy sits between a scenario's nodes and the shared Pebble and counts
@@ -40,15 +40,13 @@ func startCAProxy(t *testing.T) *caProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(env.tls.cert)
 	p := &caProxy{}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(&url.URL{Scheme: target.Scheme, Host: target.Host})
 			pr.Out.Host = pr.In.Host
 		},
-		Transport:      &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		Transport:      &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testpki.Pool(env.tls.root)}},
 		ModifyResponse: p.modify,
 	}
 	certFile, keyFile, err := env.tls.issueServer(filepath.Join(t.TempDir(), "proxy"))

@@ -1,0 +1,37 @@
+package testpki
+
+import (
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// LocalCA makes the root that signs the HTTPS certificates of servers an
+// end-to-end test runs on the loopback address (an ACME server, a proxy in
+// front of it): serial 1, certificate signing only, valid from an hour
+// before b.Now for a day. Tests make it per run, as TestMain does with a
+// Builder from NewPanicking.
+func (b *Builder) LocalCA(cn string) *Cert {
+	b.tb.Helper()
+	return b.Root(CN(cn), Serial(1), KeyUsage(x509.KeyUsageCertSign), localValidity(b.Now))
+}
+
+// LocalServerFiles issues under ca a server certificate for localhost and
+// 127.0.0.1, valid from an hour before b.Now for a day, and writes it to
+// dir/tls-cert.pem and its key to dir/tls-key.pem, making dir if needed.
+// It returns the files' errors: a server's setup reports them its way.
+func (b *Builder) LocalServerFiles(ca *Cert, dir string) (certFile, keyFile string, err error) {
+	b.tb.Helper()
+	c := b.Issue(ca, CN("localhost"), Names("localhost"), IPs(IP("127.0.0.1")), localValidity(b.Now))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", err
+	}
+	certFile, keyFile = filepath.Join(dir, "tls-cert.pem"), filepath.Join(dir, "tls-key.pem")
+	if err := os.WriteFile(certFile, PEM(c), 0o644); err != nil {
+		return "", "", err
+	}
+	return certFile, keyFile, os.WriteFile(keyFile, c.KeyPEM(), 0o600)
+}
+
+func localValidity(now time.Time) Option { return Validity(now.Add(-time.Hour), now.Add(24*time.Hour)) }
