@@ -1,13 +1,21 @@
 package harness
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -213,9 +221,17 @@ func (n *Nginx) waitAddrs(addrs ...string) {
 	}
 }
 
-// Stop quits nginx and waits for its master to be gone.
+// Stop quits nginx and waits for its master to be gone. `nginx -s quit`
+// reads the configuration first; when a test broke it, the master named
+// in this instance's pid file gets SIGQUIT instead.
 func (n *Nginx) Stop() {
-	_ = exec.Command(n.Bin, n.Argv("-s", "quit")[1:]...).Run()
+	if err := exec.Command(n.Bin, n.Argv("-s", "quit")[1:]...).Run(); err != nil {
+		if data, err := os.ReadFile(filepath.Join(n.Prefix, "nginx.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
+				_ = syscall.Kill(pid, syscall.SIGQUIT)
+			}
+		}
+	}
 	_ = WaitFor("nginx exit", 10*time.Second, func() error {
 		if _, err := os.Stat(filepath.Join(n.Prefix, "nginx.pid")); err == nil {
 			return fmt.Errorf("pid file still there")
@@ -232,4 +248,40 @@ func Dial(port int) error {
 		c.Close()
 	}
 	return err
+}
+
+// WritePlaceholder writes a self-signed certificate and its key, as a
+// fresh server has before its first real one (Debian's snakeoil), so
+// nginx can start.
+func WritePlaceholder(t TB, fullchain, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "placeholder"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	kd, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	for _, f := range []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{
+		{fullchain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644},
+		{key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600},
+	} {
+		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
+			t.Fatalf("%v", err)
+		}
+		if err := os.WriteFile(f.path, f.data, f.mode); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
 }
