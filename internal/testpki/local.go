@@ -35,3 +35,28 @@ func (b *Builder) LocalServerFiles(ca *Cert, dir string) (certFile, keyFile stri
 }
 
 func localValidity(now time.Time) Option { return Validity(now.Add(-time.Hour), now.Add(24*time.Hour)) }
+
+// PlaceholderFiles writes the self-signed certificate a fresh server has
+// before its first real one (Debian's snakeoil) to certFile and its SEC 1
+// EC key to keyFile, making their directories if needed, so that nginx can
+// start before renewd has installed anything. The certificate, for
+// "placeholder" with serial 7, has no extensions at all and is valid from
+// an hour before b.Now to an hour after it.
+func (b *Builder) PlaceholderFiles(certFile, keyFile string) error {
+	b.tb.Helper()
+	c := b.Root(CN("placeholder"), Serial(7), Validity(b.Now.Add(-time.Hour), b.Now.Add(time.Hour)),
+		NoBasicConstraints(), CA(false), KeyUsage(0))
+	for _, f := range []struct {
+		path string
+		data []byte
+		perm os.FileMode
+	}{{certFile, PEM(c), 0o644}, {keyFile, ECKeyPEM(c.Key), 0o600}} {
+		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(f.path, f.data, f.perm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
