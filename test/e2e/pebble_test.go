@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // freePort returns a loopback port nothing listens on right now, and that
@@ -57,8 +59,7 @@ func freePortNoT() (int, error) {
 
 // httpsClient trusts the e2e TLS CA (Pebble's and the proxy's endpoints).
 func httpsClient() *http.Client {
-	pool := x509.NewCertPool()
-	pool.AddCert(env.tls.cert)
+	pool := testpki.Pool(env.tls.root)
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // proxyMode says how caProxy rewrites Pebble's answers.
@@ -152,8 +153,7 @@ func startProxy(t *testing.T, pb *pebble) *caProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(env.tls.cert)
+	pool := testpki.Pool(env.tls.root)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	p := &caProxy{
 		nonceURL: (&url.URL{Scheme: target.Scheme, Host: target.Host, Path: pebbleNonce}).String(),
