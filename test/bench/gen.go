@@ -3,50 +3,33 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
 	"path/filepath"
 	"time"
 
 	"github.com/renewd/renewd/internal/store"
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // genCA is a throwaway root and intermediate for generated certificates,
 // so that chain.pem holds one intermediate as a real CA's does.
 type genCA struct {
-	root, inter *testCA
+	root, inter *testpki.Cert
 	rootFile    string
 }
 
 func newGenCA(dir string) *genCA {
 	root := newTestCA("renewd bench generated root")
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		fatalf("%v", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(2),
-		Subject:               pkix.Name{CommonName: "renewd bench generated intermediate"},
-		NotBefore:             time.Now().Add(-100 * 24 * time.Hour),
-		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
 	// The root's own validity starts an hour ago; the intermediate only
 	// needs to be signed by it.
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, root.cert, key.Public(), root.key)
-	if err != nil {
-		fatalf("%v", err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	g := &genCA{root: root, inter: &testCA{cert: cert, key: key, certPEM: pemCert(der)}, rootFile: filepath.Join(dir, "generated-root.pem")}
-	mustWrite(g.rootFile, root.certPEM, 0o644)
+	now := time.Now()
+	inter := testpki.NewPanicking(now).Issue(root, testpki.CN("renewd bench generated intermediate"), testpki.Serial(2),
+		testpki.KeyUsage(x509.KeyUsageCertSign), testpki.Validity(now.Add(-100*24*time.Hour), now.Add(365*24*time.Hour)))
+	g := &genCA{root: root, inter: inter, rootFile: filepath.Join(dir, "generated-root.pem")}
+	mustWrite(g.rootFile, testpki.PEM(root), 0o644)
 	return g
 }
 
@@ -96,15 +79,14 @@ func genIssued(dir string, n int, c *ca) string {
 	for i := range n {
 		name, domain := fmt.Sprintf("c%05d", i+1), fmt.Sprintf("idle-%05d.bench.test", i+1)
 		mustWrite(filepath.Join(dir, "domains.d", name+".yaml"), certYAML(domain, c.httpPort), 0o644)
-		der, keyPEM, leaf := g.inter.issue([]string{domain}, nil, nb, na)
-		leafPEM := pemCert(der)
-		files := store.Files{Cert: leafPEM, Chain: g.inter.certPEM, Fullchain: append(append([]byte{}, leafPEM...), g.inter.certPEM...), Key: keyPEM}
+		leaf := testpki.NewPanicking(now).Issue(g.inter, testpki.CN(domain), testpki.Names(domain), testpki.Validity(nb, na))
+		files := store.Files{Cert: testpki.PEM(leaf), Chain: testpki.PEM(g.inter), Fullchain: testpki.PEM(leaf, g.inter), Key: leaf.KeyPEM()}
 		v, err := st.SaveVersion(name, files)
 		if err != nil {
 			fatalf("save %s: %v", name, err)
 		}
 		rec := &store.Record{Name: name, Domains: []string{domain}}
-		store.RecordFromCert(rec, leaf)
+		store.RecordFromCert(rec, leaf.Cert)
 		rec.Version = v
 		rt := nb
 		rec.RenewTime, rec.LastAttempt = &rt, &rt

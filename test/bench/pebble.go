@@ -3,18 +3,11 @@
 package main
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // freePort returns a loopback port nothing listens on right now.
@@ -34,76 +29,25 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// testCA is a throwaway CA: it signs Pebble's HTTPS certificate, and, for
-// the generated states, the certificates renewd's idle daemon holds.
-type testCA struct {
-	cert    *x509.Certificate
-	key     crypto.Signer
-	certPEM []byte
+// newTestCA makes a throwaway root, valid from an hour ago for a year: it
+// signs Pebble's HTTPS certificate, and, for the generated states, the
+// intermediate of the certificates renewd's idle daemon holds. testpki
+// panics if it cannot, which ends the run as fatalf would.
+func newTestCA(cn string) *testpki.Cert {
+	now := time.Now()
+	return testpki.NewPanicking(now).Root(testpki.CN(cn), testpki.Serial(1), testpki.KeyUsage(x509.KeyUsageCertSign),
+		testpki.Validity(now.Add(-time.Hour), now.Add(365*24*time.Hour)))
 }
 
-func newTestCA(cn string) *testCA {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		fatalf("CA key: %v", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		fatalf("CA cert: %v", err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, certPEM: pemCert(der)}
-}
-
-func pemCert(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-// issue signs a leaf for dnsNames (and ips) valid from notBefore to
-// notAfter, and returns its DER and PKCS#8 key PEM.
-func (ca *testCA) issue(dnsNames []string, ips []net.IP, notBefore, notAfter time.Time) (der, keyPEM []byte, leaf *x509.Certificate) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		fatalf("leaf key: %v", err)
-	}
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: dnsNames[0]},
-		DNSNames:     dnsNames,
-		IPAddresses:  ips,
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err = x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
-	if err != nil {
-		fatalf("leaf: %v", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		fatalf("leaf key: %v", err)
-	}
-	leaf, _ = x509.ParseCertificate(der)
-	return der, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), leaf
-}
-
-// issueServer writes an HTTPS certificate for localhost/127.0.0.1 into dir.
-func (ca *testCA) issueServer(dir, prefix string) (certFile, keyFile string) {
-	der, keyPEM, _ := ca.issue([]string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}, time.Now().Add(-time.Hour), time.Now().Add(7*24*time.Hour))
+// issueServer writes an HTTPS certificate for localhost/127.0.0.1, valid
+// for a week, under ca into dir.
+func issueServer(ca *testpki.Cert, dir, prefix string) (certFile, keyFile string) {
+	now := time.Now()
+	c := testpki.NewPanicking(now).Issue(ca, testpki.CN("localhost"), testpki.Names("localhost"),
+		testpki.IPs(testpki.IP("127.0.0.1")), testpki.Validity(now.Add(-time.Hour), now.Add(7*24*time.Hour)))
 	certFile, keyFile = filepath.Join(dir, prefix+"-cert.pem"), filepath.Join(dir, prefix+"-key.pem")
-	mustWrite(certFile, pemCert(der), 0o644)
-	mustWrite(keyFile, keyPEM, 0o600)
+	mustWrite(certFile, testpki.PEM(c), 0o644)
+	mustWrite(keyFile, c.KeyPEM(), 0o600)
 	return certFile, keyFile
 }
 
@@ -159,7 +103,7 @@ func waitFor(what string, timeout time.Duration, check func() error) {
 
 // ca is the test CA environment: challtestsrv for DNS and one Pebble.
 type ca struct {
-	tls      *testCA
+	tls      *testpki.Cert
 	tlsCA    string // PEM file of tls: ACME clients trust Pebble's HTTPS with it
 	dnsAddr  string
 	dirURL   string // ACME directory
@@ -171,8 +115,7 @@ type ca struct {
 }
 
 func (c *ca) client() *http.Client {
-	pool := x509.NewCertPool()
-	pool.AddCert(c.tls.cert)
+	pool := testpki.Pool(c.tls)
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
@@ -183,7 +126,7 @@ func (c *ca) client() *http.Client {
 func startCA(bin, dir string) *ca {
 	c := &ca{tls: newTestCA("renewd bench TLS CA")}
 	c.tlsCA = filepath.Join(dir, "tls-ca.pem")
-	mustWrite(c.tlsCA, c.tls.certPEM, 0o644)
+	mustWrite(c.tlsCA, testpki.PEM(c.tls), 0o644)
 
 	c.dnsAddr = fmt.Sprintf("127.0.0.1:%d", freePort())
 	challMgmt := fmt.Sprintf("http://127.0.0.1:%d", freePort())
@@ -199,7 +142,7 @@ func startCA(bin, dir string) *ca {
 		return nil
 	})
 
-	certFile, keyFile := c.tls.issueServer(dir, "pebble")
+	certFile, keyFile := issueServer(c.tls, dir, "pebble")
 	c.httpPort = freePort()
 	listen, mgmt := fmt.Sprintf("127.0.0.1:%d", freePort()), fmt.Sprintf("127.0.0.1:%d", freePort())
 	c.mgmtURL = "https://" + mgmt
