@@ -44,14 +44,17 @@ demo: deps
 demo-cluster: deps
 	@scripts/demo-cluster.sh
 
-# Benchmarks (not part of test): renewd next to lego's CLI and certbot
-# against one Pebble, the idle daemon, status at 10,000 certificates, build
-# times; rewrites docs/benchmarks.md and docs/benchmarks.json.
-#   make bench [BENCH_N="10 100"] [BENCH_ARGS="-idle 30s -build=false"]
-BENCH_N    ?= 10 100
-BENCH_ARGS ?=
+# Benchmarks (not part of test): renewd before and after, next to lego's
+# CLI and certbot, against one Pebble: renew-all, 1,000 at a paced rate, a
+# storm of 429s, the idle daemon, storage at 10,000 certificates, build
+# times; rewrites docs/benchmarks.md and docs/benchmarks.json
+# (docs/performance.md says what each part measures).
+#   make bench [BENCH_N="10 100"] [BENCH_ARGS="-scale 5000 -build=false"] [BENCH_BEFORE=ref]
+BENCH_N      ?= 10 100
+BENCH_ARGS   ?=
+BENCH_BEFORE ?= 80a918b
 bench: deps
-	@GO='$(GO)' BENCH_N='$(BENCH_N)' BENCH_ARGS='$(BENCH_ARGS)' scripts/bench.sh
+	@GO='$(GO)' BENCH_N='$(BENCH_N)' BENCH_ARGS='$(BENCH_ARGS)' BENCH_BEFORE='$(BENCH_BEFORE)' scripts/bench.sh
 
 clean:
 	rm -rf bin .demo .demo-cluster

@@ -15,6 +15,7 @@ import (
 
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/daemon"
+	"github.com/renewd/renewd/internal/memtrim"
 	"github.com/renewd/renewd/internal/renew"
 	"github.com/renewd/renewd/internal/store"
 )
@@ -82,6 +83,10 @@ func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) err
 	d := &daemon.Daemon{
 		Log:  log.Named("daemon"),
 		Load: runtimeLoader(g, st.Dir(), log, al, obs, cn),
+		Idle: func() {
+			before, after := memtrim.Trim()
+			log.Debug("gave memory back between passes", zap.Int64("rss_before_kib", before), zap.Int64("rss_after_kib", after))
+		},
 	}
 	// Long enough for a deploy in flight to roll back (nginx test and
 	// reload, the reload after a rollback, the served-chain check), and

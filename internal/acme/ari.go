@@ -81,7 +81,7 @@ func (c *Client) RenewalInfo(ctx context.Context, leaf *x509.Certificate) (*Rene
 	if err != nil {
 		return nil, fmt.Errorf("renewal info: %w", err)
 	}
-	tr := &ariTransport{base: ctxTransport{ctx: ctx, base: c.observed(c.transport)}, now: time.Now}
+	tr := &ariTransport{base: ctxTransport{ctx: ctx, base: c.caTransport()}, now: time.Now}
 	lc := lego.NewConfig(ariUser{key: key})
 	lc.CADirURL = c.cfg.Directory
 	lc.UserAgent = "renewd"
@@ -118,7 +118,7 @@ func (c *Client) RenewalInfo(ctx context.Context, leaf *x509.Certificate) (*Rene
 
 // explanationURL returns the CA's explanation URL if it is an http(s) URL
 // of reasonable length, otherwise "": it is shown to people on a terminal
-// and kept in state.json, and url.Parse refuses control characters.
+// and kept in the records, and url.Parse refuses control characters.
 func explanationURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || len(s) > 2048 || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -193,20 +193,26 @@ var ariKey = sync.OnceValues(func() (crypto.PrivateKey, error) {
 // "malformed" after the directory changed); such an order would fail on
 // every renewal. A CA without ARI answers ErrNoARI, which also means no
 // replaces (RFC 9773 section 5: only to a CA that offers ARI).
-func (c *Client) replaces(ctx context.Context, cert *config.Certificate, previous *x509.Certificate) string {
-	if previous == nil || !time.Now().Before(previous.NotAfter) || !sharesName(previous, cert.Domains) {
-		return ""
+//
+// inWindow reports whether now is inside the renewal window the CA gave
+// for previous: Let's Encrypt exempts such a replacement from its new-order
+// limit, and renewd's order budget does not count it (see limiter).
+func (c *Client) replaces(ctx context.Context, cert *config.Certificate, previous *x509.Certificate) (id string, inWindow bool) {
+	now := time.Now()
+	if previous == nil || !now.Before(previous.NotAfter) || !sharesName(previous, cert.Domains) {
+		return "", false
 	}
 	id, err := certificate.MakeARICertID(previous)
 	if err != nil {
 		c.log.Debug("no ARI CertID for the previous certificate", zap.String("certificate", cert.Name), zap.Error(err))
-		return ""
+		return "", false
 	}
-	if _, err := c.RenewalInfo(ctx, previous); err != nil {
+	info, err := c.RenewalInfo(ctx, previous)
+	if err != nil {
 		c.log.Debug("order without replaces", zap.String("certificate", cert.Name), zap.Error(err))
-		return ""
+		return "", false
 	}
-	return id
+	return id, info.Valid() && !now.Before(info.WindowStart) && !now.After(info.WindowEnd)
 }
 
 func sharesName(leaf *x509.Certificate, domains []string) bool {

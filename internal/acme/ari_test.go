@@ -205,9 +205,12 @@ func TestReplaces(t *testing.T) {
 	valid := func(t *testing.T) *x509.Certificate {
 		return testLeaf(t, now.Add(-60*24*time.Hour), now.Add(30*24*time.Hour), "WWW.shop.example.com")
 	}
-	known := func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte(ariJSON("2027-01-19T16:00:00Z", "2027-01-21T16:00:00Z", "")))
+	window := func(start, end time.Time) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte(ariJSON(start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), "")))
+		}
 	}
+	known := window(now.Add(10*24*time.Hour), now.Add(12*24*time.Hour))
 	unknown := func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write([]byte(`{"type":"urn:ietf:params:acme:error:malformed","status":404}`))
@@ -217,9 +220,14 @@ func TestReplaces(t *testing.T) {
 		answer    http.HandlerFunc
 		previous  func(t *testing.T) *x509.Certificate
 		want      bool // the CertID
+		inWindow  bool
 		wantAsked int
 	}{
 		{desc: "a certificate the CA knows", answer: known, previous: valid, want: true, wantAsked: 1},
+		{desc: "inside the CA's window: exempt from the order budget", answer: window(now.Add(-time.Hour), now.Add(time.Hour)),
+			previous: valid, want: true, inWindow: true, wantAsked: 1},
+		{desc: "after the CA's window: counted", answer: window(now.Add(-3*time.Hour), now.Add(-time.Hour)),
+			previous: valid, want: true, wantAsked: 1},
 		{desc: "first issuance", answer: known, previous: func(*testing.T) *x509.Certificate { return nil }},
 		{desc: "expired", answer: known, previous: func(t *testing.T) *x509.Certificate {
 			return testLeaf(t, now.Add(-91*24*time.Hour), now.Add(-time.Hour), "shop.example.com")
@@ -234,13 +242,13 @@ func TestReplaces(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			f := newFakeARICA(t, tt.answer)
 			prev := tt.previous(t)
-			got := f.client.replaces(context.Background(), cert, prev)
+			got, inWindow := f.client.replaces(context.Background(), cert, prev)
 			want := ""
 			if tt.want {
 				want, _ = certificate.MakeARICertID(prev)
 			}
-			if got != want {
-				t.Errorf("replaces = %q, want %q", got, want)
+			if got != want || inWindow != tt.inWindow {
+				t.Errorf("replaces = %q, %v; want %q, %v", got, inWindow, want, tt.inWindow)
 			}
 			if n := len(f.requests()); n != tt.wantAsked {
 				t.Errorf("asked the CA %d times, want %d", n, tt.wantAsked)

@@ -47,7 +47,10 @@ type Client struct {
 	log         *zap.Logger
 	transport   *http.Transport
 	responder   *Responder
-	share       TokenShare // nil: no cluster
+	share       TokenShare      // nil: no cluster
+	limiter     *limiter        // shared with every Client for cfg.Directory
+	directory   *directoryCache // likewise
+	nonces      *noncePool      // likewise
 
 	mu  sync.Mutex
 	acc *account
@@ -77,7 +80,9 @@ func New(cfg config.ACME, accountsDir string, log *zap.Logger, opts ...Option) (
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, accountsDir: accountsDir, log: log, transport: tr}
+	c := &Client{cfg: cfg, accountsDir: accountsDir, log: log, transport: tr,
+		limiter: limiterFor(cfg.Directory, cfg.RateLimit, log.Named("limit")), directory: directoryCacheFor(cfg.Directory),
+		nonces: noncePoolFor(cfg.Directory)}
 	for _, o := range opts {
 		o(c)
 	}
@@ -85,6 +90,13 @@ func New(cfg config.ACME, accountsDir string, log *zap.Logger, opts ...Option) (
 		c.responder = NewResponder(log.Named("http01"))
 	}
 	return c, nil
+}
+
+// caTransport carries every request to the CA, orders and ARI alike: the
+// directory from memory when it is fresh, nonces from the shared pool,
+// then the shared limiter, then ObserveRequest, then the network.
+func (c *Client) caTransport() http.RoundTripper {
+	return cachedTransport{base: limitTransport{base: c.observed(c.transport), limiter: c.limiter, nonces: c.nonces}, cache: c.directory}
 }
 
 // keyTypes maps renewd's key_type names to lego's.
@@ -99,7 +111,7 @@ func (c *Client) legoClient(ctx context.Context, acc *account, hint *retryHint) 
 	lc := lego.NewConfig(acc)
 	lc.CADirURL = c.cfg.Directory
 	lc.UserAgent = "renewd"
-	tr := hintTransport{base: c.observed(c.transport), hint: hint, now: time.Now}
+	tr := hintTransport{base: c.caTransport(), hint: hint, now: time.Now}
 	lc.HTTPClient = &http.Client{Transport: ctxTransport{ctx: ctx, base: pendingErrors{next: tr}}, Timeout: 2 * time.Minute}
 	lc.Certificate.Timeout = 90 * time.Second
 	client, err := lego.NewClient(lc)
@@ -152,7 +164,7 @@ func (c *Client) account(ctx context.Context, hint *retryHint) (*account, error)
 // and the provider's credentials in the process environment, see
 // remember), and every other secret renewd knows of: a provider's error
 // may quote them, and the error goes to
-// logs, state.json and notifications. It still unwraps to lego's errors.
+// logs, the records and notifications. It still unwraps to lego's errors.
 // Summary gives its cause on one line, masked alike.
 //
 // When the CA answers that it does not know the stored account
@@ -209,6 +221,10 @@ func (c *Client) accountGone(err error, acc *account) bool {
 }
 
 func (c *Client) obtain(ctx context.Context, acc *account, cert *config.Certificate, previous *x509.Certificate, hint *retryHint) (*Issued, error) {
+	replaces, inWindow := c.replaces(ctx, cert, previous)
+	if inWindow {
+		ctx = withExemptOrder(ctx, replaces)
+	}
 	client, err := c.legoClient(ctx, acc, hint)
 	if err != nil {
 		return nil, err
@@ -230,14 +246,14 @@ func (c *Client) obtain(ctx context.Context, acc *account, cert *config.Certific
 	if !ok {
 		return nil, errors.New("generated key is not a signer")
 	}
-	res, err := obtainReplacing(client.Certificate.Obtain, certificate.ObtainRequest{
+	res, err := c.orderPaced(ctx, client, certificate.ObtainRequest{
 		Domains:        cert.Domains,
 		PrivateKey:     priv,
 		Bundle:         true,
 		Profile:        c.cfg.Profile,
 		PreferredChain: c.cfg.PreferredChain,
-		ReplacesCertID: c.replaces(ctx, cert, previous),
-	}, c.log)
+		ReplacesCertID: replaces,
+	})
 	if err != nil {
 		if ctx.Err() != nil && !caAnswered(err) {
 			// Stopped by the cancellation (a shutdown, the order's
@@ -251,6 +267,38 @@ func (c *Client) obtain(ctx context.Context, acc *account, cert *config.Certific
 		return nil, fmt.Errorf("the CA's certificate answer: %w", err)
 	}
 	return &Issued{Certs: certs, Key: signer, KeyPEM: certcrypto.PEMEncode(priv), CertURL: res.CertURL}, nil
+}
+
+// orderPaced places the order (see obtainReplacing). When the CA refused
+// the new order itself with a 429, or a 503 with Retry-After, the shared
+// limiter pauses every request to the CA; if that pause ends in time (see
+// limiter.wait), the order is placed again and waits for it, up to
+// maxPausedRetries times. A refused new order created nothing at the CA,
+// so nothing is spent twice; an order that failed at a later step is never
+// placed again here.
+func (c *Client) orderPaced(ctx context.Context, client *lego.Client, req certificate.ObtainRequest) (*certificate.Resource, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := obtainReplacing(client.Certificate.Obtain, req, c.log)
+		if err == nil || attempt == maxPausedRetries || !refusedWithPause(err) || !c.limiter.resumesWithin(ctx) {
+			return res, err
+		}
+		c.log.Info("the CA refused a new order and asked to wait; ordering again after the pause",
+			zap.Strings("domains", req.Domains), zap.Error(err))
+	}
+}
+
+// refusedWithPause reports whether err is the CA refusing a new order with
+// 429 Too Many Requests or 503 Service Unavailable. Like refusedNewOrder it
+// looks at the error lego returns for the newOrder request itself, never
+// at the wrapped errors of later steps.
+func refusedWithPause(err error) bool {
+	switch e := err.(type) { // not errors.As: see refusedNewOrder
+	case *legoacme.RateLimitedError:
+		return true
+	case *legoacme.ProblemDetails:
+		return e.HTTPStatus == http.StatusTooManyRequests || e.HTTPStatus == http.StatusServiceUnavailable
+	}
+	return false
 }
 
 // setSolver sets cert's challenge solver on client; the solvers that

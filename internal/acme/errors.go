@@ -22,7 +22,7 @@ const MaxRetryAfter = 7 * 24 * time.Hour
 // date) from a rate-limit (429) or unavailable (503) answer. A missing or
 // unparsable value gives ok=false: the normal backoff applies. The time is
 // rounded up to a whole second, so that storing it to the second (as
-// state.json does) never moves it before what the CA asked for.
+// the records do) never moves it before what the CA asked for.
 func RetryAfter(err error, now time.Time) (time.Time, bool) {
 	var at time.Time
 	var rl *legoacme.RateLimitedError

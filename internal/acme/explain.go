@@ -33,7 +33,7 @@ var problemHints = map[string]string{
 	"badNonce":            "the CA kept refusing the request's nonce, usually a passing fault of the CA or of a proxy in between; renewd retries with backoff",
 	"caa":                 "a CAA record of the domain does not allow this CA: add one that names it (letsencrypt.org for Let's Encrypt), or remove the restriction",
 	"rejectedIdentifier":  "the CA will not issue for this name (a blocked, reserved or misspelled name): check domains in the certificate's file",
-	"accountDoesNotExist": "the CA no longer knows the stored ACME account; renewd registers a new one on the next attempt",
+	"accountDoesNotExist": "the CA does not know the ACME account renewd used; renewd registers a new one and orders again at once (see the log), so this error means the CA refused that too or the new account key could not be written to storage",
 	"invalidContact":      "the CA refused acme.email: use a real address you read (Let's Encrypt refuses example.com, example.net and example.org)",
 }
 

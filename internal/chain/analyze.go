@@ -92,8 +92,8 @@ type Analysis struct {
 	now time.Time
 }
 
-// Analyze judges certs the way strict TLS clients do: OpenSSL (curl,
-// Python, Android's BoringSSL alike), gnutls, Java and Go, each using only
+// Analyze judges certs the way strict TLS clients do: OpenSSL (curl and
+// Python alike), gnutls, Java and Go, each using only
 // the certificates given, never fetching a missing one. certs[0] should be
 // the leaf; the rest may come in any order.
 //

@@ -120,7 +120,7 @@ func TestAnalyze(t *testing.T) {
 		{"must-staple", c(p.leaf(p.inter, testpki.MustStaple()), p.inter), nil, true,
 			[]problem{{KindMustStaple, false, "the leaf requires a stapled OCSP response (must-staple, RFC 7633)"}}},
 		{"expired leaf", c(p.leaf(p.inter, testpki.Validity(testNow.AddDate(0, 0, -90), testNow.Add(-36*time.Hour))), p.inter), nil, true,
-			[]problem{{KindExpired, true, `the leaf "CN=shop.example.com" expired at 2026-11-20T04:00:00Z (1 day ago): renew it`}}},
+			[]problem{{KindExpired, true, `the leaf "CN=shop.example.com" expired at 2026-11-20T04:00:00Z (36 hours ago): renew it`}}},
 		{"leaf not valid yet", c(p.leaf(p.inter, testpki.Validity(testNow.Add(5*time.Hour), testNow.AddDate(0, 0, 6))), p.inter), nil, true,
 			[]problem{{KindNotYetValid, true, `the leaf "CN=shop.example.com" is not valid before 2026-11-21T21:00:00Z (in 5 hours)`}}},
 		{"intermediate expires before the leaf", c(p.leaf(short), short), nil, true,
@@ -265,7 +265,9 @@ func TestLifetime(t *testing.T) {
 		warn           time.Duration
 	}{
 		{"90-day certificate", 89*day + 5*time.Hour, 90 * day, "89 days", 14 * day},
-		{"one day left of 90", day + time.Hour, 90 * day, "1 day", 14 * day},
+		{"one day left of 90: hours", day + time.Hour, 90 * day, "25 hours", 14 * day},
+		{"two days left of 90", 2*day + 5*time.Hour, 90 * day, "2 days", 14 * day},
+		{"5 hours left of 90", 5 * time.Hour, 90 * day, "5 hours", 14 * day},
 		{"6-day certificate", 5*day + 2*time.Hour, 6 * day, "122 hours", 2 * day},
 		{"24-hour certificate, fresh", 23 * time.Hour, day, "23 hours", 8 * time.Hour},
 		{"24-hour certificate, nearly over", 150 * time.Minute, day, "150 minutes", 8 * time.Hour},

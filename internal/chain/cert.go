@@ -46,7 +46,7 @@ func Describe(c *x509.Certificate) string {
 	return "serial " + c.SerialNumber.Text(16)
 }
 
-// rfc3339 formats t the way state.json and every --json output do.
+// rfc3339 formats t the way the records and every --json output do.
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // checkNonNil rejects nil entries up front so later code can index freely.

@@ -39,7 +39,7 @@ type IncompleteError struct {
 }
 
 // Error says that the chain is incomplete, where the gap is and what was
-// tried, on one line so it fits a log record and state.json's last_error.
+// tried, on one line so it fits a log record and a record's last_error.
 func (e *IncompleteError) Error() string {
 	if e.msg != "" {
 		return "verify chain: " + e.msg

@@ -71,9 +71,10 @@ func WarnBefore(lifetime time.Duration) time.Duration {
 
 // FormatLeft says how much time is left (or, negative, how long ago a
 // certificate expired) in the unit that suits a certificate with this
-// lifetime: days for certificates that live 10 days or more, hours for
-// shorter ones, minutes when under 3 hours remain of such a short one.
-// Whole units, rounded down: "89 days", "20 hours", "1 day".
+// lifetime: days for certificates that live 10 days or more (hours once
+// under 2 days are left, so "1 day" never hides 47 hours), hours for
+// shorter ones, minutes when under 3 hours remain. Whole units, rounded
+// down: "89 days", "20 hours", "2 days", "45 minutes".
 func FormatLeft(left, lifetime time.Duration) string {
 	return span(left, lifetime)
 }
@@ -83,7 +84,7 @@ func span(d, lifetime time.Duration) string {
 		d = -d
 	}
 	switch {
-	case lifetime >= 10*24*time.Hour || d >= 10*24*time.Hour:
+	case d >= 10*24*time.Hour, lifetime >= 10*24*time.Hour && d >= 2*24*time.Hour:
 		return plural(int(d/(24*time.Hour)), "day")
 	case d >= 3*time.Hour:
 		return plural(int(d/time.Hour), "hour")

@@ -70,7 +70,7 @@ const (
 type Certificate struct {
 	Subject   string    `json:"subject"`
 	Issuer    string    `json:"issuer"`
-	Serial    string    `json:"serial"` // lowercase hex, no colons, as in state.json
+	Serial    string    `json:"serial"` // lowercase hex, no colons, as in the records
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
 	SHA256    string    `json:"sha256"` // of the DER, lowercase hex
@@ -157,7 +157,7 @@ func (r *Report) Warned() bool {
 }
 
 // Err returns nil when r passes, else a *ReportError whose message lists
-// what failed on one line, for a log record or state.json's last_error.
+// what failed on one line, for a log record or a record's last_error.
 func (r *Report) Err(strict bool) error {
 	if !r.Failed(strict) {
 		return nil

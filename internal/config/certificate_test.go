@@ -327,7 +327,7 @@ func TestLoadCollectsGlobalAndCertificateErrors(t *testing.T) {
 	}, Options{})
 	diffLines(t, got, []string{
 		`renewd.yaml:2: acme.key_type: "ec999" is not valid; use ec256, ec384, rsa2048, rsa3072 or rsa4096`,
-		"renewd.yaml:3: concurrency: -1 is out of range; use 1 to 64",
+		"renewd.yaml:3: concurrency: -1 is out of range; use 1 to 256",
 		`domains.d/a.yaml:5: canary: want true or false, got "1"`,
 		"domains.d/b.yaml:2: challenge.dns01.provider: missing; use a lego DNS provider name such as cloudflare, alidns or route53",
 		"domains.d/c.yaml:2: invalid YAML: did not find expected ',' or ']'",

@@ -22,10 +22,13 @@ const (
 	defaultDirectory  = "https://acme-v02.api.letsencrypt.org/directory"
 	// letsEncryptStaging is the default staging_directory when directory
 	// is Let's Encrypt production.
-	letsEncryptStaging        = "https://acme-staging-v02.api.letsencrypt.org/directory"
-	defaultKeyType            = "ec256"
-	defaultSchedule           = "@every 1h"
-	defaultConcurrency        = 4
+	letsEncryptStaging = "https://acme-staging-v02.api.letsencrypt.org/directory"
+	defaultKeyType     = "ec256"
+	defaultSchedule    = "@every 1h"
+	// defaultConcurrency lets the shared rate limiter, not the number of
+	// workers, bound how fast renewd talks to a CA (acme.rate_limit).
+	defaultConcurrency        = 64
+	defaultRenewSpread        = 24 * time.Hour
 	defaultArchiveKeep        = 5
 	defaultRetryInitial       = 5 * time.Minute
 	defaultRetryMax           = 24 * time.Hour
@@ -64,8 +67,14 @@ type Config struct {
 	// Schedule is the robfig/cron/v3 spec for checking what is due
 	// (default "@every 1h").
 	Schedule string `yaml:"schedule"`
-	// Concurrency bounds parallel renewals, 1..64 (default 4).
+	// Concurrency bounds parallel renewals, 1..256 (default 64). What
+	// reaches the CA is paced by ACME.RateLimit, shared by all of them.
 	Concurrency int `yaml:"concurrency"`
+	// RenewSpread spreads renewals under the lifetime rule (no ARI window,
+	// no renew_before) over this long before their due time, so that
+	// certificates issued together do not all renew in the same minute
+	// (default 24h; 0 turns it off).
+	RenewSpread time.Duration `yaml:"renew_spread"`
 	// Retry is the backoff after a failed renewal.
 	Retry Retry `yaml:"retry"`
 	// CanaryProofMaxAge is how long a canary's last full success gates
@@ -159,6 +168,9 @@ type ACME struct {
 	// from: default Let's Encrypt staging when Directory is Let's Encrypt
 	// production, else empty (a dry run then asks for it).
 	StagingDirectory string `yaml:"staging_directory"`
+	// RateLimit paces the requests and bounds the new orders sent to this
+	// CA, for all concurrent renewals together.
+	RateLimit RateLimit `yaml:"rate_limit"`
 }
 
 // EAB is External Account Binding (RFC 8555 section 7.3.4): both fields or
@@ -236,6 +248,8 @@ type Certificate struct {
 	// RenewBefore overrides the renewal window when positive; 0 leaves it to
 	// ARI and the policy default.
 	RenewBefore time.Duration `yaml:"renew_before"`
+	// RenewSpread is renewd.yaml's renew_spread, copied here by Load.
+	RenewSpread time.Duration `yaml:"-"`
 	// Deploy is where the files are installed for nginx.
 	Deploy Deploy `yaml:"deploy"`
 
@@ -375,6 +389,10 @@ func applyDefaults(c *Config, src *source) {
 	if !src.isSet("canary_proof_max_age") {
 		c.CanaryProofMaxAge = defaultCanaryProofMaxAge
 	}
+	if !src.isSet("renew_spread") {
+		c.RenewSpread = defaultRenewSpread
+	}
+	applyRateLimitDefaults(&c.ACME.RateLimit, src)
 	if !src.isSet("retry.initial") {
 		c.Retry.Initial = defaultRetryInitial
 	}
@@ -403,6 +421,7 @@ func applyDefaults(c *Config, src *source) {
 func applyCertDefaults(cert *Certificate, c *Config, src *source, name string) {
 	setString(&cert.Name, name)
 	setString(&cert.KeyType, c.ACME.KeyType)
+	cert.RenewSpread = c.RenewSpread
 	setString(&cert.Deploy.Mode, defaultFileMode)
 	setString(&cert.Deploy.KeyMode, defaultKeyMode)
 	if !src.isSet("deploy.hook_timeout") {

@@ -11,8 +11,8 @@ import (
 )
 
 const (
-	validTop  = "storage, domains_dir, acme, schedule, concurrency, retry, canary_proof_max_age, archive_keep, trust, nginx, notify, metrics, cluster"
-	validACME = "directory, email, ca_certificates, eab, key_type, profile, preferred_chain, staging_directory"
+	validTop  = "storage, domains_dir, acme, schedule, concurrency, renew_spread, retry, canary_proof_max_age, archive_keep, trust, nginx, notify, metrics, cluster"
+	validACME = "directory, email, ca_certificates, eab, key_type, profile, preferred_chain, staging_directory, rate_limit"
 )
 
 func TestLoadGlobalErrors(t *testing.T) {
@@ -151,12 +151,12 @@ func TestLoadGlobalErrors(t *testing.T) {
 		{
 			desc:   "concurrency zero is not replaced by the default",
 			global: "concurrency: 0\n",
-			want:   []string{"renewd.yaml:1: concurrency: 0 is out of range; use 1 to 64"},
+			want:   []string{"renewd.yaml:1: concurrency: 0 is out of range; use 1 to 256"},
 		},
 		{
 			desc:   "concurrency too high",
-			global: "concurrency: 65\n",
-			want:   []string{"renewd.yaml:1: concurrency: 65 is out of range; use 1 to 64"},
+			global: "concurrency: 257\n",
+			want:   []string{"renewd.yaml:1: concurrency: 257 is out of range; use 1 to 256"},
 		},
 		{
 			desc:   "retry initial zero",
@@ -247,9 +247,9 @@ func TestLoadGlobalErrors(t *testing.T) {
 		},
 		{
 			desc:   "all errors are collected, ordered by line",
-			global: "schedule: \"@every 1h\"\nconcurrency: 100\nacme:\n  key_type: ec521\n  emial: x\nretry: {initial: 1h, max: 1m}\n",
+			global: "schedule: \"@every 1h\"\nconcurrency: 1000\nacme:\n  key_type: ec521\n  emial: x\nretry: {initial: 1h, max: 1m}\n",
 			want: []string{
-				"renewd.yaml:2: concurrency: 100 is out of range; use 1 to 64",
+				"renewd.yaml:2: concurrency: 1000 is out of range; use 1 to 256",
 				`renewd.yaml:4: acme.key_type: "ec521" is not valid; use ec256, ec384, rsa2048, rsa3072 or rsa4096`,
 				"renewd.yaml:5: acme.emial: unknown field; did you mean email? valid: " + validACME,
 				"renewd.yaml:6: retry.max: 1m is less than retry.initial 1h; set max to at least initial",
@@ -343,7 +343,17 @@ challenge: {type: dns-01, dns01: {provider: exec}}
 		{"directory", c.ACME.Directory, "https://acme-v02.api.letsencrypt.org/directory"},
 		{"key_type", c.ACME.KeyType, "ec256"},
 		{"schedule", c.Schedule, "@every 1h"},
-		{"concurrency", c.Concurrency, 4},
+		{"concurrency", c.Concurrency, 64},
+		{"renew_spread", c.RenewSpread, 24 * time.Hour},
+		{"cert renew_spread from renewd.yaml", c.Certificates[0].RenewSpread, 24 * time.Hour},
+		{"rate_limit.requests", c.ACME.RateLimit.Requests, Rate{PerSecond: 250, Burst: 125}},
+		{"rate_limit.endpoints.directory", c.ACME.RateLimit.Endpoints.Directory, Rate{PerSecond: 40, Burst: 40}},
+		{"rate_limit.endpoints.new_nonce", c.ACME.RateLimit.Endpoints.NewNonce, Rate{PerSecond: 20, Burst: 10}},
+		{"rate_limit.endpoints.new_account", c.ACME.RateLimit.Endpoints.NewAccount, Rate{PerSecond: 5, Burst: 15}},
+		{"rate_limit.endpoints.new_order", c.ACME.RateLimit.Endpoints.NewOrder, Rate{PerSecond: 300, Burst: 200}},
+		{"rate_limit.endpoints.renewal_info", c.ACME.RateLimit.Endpoints.RenewalInfo, Rate{PerSecond: 1000, Burst: 100}},
+		{"rate_limit.orders", c.ACME.RateLimit.Orders, OrderBudget{Max: 300, Window: 3 * time.Hour}},
+		{"rate_limit.pause", c.ACME.RateLimit.Pause, time.Minute},
 		{"retry.initial", c.Retry.Initial, 5 * time.Minute},
 		{"retry.max", c.Retry.Max, 24 * time.Hour},
 		{"nginx.test", strings.Join(c.Nginx.Test, " "), "nginx -t"},

@@ -30,8 +30,9 @@ var keyTypes = []string{"ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"}
 
 const (
 	keyTypeHint     = "use ec256, ec384, rsa2048, rsa3072 or rsa4096"
-	maxConcurrency  = 64
+	maxConcurrency  = 256
 	maxArchiveKeep  = 1000
+	maxRenewSpread  = 30 * 24 * time.Hour
 	maxRootFileSize = 1 << 20
 )
 
@@ -43,6 +44,9 @@ func validateGlobal(c *Config, src *source) {
 	}
 	if c.Concurrency < 1 || c.Concurrency > maxConcurrency {
 		src.errorf("concurrency", "%d is out of range; use 1 to %d", c.Concurrency, maxConcurrency)
+	}
+	if c.RenewSpread < 0 || c.RenewSpread > maxRenewSpread {
+		src.errorf("renew_spread", "%s is out of range; use 0 (off) to 30d, such as 24h", formatDuration(c.RenewSpread))
 	}
 	if c.Retry.Initial <= 0 {
 		src.errorf("retry.initial", "must be positive, such as 5m")
@@ -123,6 +127,7 @@ func validateACME(a *ACME, src *source) {
 	if !slices.Contains(keyTypes, a.KeyType) {
 		src.errorf("acme.key_type", "%q is not valid; %s", a.KeyType, keyTypeHint)
 	}
+	validateRateLimit(&a.RateLimit, src)
 }
 
 func isEmail(s string) bool {

@@ -54,6 +54,10 @@ type Daemon struct {
 	// StopTimeout bounds how long a stop waits for a running pass to
 	// finish or roll back (default 30s).
 	StopTimeout time.Duration
+	// Idle, when set, is called after every pass, before the daemon waits
+	// for the next one: renewd gives memory back to the kernel there
+	// (internal/memtrim). It runs in the pass's goroutine.
+	Idle func()
 
 	// Test seams; zero values are the real ones.
 	Now      func() time.Time                     // the wall clock
@@ -217,6 +221,9 @@ func (d *Daemon) pass(ctx context.Context, rt *Runtime) {
 	default:
 		d.Log.Info("renewal pass done", zap.String("summary", summary), zap.Duration("duration", time.Since(start)))
 		d.notify(func(n Notifier) { n.Status(summary) })
+	}
+	if d.Idle != nil {
+		d.Idle()
 	}
 }
 

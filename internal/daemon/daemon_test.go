@@ -328,3 +328,38 @@ func TestBadScheduleAtStart(t *testing.T) {
 		t.Fatal("Run accepted a bad schedule")
 	}
 }
+
+// TestIdleAfterEachPass: Idle runs after a pass has ended (its log line
+// written), never during one.
+func TestIdleAfterEachPass(t *testing.T) {
+	events := make(chan string, 10)
+	d := &Daemon{
+		Log: zaptest.NewLogger(t),
+		Load: func() (*Runtime, error) {
+			return &Runtime{Schedule: "@every 1h", Renew: func(context.Context) (string, error) {
+				events <- "pass"
+				return "ok", nil
+			}}, nil
+		},
+		Idle: func() { events <- "idle" },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, nil) }()
+	var got []string
+	for len(got) < 2 {
+		select {
+		case e := <-events:
+			got = append(got, e)
+		case <-time.After(10 * time.Second): // a guard against a hang, not a wait for time
+			t.Fatalf("events so far: %v", got)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "pass idle" {
+		t.Errorf("events %v, want the pass, then Idle", got)
+	}
+}

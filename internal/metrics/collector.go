@@ -10,8 +10,8 @@ import (
 )
 
 // collector turns the rows of `renewd status` into series at every scrape,
-// so they say what state.json says: after a restart, and after a `renewd
-// renew` run by hand, too.
+// from the records its status function returns (the daemon's copy in
+// memory: read at start, replaced after each pass).
 type collector struct {
 	status     func() ([]renew.Status, error)
 	readErrors atomic.Uint64
@@ -33,14 +33,14 @@ var (
 	certificatesDesc = prometheus.NewDesc("renewd_certificates",
 		"Certificates in the configuration.", nil, nil)
 	canaryFailingDesc = prometheus.NewDesc("renewd_canary_failing",
-		"1 when a canary certificate's last attempt failed (retry_count > 0): the others are held back until it succeeds.", nil, nil)
+		"1 when any canary certificate's last attempt failed (retry_count > 0), else 0. While it fails, other due certificates that need an order are held, except those in their emergency window or expiring before its next retry (renewd_certificate_held_by_canary says which).", nil, nil)
 
 	notAfterDesc = certDesc("renewd_certificate_not_after_timestamp_seconds",
 		"When the live certificate expires. Absent before the first issuance.")
 	nextRenewalDesc = certDesc("renewd_certificate_next_renewal_timestamp_seconds",
 		"When renewd plans to renew the certificate next (the retry time after a failure). Absent when it is due now for want of a certificate.")
 	retryCountDesc = certDesc("renewd_certificate_retries",
-		"Failed attempts since the last success (retry_count in state.json); 0 after a success.")
+		"Failed attempts since the last success (retry_count in its record); 0 after a success.")
 	nextRetryDesc = certDesc("renewd_certificate_next_retry_timestamp_seconds",
 		"The earliest time the certificate is tried again after a failure. Absent when it is not failing.")
 	lastSuccessDesc = certDesc("renewd_certificate_last_success_timestamp_seconds",

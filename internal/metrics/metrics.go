@@ -47,10 +47,11 @@ var (
 )
 
 // New builds the metrics. status returns the rows `renewd status` shows; it
-// is called at every scrape (it reads state.json, which is cheap), possibly
-// from concurrent scrapes at once. When it fails, the scrape counts the
-// failure in renewd_state_read_errors_total and omits the per-certificate
-// series. version is the build's version for renewd_build_info.
+// is called at every scrape, possibly from concurrent scrapes at once, so
+// it must be cheap (the daemon's builds them from the records it holds in
+// memory). When it fails, the scrape counts the failure in
+// renewd_state_read_errors_total and omits the per-certificate series.
+// version is the build's version for renewd_build_info.
 func New(version string, status func() ([]renew.Status, error), opts ...Option) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),

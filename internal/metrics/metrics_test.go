@@ -46,7 +46,7 @@ func testRows() []renew.Status {
 			NotAfter: at(20 * 24 * time.Hour), RenewTime: at(-70 * 24 * time.Hour), LastFailure: at(-80 * 24 * time.Hour),
 			NextRenewal: at(-10 * 24 * time.Hour), NextReason: "1/3 of lifetime left", Due: true,
 			ServedChain: "incomplete", ServedCheckedAt: at(-70 * 24 * time.Hour),
-			HeldBy: "canary canary failed: order: 503",
+			HeldBy: "canary", HeldReason: "canary canary failed: order: 503; next retry at 12:10",
 		},
 		{
 			Name: "new", Domains: []string{"new.example.com"}, NextReason: "no certificate yet", Due: true,
@@ -122,7 +122,7 @@ func TestCertificateSeries(t *testing.T) {
 # TYPE renewd_certificate_not_after_timestamp_seconds gauge
 renewd_certificate_not_after_timestamp_seconds{certificate="canary"} 1.7987328e+09
 renewd_certificate_not_after_timestamp_seconds{certificate="shop"} 1.7970048e+09
-# HELP renewd_certificate_retries Failed attempts since the last success (retry_count in state.json); 0 after a success.
+# HELP renewd_certificate_retries Failed attempts since the last success (retry_count in its record); 0 after a success.
 # TYPE renewd_certificate_retries gauge
 renewd_certificate_retries{certificate="canary"} 2
 renewd_certificate_retries{certificate="new"} 0
@@ -139,7 +139,7 @@ renewd_certificate_served_chain_complete{certificate="shop"} 0
 renewd_certificate_held_by_canary{certificate="canary"} 0
 renewd_certificate_held_by_canary{certificate="new"} 0
 renewd_certificate_held_by_canary{certificate="shop"} 1
-# HELP renewd_canary_failing 1 when a canary certificate's last attempt failed (retry_count > 0): the others are held back until it succeeds.
+# HELP renewd_canary_failing 1 when any canary certificate's last attempt failed (retry_count > 0), else 0. While it fails, other due certificates that need an order are held, except those in their emergency window or expiring before its next retry (renewd_certificate_held_by_canary says which).
 # TYPE renewd_canary_failing gauge
 renewd_canary_failing 1
 # HELP renewd_certificates Certificates in the configuration.
@@ -160,7 +160,7 @@ func TestCanaryNotFailing(t *testing.T) {
 	rows[1].RetryCount = 4 // not a canary: no matter
 	m := testMetrics(t, func() ([]renew.Status, error) { return rows, nil })
 	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(`
-# HELP renewd_canary_failing 1 when a canary certificate's last attempt failed (retry_count > 0): the others are held back until it succeeds.
+# HELP renewd_canary_failing 1 when any canary certificate's last attempt failed (retry_count > 0), else 0. While it fails, other due certificates that need an order are held, except those in their emergency window or expiring before its next retry (renewd_certificate_held_by_canary says which).
 # TYPE renewd_canary_failing gauge
 renewd_canary_failing 0
 `), "renewd_canary_failing"); err != nil {
@@ -168,7 +168,7 @@ renewd_canary_failing 0
 	}
 }
 
-// The series follow state.json at every scrape: a certificate renewed (by
+// The series follow the status rows at every scrape: a certificate renewed (by
 // another process, or before a restart) shows its new dates at once.
 func TestStatusReadAtEveryScrape(t *testing.T) {
 	rows := testRows()

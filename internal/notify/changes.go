@@ -9,7 +9,7 @@ import (
 	"github.com/renewd/renewd/internal/store"
 )
 
-// Snapshot is what state.json said about every certificate at one moment.
+// Snapshot is what the records said about every certificate at one moment.
 type Snapshot struct {
 	// At is when Records were read. For the snapshot before a run it is
 	// the At of the previous run's after-snapshot: the last time anyone
@@ -19,7 +19,7 @@ type Snapshot struct {
 	// while one that entered its last days while renewd was down is still
 	// announced.
 	At time.Time
-	// Records are state.json's certificates by name; nil means none.
+	// Records are the certificates' records by name; nil means none.
 	Records map[string]*store.Record
 }
 
@@ -65,8 +65,11 @@ func servedIncomplete(rec *store.Record) bool {
 //     run is not listed again);
 //   - ChainRepaired when a new version was stored from a CA answer
 //     that needed repairs (record's repaired);
-//   - CanaryBypassed when a certificate was attempted in this run in
-//     spite of a failing canary (went_ahead_of);
+//   - CanaryBypassed when a certificate started going ahead of a failing
+//     canary (went_ahead_of set, or naming another canary, since prev):
+//     its retries ahead of the same canary are not announced again; an
+//     attempt that did not go ahead clears went_ahead_of, so the next
+//     one that does is news again;
 //   - Expiring when a certificate has entered its last expiringWithin, or
 //     its last quarter of lifetime if that is shorter (so a 6-day
 //     certificate does not warn at every issuance), since prev.At. Zero
@@ -99,7 +102,7 @@ func Changes(prev, next Snapshot, expiringWithin time.Duration) []Event {
 			ev := Event{Kind: ChainRepaired, Error: strings.Join(cur.Repaired, "; ")}
 			events = append(events, fill(ev, name, cur, now))
 		}
-		if cur.WentAheadOf != "" && (old == nil || old.WentAheadOf == "" || !equalTimes(old.LastAttempt, cur.LastAttempt)) {
+		if cur.WentAheadOf != "" && (old == nil || old.WentAheadOf != cur.WentAheadOf) {
 			ev := Event{Kind: CanaryBypassed, Canary: cur.WentAheadOf, Error: cur.WentAheadReason}
 			events = append(events, fill(ev, name, cur, now))
 		}

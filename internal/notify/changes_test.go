@@ -178,6 +178,26 @@ func TestChanges(t *testing.T) {
 				Error: "in its emergency window: 20h0m left", NotAfter: tp(expires), At: now}},
 		},
 		{
+			desc: "a retry ahead of the same failing canary: nothing",
+			prev: snap(lastRun, rec("canary", failing(2, acmeErr)), rec("shop", func(r *store.Record) {
+				r.WentAheadOf, r.WentAheadReason, r.LastAttempt, r.RetryCount = "canary", "in its emergency window: 20h0m left", tp(lastRun), 1
+			})),
+			next: snap(now, rec("canary", failing(2, acmeErr)), rec("shop", func(r *store.Record) {
+				r.WentAheadOf, r.WentAheadReason, r.LastAttempt, r.RetryCount = "canary", "in its emergency window: 18h0m left", tp(now), 1
+			})),
+		},
+		{
+			desc: "ahead of another canary than last time",
+			prev: snap(lastRun, rec("canary", failing(2, acmeErr)), rec("shop", func(r *store.Record) {
+				r.WentAheadOf, r.LastAttempt = "canary", tp(lastRun)
+			})),
+			next: snap(now, rec("canary", failing(2, acmeErr)), rec("shop", func(r *store.Record) {
+				r.WentAheadOf, r.WentAheadReason, r.LastAttempt = "canary2", "in its emergency window: 18h0m left", tp(now)
+			})),
+			want: []Event{{Kind: CanaryBypassed, Certificate: "shop", Domains: []string{"shop.example.com"}, Canary: "canary2",
+				Error: "in its emergency window: 18h0m left", NotAfter: tp(expires), At: now}},
+		},
+		{
 			desc: "entered the expiry window since the last run",
 			prev: snap(lastRun, rec("shop", failing(4, acmeErr))), next: snap(now, rec("shop", failing(5, acmeErr))),
 			within: expires.Sub(now) + 30*time.Minute, // the window opened at 11:30, between the runs

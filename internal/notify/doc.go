@@ -5,7 +5,7 @@
 // a failed renewal reaches a person before it reaches users.
 //
 // The decision is apart from the sending. Changes is a pure function that
-// compares two snapshots of state.json and returns one Event per state
+// compares two snapshots of the records and returns one Event per state
 // change of a certificate, so a failure that repeats at every retry is
 // announced once, and a restart does not announce it again. A Notifier
 // sends events to the configured targets (a generic JSON webhook, a WeCom

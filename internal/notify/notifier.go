@@ -67,7 +67,7 @@ type Stats struct {
 // (failing, chain incomplete or recovered; the certificates held by a
 // canary; the expiry date warned about) and drops an event that repeats
 // it, so a caller that reports the same failure every run still sends one
-// message. The memory is lost on restart; Changes, fed from state.json,
+// message. The memory is lost on restart; Changes, fed from the records,
 // is what keeps a restart quiet.
 type Notifier struct {
 	log       *zap.Logger
@@ -226,7 +226,7 @@ func memo(e Event) (topic, string) {
 		return topic{e.Certificate, "canary"}, strings.Join(e.Held, ",")
 	case ChainRepaired:
 		return topic{e.Certificate, "repaired"}, e.At.UTC().Format(time.RFC3339)
-	case CanaryBypassed: // every attempt that went ahead is news
+	case CanaryBypassed: // changes only sends the start of a bypass
 		return topic{e.Certificate, "bypass"}, e.At.UTC().Format(time.RFC3339)
 	case Expiring:
 		na := ""

@@ -47,7 +47,7 @@ const (
 // certificate) and either next_poll has come or the stored window says
 // the certificate is due. In the second case renewd asks once more before
 // ordering: the window may have moved, and after a crash between storing a
-// certificate and recording its success, state.json holds the previous
+// certificate and recording its success, the record holds the previous
 // certificate's window. An expired certificate is never polled (RFC 9773
 // section 4.3: it is due by the emergency rule anyway).
 func PollARI(cert *config.Certificate, rec *store.Record, now time.Time, force bool) bool {

@@ -64,7 +64,7 @@ func RenewAt(notBefore, notAfter time.Time, renewBefore time.Duration) (time.Tim
 //   - renew_before, when set, is the operator's explicit choice and the
 //     whole schedule: neither ARI nor the emergency rule applies;
 //   - otherwise the selected time inside the CA's ARI window (RFC 9773),
-//     when state.json holds a well-formed one (start before end); a window
+//     when the record holds a well-formed one (start before end); a window
 //     in the past means now, one in the far future is honoured;
 //   - otherwise the lifetime rule (RenewAt);
 //   - whichever of those comes first and the emergency rule (EmergencyAt),
@@ -110,6 +110,7 @@ func schedule(cert *config.Certificate, rec *store.Record, now time.Time) Plan {
 		return Plan{Due: !now.Before(at), At: at, Reason: why}
 	}
 	at, why := RenewAt(nb, na, 0)
+	at = Spread(cert, rec, at)
 	if start, end, sel, ok := ariWindow(rec.ARI); ok {
 		at = sel
 		why = fmt.Sprintf("ARI window %s–%s (selected %s)", start.Format(time.RFC3339), end.Format(time.RFC3339), sel.Format(time.RFC3339))
@@ -123,7 +124,7 @@ func schedule(cert *config.Certificate, rec *store.Record, now time.Time) Plan {
 // ariWindow returns the ARI window of a record and the time selected in
 // it, whole seconds in UTC; ok is false when there is no window or it is
 // malformed (end not after start: RFC 9773 section 4.2 says to treat that
-// as no answer). A selected time missing or outside the window (state.json
+// as no answer). A selected time missing or outside the window (the record
 // edited by hand) counts as the window's start.
 func ariWindow(a *store.ARI) (start, end, selected time.Time, ok bool) {
 	if a == nil || a.WindowStart == nil || a.WindowEnd == nil || !a.WindowStart.Before(*a.WindowEnd) {

@@ -11,7 +11,7 @@ import (
 
 // Status is one row of `renewd status`: the stored record joined with the
 // configuration and the policy's next decision. The JSON names are the
-// state.json names plus the computed ones; they are a stable interface.
+// record field names plus the computed ones; they are a stable interface.
 type Status struct {
 	Name      string     `json:"name"`
 	Domains   []string   `json:"domains"`

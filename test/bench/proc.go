@@ -29,6 +29,7 @@ type Usage struct {
 	Procs     int     `json:"processes"`
 	Nvcsw     int64   `json:"voluntary_ctxt_switches"`
 	Nivcsw    int64   `json:"involuntary_ctxt_switches"`
+	Oublock   int64   `json:"blocks_written"` // 512-byte blocks the kernel wrote for it
 }
 
 func (u *Usage) add(o Usage) {
@@ -40,6 +41,7 @@ func (u *Usage) add(o Usage) {
 	u.Procs += o.Procs
 	u.Nvcsw += o.Nvcsw
 	u.Nivcsw += o.Nivcsw
+	u.Oublock += o.Oublock
 }
 
 // run runs one process to its end, its output appended to logFile, and
@@ -84,7 +86,7 @@ func measure(cmd *exec.Cmd, timeout time.Duration) (Usage, error) {
 		u.CPUS = u.UserS + u.SysS
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 			u.MaxRSSKiB = ru.Maxrss
-			u.Nvcsw, u.Nivcsw = ru.Nvcsw, ru.Nivcsw
+			u.Nvcsw, u.Nivcsw, u.Oublock = ru.Nvcsw, ru.Nivcsw, ru.Oublock
 		}
 	}
 	if err != nil {

@@ -11,22 +11,15 @@ import (
 func notes(o options) []string {
 	n := []string{
 		"Wall time is time.Now around the client's processes; CPU time is user+sys from wait4 rusage, summed over all of a client's processes (rusage includes the children each process waited for); peak RSS is the largest ru_maxrss of one process.",
-		"Every client issues its N certificates first (untimed), under its own ACME account, names of its own, and the same Pebble; then the forced renewal of all N is timed. The three clients run one after another, never at the same time, each answering HTTP-01 on Pebble's httpPort.",
-		"Pebble runs with PEBBLE_WFE_NONCEREJECT=0: by default it rejects 5% of good nonces, which every client retries at its own cost, and which made one of certbot's renewals fail in a trial run. PEBBLE_AUTHZREUSE=0 makes (nearly: Pebble still reuses about 1 in 100) every order validate afresh.",
+		"Every client issues its N certificates first (untimed), under its own ACME account, names of its own, and the same Pebble; then the forced renewal of all N is timed. The clients run one after another, never at the same time, each answering HTTP-01 on Pebble's httpPort.",
+		"Every client talks to Pebble through the harness proxy (test/harness), which counts requests and, with GuardPebbleLocks, keeps new orders and authorization requests from reaching Pebble at the same moment: Pebble v2.10.3 deadlocks otherwise once it holds thousands of authorizations (docs/performance.md). The guard costs the sequential clients nothing and renewd very little.",
+		"Pebble runs with PEBBLE_WFE_NONCEREJECT=0 and PEBBLE_AUTHZREUSE=0: every order validates afresh, and no client pays for rejected nonces.",
 		"A renewal counts only when the certificate file afterwards holds a leaf with a new serial.",
-		"Pebble's own CPU during each timed run (utime+stime of the Pebble process) is shown for context; it is not part of any client's CPU.",
+		fmt.Sprintf("\"before\" is renewd built from BENCH_BEFORE (scripts/bench.sh), with its own defaults; \"after\" is this tree. Both read the same generated files: the idle daemon's %d certificates (a throwaway CA, 90 days, issued 10 days ago, an ARI window ahead, nothing due) and the %d planned ones are written in the on-disk layout of docs/storage.md, not issued through Pebble.", o.idleCerts, o.planCerts),
+		"Idle daemon: the window starts 3 s after the log says the startup pass is done. CPU is the larger of the /proc/PID/stat utime+stime delta (clock ticks) and the sum of /proc/PID/task/*/schedstat on-CPU time (ns). Resident memory by mapping is from /proc/PID/smaps at the end of the window.",
+		fmt.Sprintf("State I/O: `renewd renew` over %d certificates that all became due at once (their domains changed, so the CA is never asked about them) and all fail before their order (their HTTP-01 webroot does not exist): the pass writes one failure record per certificate and nothing reaches the CA. A pass still running after -state-timeout is stopped; its rate so far gives the estimate for the whole pass. Before it, and before the planning commands, one untimed pass with nothing due lets a binary migrate the generated state.json to its own layout.", o.stateDue),
+		"The machine is shared: other work ran on it during the run (see the load averages). CPU times and counts (requests, orders, pauses) are less sensitive to that than wall times.",
 	}
-	switch o.idleSource {
-	case "generated":
-		n = append(n, fmt.Sprintf("Idle daemon: the %d certificates were not issued through Pebble but generated beforehand with a throwaway CA (root + intermediate, ECDSA P-256, 90 days, issued 10 days ago) and written with renewd's own store package (archive/ versions, live/ links, state.json with an ARI window and next_poll 6 h ahead), so the daemon's startup pass finds nothing due and nothing to ask the CA.", o.idleCerts))
-	case "pebble":
-		n = append(n, fmt.Sprintf("Idle daemon: the %d certificates were issued through Pebble by renewd beforehand.", o.idleCerts))
-	}
-	n = append(n,
-		"Idle daemon: the window starts 3 s after the log says the startup pass is done. CPU is the larger of the /proc/PID/stat utime+stime delta (clock ticks) and the sum of /proc/PID/task/*/schedstat on-CPU time (ns); wake-ups are the context switches (voluntary + involuntary, summed over /proc/PID/task/*/status) in the window, and `perf stat -e context-switches,task-clock -p PID` over the same window where perf works.",
-		fmt.Sprintf("Planning: a generated renewd.yaml, %d domains.d files and a state.json for them (no live/ files, no ACME: both commands read the configuration and state.json only); every certificate has an ARI window ahead, one in a hundred waits for a retry after a failure, none is due. Each command runs %d times; the median is shown.", o.planCerts, o.planRuns),
-		"Binary: the cold build is `go build` with an empty GOCACHE (the module cache already holds every module, so no download is timed; the standard library is compiled too); the warm build is the same command again into a new file (everything from the cache, then a link).",
-	)
 	return n
 }
 
@@ -35,8 +28,37 @@ func report(r *Result) string {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("# renewd benchmarks")
 	p("")
-	p("Generated by `make bench` (`scripts/bench.sh`, harness in `test/bench`) on %s. One run on one machine: the absolute numbers depend on the machine and on what else ran on it; the ratios are the point. The raw numbers are in [benchmarks.json](benchmarks.json).", r.Date)
+	p("Generated by `make bench` (`scripts/bench.sh`, harness in `test/bench`) on %s. One run on one machine: the absolute numbers depend on the machine and on what else ran on it; the ratios are the point. \"Before\" is renewd as it was before the work on issues 17 and 13 (`BENCH_BEFORE`), \"after\" this tree, side by side in the same run. The raw numbers are in [benchmarks.json](benchmarks.json); what each part does is in [performance.md](performance.md).", r.Date)
 	p("")
+	reportMachine(p, r)
+	reportTargets(p, r)
+	reportRenewAll(p, r)
+	reportScale(p, r)
+	reportStorm(p, r)
+	reportIdle(p, r)
+	reportStorage(p, r)
+	reportBuild(p, r)
+	p("## Method")
+	p("")
+	for _, n := range r.Notes {
+		p("- %s", n)
+	}
+	p("")
+	p("## Reproduce")
+	p("")
+	p("```sh")
+	p("make bench                                   # everything at the default sizes (about 35 minutes on 2 cores)")
+	p("make bench BENCH_N=\"10\" BENCH_ARGS=\"-scale 200 -storm 50\"   # smaller")
+	p("make bench BENCH_ARGS=\"-scale 5000 -plan-certs 50000\"       # larger")
+	p("make bench BENCH_BEFORE=<git ref>            # another \"before\"; BENCH_BEFORE= for none")
+	p("go run -tags bench ./test/bench -render docs/benchmarks.json   # rewrite this page from the JSON")
+	p("```")
+	return b.String()
+}
+
+type printer func(format string, args ...any)
+
+func reportMachine(p printer, r *Result) {
 	p("## Machine")
 	p("")
 	p("| | |")
@@ -56,260 +78,545 @@ func report(r *Result) string {
 	}
 	p("| Load average before / after | %s / %s |", r.Machine.LoadBefore, r.Machine.LoadAfter)
 	p("")
+}
 
-	p("## Against the targets")
+// target is one row of the targets table.
+type target struct {
+	what, goal    string
+	before, after string
+	met           *bool // nil: not judged
+}
+
+func reportTargets(p printer, r *Result) {
+	var rows []target
+	rows = append(rows, renewAllTargets(r)...)
+	rows = append(rows, scaleTargets(r)...)
+	rows = append(rows, stormTargets(r)...)
+	rows = append(rows, idleTargets(r)...)
+	rows = append(rows, storageTargets(r)...)
+	p("## Targets, before and after")
 	p("")
-	p("Targets from the performance goals (docs/performance.md); measured here, not asserted by any test.")
+	p("The performance goals of issues 17 and 13 (docs/performance.md), measured here and judged on the \"after\" column; no test asserts them.")
 	p("")
-	p("| Target | Measured | |")
-	p("|---|---|---|")
-	if ra := refRun(r); ra != nil {
-		rd, lg, cb := ra.Clients["renewd"], ra.Clients["lego"], ra.Clients["certbot"]
-		if usable(rd) && (usable(lg) || usable(cb)) {
-			fastest, fname := 0.0, ""
-			for _, x := range []struct {
-				n string
-				c *ClientRun
-			}{{"lego", lg}, {"certbot", cb}} {
-				if usable(x.c) && (fname == "" || x.c.Renew.WallS < fastest) {
-					fastest, fname = x.c.Renew.WallS, x.n
-				}
-			}
-			speed := fastest / rd.Renew.WallS
-			p("| Renew-all of %d: at least 5× faster in wall time than the faster of lego and certbot | renewd %s, %s %s: %.1f× | %s |",
-				ra.N, secs(rd.Renew.WallS), fname, secs(fastest), speed, verdict(speed >= 5))
-			var parts []string
-			less := true
-			for _, x := range []struct {
-				n string
-				c *ClientRun
-			}{{"lego", lg}, {"certbot", cb}} {
-				if usable(x.c) {
-					parts = append(parts, fmt.Sprintf("%s %s (%.1f×)", x.n, secs(x.c.Renew.CPUS), x.c.Renew.CPUS/rd.Renew.CPUS))
-					less = less && rd.Renew.CPUS < x.c.Renew.CPUS
-				}
-			}
-			p("| … with less total CPU | renewd %s; %s | %s |", secs(rd.Renew.CPUS), strings.Join(parts, ", "), verdict(less))
-			for _, x := range []struct {
-				n string
-				c *ClientRun
-			}{{"renewd", rd}, {"lego", lg}, {"certbot", cb}} {
-				if x.c != nil && x.c.Error != "" {
-					p("| (%s renewed %d of %d in this run: see below) | | |", x.n, x.c.Renewed, ra.N)
-				}
-			}
-			if ra.N != 100 {
-				p("| (the target is for 100 certificates; this run's largest N is %d) | | |", ra.N)
-			}
-		} else {
-			p("| Renew-all | a client failed: see below | — |")
+	p("| Target | Goal | Before | After | |")
+	p("|---|---|--:|--:|---|")
+	for _, t := range rows {
+		v := ""
+		if t.met != nil {
+			v = verdict(*t.met)
 		}
-	}
-	if i := r.Idle; i != nil && i.Error == "" {
-		p("| Idle daemon with %d certificates under 30 MiB resident | %.1f MiB at the end, %.1f MiB at most in the window | %s |", i.Certs, kib(i.RSSEndKiB), kib(i.RSSMaxKiB), verdict(i.RSSMaxKiB < 30*1024))
-		p("| … and under 0.1%% of a core | %.4f%% (%s CPU in %.0f s) | %s |", i.CorePercent, secs(max(i.CPUS, i.CPUSchedS)), i.WindowS, verdict(i.CorePercent < 0.1))
-	}
-	if pl := r.Plan; pl != nil {
-		if t, found := pl.Commands["status_json"]; found && len(t.Runs) > 0 {
-			p("| `status --json` with %d certificates under 1 s | %s (median of %d) | %s |", pl.Certs, secs(t.MedianWallS), len(t.Runs), verdict(t.MedianWallS < 1))
-		}
+		p("| %s | %s | %s | %s | %s |", t.what, t.goal, t.before, t.after, v)
 	}
 	p("")
+}
 
-	if len(r.RenewAll) > 0 {
-		p("## 1. Renew all")
-		p("")
-		p("Forced renewal of all N certificates through HTTP-01. Ratios below 1 mean renewd spends less.")
-		p("")
-		p("- renewd: `%s`", r.Settings.Renewd)
-		p("- lego: `%s`", r.Settings.Lego)
-		p("- certbot: `%s`", r.Settings.Certbot)
-		p("- Pebble: %s", r.Settings.Pebble)
-		p("")
-		p("| N | | renewd | lego | certbot | renewd / lego | renewd / certbot |")
-		p("|--:|---|--:|--:|--:|--:|--:|")
-		for _, ra := range r.RenewAll {
-			rows := []struct {
-				label string
-				v     func(*ClientRun) float64
-				f     func(float64) string
-				ratio bool
-			}{
-				{"wall time", func(c *ClientRun) float64 { return c.Renew.WallS }, secs, true},
-				{"CPU time (user + sys)", func(c *ClientRun) float64 { return c.Renew.CPUS }, secs, true},
-				{"wall time per certificate", func(c *ClientRun) float64 { return c.Renew.WallS / float64(ra.N) }, secs, false},
-				{"peak RSS of one process", func(c *ClientRun) float64 { return kib(c.Renew.MaxRSSKiB) }, mibs, true},
-				{"processes", func(c *ClientRun) float64 { return float64(c.Renew.Procs) }, count, false},
-				{"certificates renewed", func(c *ClientRun) float64 { return float64(c.Renewed) }, count, false},
-				{"Pebble CPU during the run", func(c *ClientRun) float64 { return c.PebbleCPUS }, secs, false},
-			}
-			for _, row := range rows {
-				cells := []string{}
-				vals := map[string]float64{}
-				for _, name := range []string{"renewd", "lego", "certbot"} {
-					c := ra.Clients[name]
-					switch {
-					case c == nil:
-						cells = append(cells, "—")
-					case c.Error != "" && c.Renewed == 0:
-						cells = append(cells, "failed")
-					default:
-						vals[name] = row.v(c)
-						cells = append(cells, row.f(row.v(c)))
-					}
-				}
-				for _, other := range []string{"lego", "certbot"} {
-					rv, okR := vals["renewd"]
-					ov, okO := vals[other]
-					if !row.ratio || !okR || !okO || ov == 0 {
-						cells = append(cells, "")
-						continue
-					}
-					cells = append(cells, ratio(rv/ov))
-				}
-				p("| %d | %s | %s |", ra.N, row.label, strings.Join(cells, " | "))
-			}
-		}
-		for _, ra := range r.RenewAll {
-			for _, name := range []string{"renewd", "lego", "certbot"} {
-				if c := ra.Clients[name]; c != nil && c.Error != "" {
-					p("")
-					p("N=%d %s: %s", ra.N, name, c.Error)
-					if name == "renewd" && c.Renewed < ra.N {
-						p("")
-						p("renewd orders a renewal with the ARI `replaces` field naming the previous certificate (RFC 9773); lego's CLI under `--ari-disable` and certbot 2.1 send none. For some serials Pebble 2.10.1 cannot find the order that issued the certificate named (it keys orders by the hex of the serial's minimal bytes, and looks up the hex of the DER integer bytes of the CertID, which differ when a leading zero byte is needed) and answers newOrder with 500 serverInternal; renewd retries without `replaces` only after a 4xx refusal, so those renewals fail, and `renewd renew --now` exits 1. See the renewd log in the work directory (`-keep`).")
-					}
-				}
-			}
-		}
-		p("")
-		p("Where the time goes: every order, in all three clients, waits for Pebble's HTTP-01 validation to be reported. Pebble's challenge reply carries no Retry-After, so the lego library (inside renewd and lego's CLI) polls the authorization first after its default of 5 s with ±50%% jitter (its source says Boulder sends none either); certbot polls every second. lego's CLI and certbot work through the certificates one at a time; renewd runs `concurrency` orders at once (default 4), so its wall time is about ⌈N / 4⌉ such waits:")
-		p("")
-		for _, ra := range r.RenewAll {
-			if c := ra.Clients["renewd"]; usable(c) {
-				waves := (ra.N + 3) / 4
-				p("- N=%d: %d rounds of 4, %s per round", ra.N, waves, secs(c.Renew.WallS/float64(waves)))
-			}
-		}
-		p("")
-		p("Issuing the certificates beforehand (untimed) took:")
-		p("")
-		for _, ra := range r.RenewAll {
-			var parts []string
-			for _, name := range []string{"renewd", "lego", "certbot"} {
-				if c := ra.Clients[name]; c != nil {
-					parts = append(parts, fmt.Sprintf("%s %s", name, secs(c.Issue.WallS)))
-				}
-			}
-			p("- N=%d: %s", ra.N, strings.Join(parts, ", "))
-		}
-		p("")
+func judged(v bool) *bool { return &v }
+
+func renewAllTargets(r *Result) []target {
+	ra := refRun(r)
+	if ra == nil {
+		return nil
 	}
-
-	if i := r.Idle; i != nil {
-		p("## 2. Idle daemon")
-		p("")
-		if i.Error != "" {
-			p("Failed: %s", i.Error)
-		} else {
-			p("`renewd run` (schedule `@every 1h`) with %d configured and stored certificates (%s), watched for %.0f s after its startup pass.", i.Certs, i.Source, i.WindowS)
-			p("")
-			p("| | |")
-			p("|---|--:|")
-			p("| resident memory (VmRSS) at the start / end of the window | %s / %s |", mibs(kib(i.RSSStartKiB)), mibs(kib(i.RSSEndKiB)))
-			p("| of which anonymous (heap, stacks) / file-backed (the binary's pages) at the end | %s / %s |", mibs(kib(i.RSSAnonKiB)), mibs(kib(i.RSSFileKiB)))
-			p("| resident memory, largest sample in the window (every 1 s) | %s |", mibs(kib(i.RSSMaxKiB)))
-			p("| peak resident memory since start (VmHWM, startup pass included) | %s |", mibs(kib(i.HWMKiB)))
-			p("| CPU time in the window, /proc/PID/stat (10 ms ticks) | %s |", secs(i.CPUS))
-			p("| CPU time in the window, schedstat (ns) | %s |", secs(i.CPUSchedS))
-			p("| share of one core | %.4f%% |", i.CorePercent)
-			p("| context switches in the window (all threads) | %d (%.2f/s) |", i.ContextSwitches, i.WakeupsPerS)
-			if i.Perf != "" {
-				p("| perf stat: context switches / task-clock | %d / %.2f ms |", i.PerfSwitches, i.PerfTaskClockMS)
-			}
-			p("| threads | %d |", i.Threads)
-			p("| startup pass (start until \"renewal pass done\") | %s |", secs(i.StartupPassS))
-			p("| whole process until SIGTERM: CPU / peak RSS | %s / %s |", secs(i.Total.CPUS), mibs(kib(i.Total.MaxRSSKiB)))
-			p("| preparing the %d certificates (untimed) | %s |", i.Certs, secs(i.PrepareS))
-		}
-		p("")
+	cb := ra.Clients["certbot"]
+	if !usable(cb) {
+		return nil
 	}
-
-	if pl := r.Plan; pl != nil {
-		p("## 3. Planning at scale")
-		p("")
-		p("%d configured certificates, generated (state.json %s; no ACME).", pl.Certs, mibs(float64(pl.StateBytes)/(1<<20)))
-		p("")
-		p("| Command | median wall | min wall | median CPU | peak RSS | rows |")
-		p("|---|--:|--:|--:|--:|--:|")
-		for _, k := range []string{"status_json", "status", "renew_pass"} {
-			t, found := pl.Commands[k]
-			if !found || len(t.Runs) == 0 {
-				continue
-			}
-			label := "`" + t.Command + "`"
-			if k == "renew_pass" {
-				label += " (one scheduling pass, nothing due)"
-			}
-			p("| %s | %s | %s | %s | %s | %d |", label, secs(t.MedianWallS), secs(t.MinWallS), secs(t.MedianCPUS), mibs(kib(t.MaxRSSKiB)), t.Rows)
+	cell := func(c *ClientRun, f func(*ClientRun) string) string {
+		if !usable(c) {
+			return "—"
 		}
-		if pl.Error != "" {
-			p("")
-			p("Failed: %s", pl.Error)
-		}
-		if len(r.GoBench) > 0 {
-			p("")
-			p("In process (`go test -run '^$' -bench '10000$' -benchmem ./internal/renew`, `internal/renew/bench_test.go`), the decisions alone, without reading any file:")
-			p("")
-			p("| Benchmark | time/op | allocs/op | bytes/op |")
-			p("|---|--:|--:|--:|")
-			for _, g := range r.GoBench {
-				p("| %s | %s | %d | %s |", g.Name, secs(g.NsPerOp/1e9), g.AllocsPerOp, mibs(float64(g.BytesPerOp)/(1<<20)))
-			}
-		}
-		p("")
+		return f(c)
 	}
-
-	if bd := r.Build; bd != nil {
-		p("## 4. Binary")
-		p("")
-		if bd.Error != "" {
-			p("Failed: %s", bd.Error)
-		} else {
-			p("| | |")
-			p("|---|--:|")
-			p("| size, as `make build` makes it (`-s -w`) | %s |", mibs(mib(bd.SizeBytes)))
-			p("| size, plain `go build` | %s |", mibs(mib(bd.SizeUnstrippedB)))
-			if bd.LegoSizeBytes > 0 {
-				p("| for comparison: lego's CLI, plain `go build` | %s |", mibs(mib(bd.LegoSizeBytes)))
-			}
-			p("| cold build (empty GOCACHE): wall / CPU | %s / %s |", secs(bd.Cold.WallS), secs(bd.Cold.CPUS))
-			p("| warm build (second build, cache full): wall / CPU | %s / %s |", secs(bd.Warm.WallS), secs(bd.Warm.CPUS))
-			p("")
-			p("Build command: `%s`.", bd.ColdBuildCommand)
-		}
-		p("")
+	speed := func(c *ClientRun) string {
+		return fmt.Sprintf("%.1f× (%s vs %s)", cb.Renew.WallS/c.Renew.WallS, secs(c.Renew.WallS), secs(cb.Renew.WallS))
 	}
+	cpu := func(c *ClientRun) string { return fmt.Sprintf("%s vs %s", secs(c.Renew.CPUS), secs(cb.Renew.CPUS)) }
+	a, bf := ra.Clients[after], ra.Clients[before]
+	var met1, met2 *bool
+	if usable(a) {
+		met1 = judged(ok(a) && cb.Renew.WallS/a.Renew.WallS >= 25)
+		met2 = judged(ok(a) && a.Renew.CPUS < cb.Renew.CPUS)
+	}
+	return []target{
+		{what: fmt.Sprintf("Renew-all of %d, default configuration: faster than certbot in wall time", ra.N), goal: "≥ 25×",
+			before: cell(bf, speed), after: cell(a, speed), met: met1},
+		{what: "… with less CPU than certbot", goal: "less", before: cell(bf, cpu), after: cell(a, cpu), met: met2},
+	}
+}
 
-	p("## Method")
+func scaleTargets(r *Result) []target {
+	a, bf := findScale(r, after), findScale(r, before)
+	if a == nil {
+		return nil
+	}
+	wall := func(s *ScaleRun) string {
+		if s == nil {
+			return "—"
+		}
+		return fmt.Sprintf("%s (%d/%d renewed)", secs(s.Renew.WallS), s.Renewed, s.N)
+	}
+	cpu := func(s *ScaleRun) string {
+		if s == nil {
+			return "—"
+		}
+		return secs(s.Renew.CPUS)
+	}
+	rate := func(s *ScaleRun) string {
+		if s == nil {
+			return "—"
+		}
+		if s.Binary == before {
+			return fmt.Sprintf("no limit (busiest second: %d requests)", s.MaxPerSecond)
+		}
+		return fmt.Sprintf("%d of %d over (busiest second: %d)", s.Over, s.Requests, s.MaxPerSecond)
+	}
+	perCert := func(s *ScaleRun) string {
+		if s == nil {
+			return "—"
+		}
+		return fmt.Sprintf("%.1f ms", 1000*s.Issue.CPUS/float64(s.N))
+	}
+	full := a.Renewed == a.N && a.Error == ""
+	return []target{
+		{what: fmt.Sprintf("Renew-all of %d on Pebble: wall time", a.N), goal: "< 60 s", before: wall(bf), after: wall(a), met: judged(full && a.Renew.WallS < 60)},
+		{what: "… CPU time", goal: "< 8 s", before: cpu(bf), after: cpu(a), met: judged(full && a.Renew.CPUS < 8)},
+		{what: "… requests above the configured rate, counted at a proxy", goal: "none", before: rate(bf), after: rate(a), met: judged(full && a.Over == 0)},
+		{what: fmt.Sprintf("CPU per issued certificate at N = %d (issue 13)", a.N), goal: "< 8 ms", before: perCert(bf), after: perCert(a),
+			met: judged(1000*a.Issue.CPUS/float64(a.N) < 8)},
+	}
+}
+
+func stormTargets(r *Result) []target {
+	a, bf := findStorm(r, after), findStorm(r, before)
+	if a == nil {
+		return nil
+	}
+	cell := func(s *StormRun) string {
+		if s == nil {
+			return "—"
+		}
+		if s.Binary == before {
+			return fmt.Sprintf("%d refused, %d of %d failed with a backoff each", s.Refused, s.Failed, s.N)
+		}
+		return fmt.Sprintf("%d refused, %d pause(s), first order again after %.1f s, %d requests during the pause, %d/%d renewed", s.Refused, s.Pauses, s.FirstAfterS, s.DuringPause, s.Renewed, s.N)
+	}
+	return []target{{what: fmt.Sprintf("A storm of 429s (Retry-After: 5) over %d renewals", a.N), goal: "one pause of about 5 s, no retry before its time",
+		before: cell(bf), after: cell(a), met: judged(a.Pauses == 1 && a.DuringPause == 0 && a.FirstAfterS >= 4.9 && a.Renewed == a.N)}}
+}
+
+func idleTargets(r *Result) []target {
+	a, bf := findIdle(r, after), findIdle(r, before)
+	if a == nil || a.Error != "" {
+		return nil
+	}
+	rss := func(i *IdleResult) string {
+		if i == nil || i.Error != "" {
+			return "—"
+		}
+		return fmt.Sprintf("%s (max %s)", mibs(kib(i.RSSEndKiB)), mibs(kib(i.RSSMaxKiB)))
+	}
+	core := func(i *IdleResult) string {
+		if i == nil || i.Error != "" {
+			return "—"
+		}
+		return fmt.Sprintf("%.4f%%", i.CorePercent)
+	}
+	return []target{
+		{what: fmt.Sprintf("Idle daemon with %d certificates: resident memory", a.Certs), goal: "< 30 MiB", before: rss(bf), after: rss(a), met: judged(a.RSSMaxKiB < 30*1024)},
+		{what: "… CPU", goal: "< 0.1% of a core", before: core(bf), after: core(a), met: judged(a.CorePercent < 0.1)},
+	}
+}
+
+func storageTargets(r *Result) []target {
+	var rows []target
+	if a := findStateIO(r, after); a != nil {
+		bf := findStateIO(r, before)
+		cell := func(s *StateIO) string {
+			switch {
+			case s == nil:
+				return "—"
+			case s.Finished:
+				return fmt.Sprintf("%s (pass)", secs(s.Pass.WallS))
+			}
+			return fmt.Sprintf("≈ %s (stopped after %d of %d)", secs(s.Estimate), s.Recorded, s.Certs)
+		}
+		rows = append(rows, target{what: fmt.Sprintf("State I/O of a pass with %d certificates due (issue 13)", a.Certs), goal: "< 2 s",
+			before: cell(bf), after: cell(a), met: judged(a.Finished && stateSeconds(r, a) < 2)})
+	}
+	a, bf := findPlan(r, after), findPlan(r, before)
+	if a == nil {
+		return rows
+	}
+	cmd := func(pl *PlanResult, key string) string {
+		if pl == nil {
+			return "—"
+		}
+		if t, ok := pl.Commands[key]; ok && len(t.Runs) > 0 {
+			return secs(t.MedianWallS)
+		}
+		return "—"
+	}
+	med := func(key string) float64 { return a.Commands[key].MedianWallS }
+	return append(rows,
+		target{what: fmt.Sprintf("`renewd status --json` with %d certificates (issue 13)", a.Certs), goal: "< 250 ms",
+			before: cmd(bf, "status_json"), after: cmd(a, "status_json"), met: judged(med("status_json") > 0 && med("status_json") < 0.25)},
+		target{what: "A scheduling pass with nothing due (issue 13)", goal: "< 150 ms",
+			before: cmd(bf, "renew_pass"), after: cmd(a, "renew_pass"), met: judged(med("renew_pass") > 0 && med("renew_pass") < 0.15)})
+}
+
+// stateSeconds is the state I/O of a finished pass: the pass less a pass
+// with nothing due over as many certificates, when one was measured.
+func stateSeconds(r *Result, s *StateIO) float64 {
+	if pl := findPlan(r, s.Binary); pl != nil && pl.Certs == s.Certs {
+		return max(0, s.Pass.WallS-pl.Commands["renew_pass"].MedianWallS)
+	}
+	return s.Pass.WallS
+}
+
+func reportRenewAll(p printer, r *Result) {
+	if len(r.RenewAll) == 0 {
+		return
+	}
+	names := []string{after, before, "lego", "certbot"}
+	p("## 1. Renew all, default configuration")
 	p("")
-	for _, n := range r.Notes {
-		p("- %s", n)
+	p("Forced renewal of all N certificates through HTTP-01, each client with its defaults (renewd after: concurrency 64 paced by Let's Encrypt's published limits; before: concurrency 4).")
+	p("")
+	p("- renewd: `%s`", r.Settings.Renewd)
+	p("- lego: `%s` (N ≤ %d)", r.Settings.Lego, r.Settings.LegoMax)
+	p("- certbot: `%s`", r.Settings.Certbot)
+	p("- Pebble: %s", r.Settings.Pebble)
+	p("")
+	p("| N | | renewd (after) | renewd (before) | lego | certbot |")
+	p("|--:|---|--:|--:|--:|--:|")
+	rows := []struct {
+		label string
+		f     func(c *ClientRun, n int) string
+	}{
+		{"wall time", func(c *ClientRun, _ int) string { return secs(c.Renew.WallS) }},
+		{"CPU time (user + sys)", func(c *ClientRun, _ int) string { return secs(c.Renew.CPUS) }},
+		{"wall time per certificate", func(c *ClientRun, n int) string { return secs(c.Renew.WallS / float64(n)) }},
+		{"peak RSS of one process", func(c *ClientRun, _ int) string { return mibs(kib(c.Renew.MaxRSSKiB)) }},
+		{"processes", func(c *ClientRun, _ int) string { return fmt.Sprint(c.Renew.Procs) }},
+		{"certificates renewed", func(c *ClientRun, _ int) string { return fmt.Sprint(c.Renewed) }},
+		{"requests to the CA", func(c *ClientRun, _ int) string { return fmt.Sprint(c.Requests) }},
+		{"Pebble CPU during the run", func(c *ClientRun, _ int) string { return secs(c.PebbleCPUS) }},
+		{"issuing beforehand (untimed): wall / CPU", func(c *ClientRun, _ int) string {
+			return secs(c.Issue.WallS) + " / " + secs(c.Issue.CPUS)
+		}},
+	}
+	for _, ra := range r.RenewAll {
+		for _, row := range rows {
+			cells := []string{}
+			for _, name := range names {
+				c := ra.Clients[name]
+				switch {
+				case c == nil:
+					cells = append(cells, "—")
+				case !usable(c):
+					cells = append(cells, "failed")
+				default:
+					cells = append(cells, row.f(c, ra.N))
+				}
+			}
+			p("| %d | %s | %s |", ra.N, row.label, strings.Join(cells, " | "))
+		}
+	}
+	for _, ra := range r.RenewAll {
+		for _, name := range names {
+			if c := ra.Clients[name]; c != nil && c.Error != "" {
+				p("")
+				p("N=%d %s: %s", ra.N, name, c.Error)
+			}
+		}
 	}
 	p("")
-	p("## Reproduce")
+}
+
+func reportScale(p printer, r *Result) {
+	if len(r.Scale) == 0 {
+		return
+	}
+	p("## 2. Renew all at scale")
 	p("")
-	p("```sh")
-	p("make bench                        # N = 10 and 100, 1,000 idle, 10,000 planned")
-	p("make bench BENCH_N=\"10 25\"         # smaller renew-all sizes")
-	p("make bench BENCH_ARGS='-build=false -idle 30s'   # any harness flag: go run -tags bench ./test/bench -h")
-	p("go run -tags bench ./test/bench -render docs/benchmarks.json   # rewrite this page from the JSON")
+	p("N certificates issued (untimed, CPU measured), then all renewed at once (timed); each renewal names the certificate it replaces (ARI `replaces`). \"After\" runs with this `acme.rate_limit` for Pebble, and the proxy refuses (429) any request over 400 a second, burst 100 (plus a tolerance of %d for requests bunched on their way):", scaleLimit.Slack())
+	p("")
+	p("```yaml")
+	p("%s", strings.TrimRight(scaleRateLimit, "\n"))
 	p("```")
 	p("")
-	p("`make bench` installs certbot from Debian's packages when it is missing (`apt-get install certbot`, as root or through sudo), builds renewd, lego (the version in go.mod), Pebble and pebble-challtestsrv into a temporary directory, runs the harness and rewrites `docs/benchmarks.md` and `docs/benchmarks.json`. Everything listens on 127.0.0.1 only. Nothing else should run on the machine meanwhile: every client is measured alone, but a busy machine slows all of them.")
+	p("\"Before\" runs with `concurrency: 64`, the setting of the figures in issue 17, and no limit.")
 	p("")
-	p("How long it takes is mostly lego's CLI and certbot doing one certificate after another, twice (issue, then renew): lego takes about 5 s per certificate (its first authorization poll comes after its 5 s default), certbot about 3 s. Per certificate in N, a run costs about 2 × (5.5 + 3 + 5.5/4) ≈ 20 s; the default N = 10 and 100 takes about 40 minutes on 2 cores, plus 4 to 5 minutes for the cold build and 2 for the idle and planning parts. `BENCH_N=\"10 25\"` took 17 minutes.")
-	return b.String()
+	p("| | before | after |")
+	p("|---|--:|--:|")
+	get := func(f func(*ScaleRun) string) string {
+		var cells []string
+		for _, b := range []string{before, after} {
+			if s := findScale(r, b); s != nil {
+				cells = append(cells, f(s))
+			} else {
+				cells = append(cells, "—")
+			}
+		}
+		return strings.Join(cells, " | ")
+	}
+	p("| issue: wall / CPU | %s |", get(func(s *ScaleRun) string { return secs(s.Issue.WallS) + " / " + secs(s.Issue.CPUS) }))
+	p("| issue: CPU per certificate | %s |", get(func(s *ScaleRun) string { return fmt.Sprintf("%.1f ms", 1000*s.Issue.CPUS/float64(s.N)) }))
+	p("| renew: wall | %s |", get(func(s *ScaleRun) string { return secs(s.Renew.WallS) }))
+	p("| renew: CPU / peak RSS | %s |", get(func(s *ScaleRun) string { return secs(s.Renew.CPUS) + " / " + mibs(kib(s.Renew.MaxRSSKiB)) }))
+	p("| renewed | %s |", get(func(s *ScaleRun) string { return fmt.Sprintf("%d / %d", s.Renewed, s.N) }))
+	p("| requests (per certificate) | %s |", get(func(s *ScaleRun) string {
+		return fmt.Sprintf("%d (%.1f)", s.Requests, float64(s.Requests)/float64(s.N))
+	}))
+	p("| … of which directory / newNonce | %s |", get(func(s *ScaleRun) string { return fmt.Sprintf("%d / %d", s.Directory, s.Nonces) }))
+	p("| busiest second / refused for going over | %s |", get(func(s *ScaleRun) string { return fmt.Sprintf("%d / %d", s.MaxPerSecond, s.Over) }))
+	p("| orders Pebble created / of them replacing | %s |", get(func(s *ScaleRun) string { return fmt.Sprintf("%d / %d", s.Orders, s.Replacements) }))
+	p("| Pebble CPU | %s |", get(func(s *ScaleRun) string { return secs(s.PebbleCPUS) }))
+	for _, s := range r.Scale {
+		if s.Error != "" {
+			p("")
+			p("%s: %s", s.Binary, s.Error)
+		}
+	}
+	p("")
+}
+
+func reportStorm(p printer, r *Result) {
+	if len(r.Storm) == 0 {
+		return
+	}
+	p("## 3. A storm of 429s")
+	p("")
+	p("N certificates issued, then all renewed while the proxy refuses every new order for 5 s after the first one (at most 20), with `429 rateLimited` and `Retry-After` saying when the 5 s end, the way a CA refuses orders over its limit. Each binary with its default configuration.")
+	p("")
+	p("| | wall | renewed in the run | new orders refused | pauses | requests 1–5 s into the storm | first order after the storm began |")
+	p("|---|--:|--:|--:|--:|--:|--:|")
+	for _, b := range []string{before, after} {
+		if s := findStorm(r, b); s != nil {
+			pauses := fmt.Sprint(s.Pauses)
+			if b == before {
+				pauses = "— (one backoff per refused certificate)"
+			}
+			first := "— (none)"
+			if s.FirstAfterS > 0 {
+				first = secs(s.FirstAfterS)
+			}
+			p("| %s | %s | %d / %d | %d | %s | %d | %s |", b, secs(s.Renew.WallS), s.Renewed, s.N, s.Refused, pauses, s.DuringPause, first)
+		}
+	}
+	p("")
+}
+
+func reportIdle(p printer, r *Result) {
+	if len(r.Idle) == 0 && len(r.InitTrace) == 0 {
+		return
+	}
+	p("## 4. Idle daemon")
+	p("")
+	if len(r.Idle) > 0 {
+		p("`renewd run` (schedule `@every 1h`) with %d configured and stored certificates, watched for %.0f s after its startup pass.", r.Idle[0].Certs, r.Idle[0].WindowS)
+		p("")
+		p("| | before | after |")
+		p("|---|--:|--:|")
+		get := func(f func(*IdleResult) string) string {
+			var cells []string
+			for _, b := range []string{before, after} {
+				if i := findIdle(r, b); i != nil && i.Error == "" {
+					cells = append(cells, f(i))
+				} else {
+					cells = append(cells, "—")
+				}
+			}
+			return strings.Join(cells, " | ")
+		}
+		p("| resident (VmRSS) at the end of the window / largest sample | %s |", get(func(i *IdleResult) string { return mibs(kib(i.RSSEndKiB)) + " / " + mibs(kib(i.RSSMaxKiB)) }))
+		p("| … anonymous / file-backed | %s |", get(func(i *IdleResult) string { return mibs(kib(i.RSSAnonKiB)) + " / " + mibs(kib(i.RSSFileKiB)) }))
+		for _, k := range []string{"binary code", "binary read-only data", "binary data", "anonymous (Go heap, stacks, bss)", "other"} {
+			p("| … %s | %s |", k, get(func(i *IdleResult) string { return mibs(kib(i.RSSByMapping[k])) }))
+		}
+		p("| peak since start (VmHWM) | %s |", get(func(i *IdleResult) string { return mibs(kib(i.HWMKiB)) }))
+		p("| CPU in the window / share of a core | %s |", get(func(i *IdleResult) string {
+			return fmt.Sprintf("%s / %.4f%%", secs(max(i.CPUS, i.CPUSchedS)), i.CorePercent)
+		}))
+		p("| context switches in the window | %s |", get(func(i *IdleResult) string { return fmt.Sprint(i.ContextSwitches) }))
+		p("| threads | %s |", get(func(i *IdleResult) string { return fmt.Sprint(i.Threads) }))
+		p("| startup pass | %s |", get(func(i *IdleResult) string { return secs(i.StartupPassS) }))
+		p("")
+		for _, i := range r.Idle {
+			if i.Error != "" {
+				p("%s failed: %s", i.Binary, i.Error)
+				p("")
+			}
+		}
+	}
+	reportInitTrace(p, r)
+}
+
+func reportInitTrace(p printer, r *Result) {
+	t := findInit(r, after)
+	if t == nil || t.Packages == 0 {
+		return
+	}
+	p("What the start costs (`GODEBUG=inittrace=1 renewd version`, after): %d packages run an init, %.1f ms of clock in all, %s allocated; `renewd version` peaks at %s resident.", t.Packages, t.ClockMS, mibs(float64(t.Bytes)/(1<<20)), mibs(kib(t.RSSKiB)))
+	p("")
+	p("| group | packages | init clock | allocated |")
+	p("|---|--:|--:|--:|")
+	groups := make([]string, 0, len(t.Groups))
+	for g := range t.Groups {
+		groups = append(groups, g)
+	}
+	slices.SortFunc(groups, func(a, b string) int { return int(t.Groups[b].Bytes - t.Groups[a].Bytes) })
+	for _, g := range groups {
+		s := t.Groups[g]
+		p("| %s | %d | %.1f ms | %s |", g, s.Packages, s.ClockMS, mibs(float64(s.Bytes)/(1<<20)))
+	}
+	p("")
+	var top []string
+	for _, l := range t.TopBytes {
+		top = append(top, fmt.Sprintf("%s (%.0f KiB)", l.Package, float64(l.Bytes)/1024))
+	}
+	p("Largest allocations at init: %s.", strings.Join(top, ", "))
+	p("")
+}
+
+func reportStorage(p printer, r *Result) {
+	if len(r.Plan) == 0 && len(r.StateIO) == 0 {
+		return
+	}
+	p("## 5. Storage at scale (issue 13)")
+	p("")
+	if len(r.Plan) > 0 {
+		p("%d configured certificates, generated (state %s; no ACME). Median of %d runs.", r.Plan[0].Certs, mibs(float64(r.Plan[0].StateBytes)/(1<<20)), r.Settings.PlanRuns)
+		p("")
+		p("| Command | before: median wall / CPU | after: median wall / CPU | rows |")
+		p("|---|--:|--:|--:|")
+		for _, k := range []string{"status_json", "status", "renew_pass"} {
+			var cells []string
+			rows, label := 0, k
+			for _, b := range []string{before, after} {
+				pl := findPlan(r, b)
+				t, ok := Timing{}, false
+				if pl != nil {
+					t, ok = pl.Commands[k]
+				}
+				if !ok || len(t.Runs) == 0 {
+					cells = append(cells, "—")
+					continue
+				}
+				cells = append(cells, secs(t.MedianWallS)+" / "+secs(t.MedianCPUS))
+				rows, label = t.Rows, "`"+t.Command+"`"
+			}
+			if k == "renew_pass" {
+				label += " (a scheduling pass, nothing due)"
+			}
+			p("| %s | %s | %d |", label, strings.Join(cells, " | "), rows)
+		}
+		p("")
+	}
+	if len(r.StateIO) > 0 {
+		p("State I/O of one pass with every certificate due (see Method):")
+		p("")
+		p("| | certificates | records written | wall / CPU | written to disk | the whole pass |")
+		p("|---|--:|--:|--:|--:|--:|")
+		for _, b := range []string{before, after} {
+			if s := findStateIO(r, b); s != nil {
+				whole := secs(s.Pass.WallS)
+				if !s.Finished {
+					whole = "≈ " + secs(s.Estimate) + " (stopped)"
+				}
+				p("| %s | %d | %d | %s / %s | %s | %s |", b, s.Certs, s.Recorded, secs(s.Pass.WallS), secs(s.Pass.CPUS), mibs(s.WrittenMB), whole)
+			}
+		}
+		p("")
+	}
+	if len(r.GoBench) > 0 {
+		p("In process (`go test -run '^$' -bench '10000$' -benchmem ./internal/renew`), the decisions alone, without reading any file (this tree):")
+		p("")
+		p("| Benchmark | time/op | allocs/op | bytes/op |")
+		p("|---|--:|--:|--:|")
+		for _, g := range r.GoBench {
+			p("| %s | %s | %d | %s |", g.Name, secs(g.NsPerOp/1e9), g.AllocsPerOp, mibs(float64(g.BytesPerOp)/(1<<20)))
+		}
+		p("")
+	}
+}
+
+func reportBuild(p printer, r *Result) {
+	bd := r.Build
+	if bd == nil {
+		return
+	}
+	p("## 6. Binary")
+	p("")
+	if bd.Error != "" {
+		p("Failed: %s", bd.Error)
+		p("")
+		return
+	}
+	p("| | |")
+	p("|---|--:|")
+	p("| size, as `make build` makes it (`-s -w`) | %s |", mibs(mib(bd.SizeBytes)))
+	p("| size, plain `go build` | %s |", mibs(mib(bd.SizeUnstrippedB)))
+	if bd.LegoSizeBytes > 0 {
+		p("| for comparison: lego's CLI, plain `go build` | %s |", mibs(mib(bd.LegoSizeBytes)))
+	}
+	p("| cold build (empty GOCACHE): wall / CPU | %s / %s |", secs(bd.Cold.WallS), secs(bd.Cold.CPUS))
+	p("| warm build (second build, cache full): wall / CPU | %s / %s |", secs(bd.Warm.WallS), secs(bd.Warm.CPUS))
+	p("")
+}
+
+func findScale(r *Result, b string) *ScaleRun {
+	for _, s := range r.Scale {
+		if s.Binary == b {
+			return s
+		}
+	}
+	return nil
+}
+
+func findStorm(r *Result, b string) *StormRun {
+	for _, s := range r.Storm {
+		if s.Binary == b {
+			return s
+		}
+	}
+	return nil
+}
+
+func findIdle(r *Result, b string) *IdleResult {
+	for _, s := range r.Idle {
+		if s.Binary == b {
+			return s
+		}
+	}
+	return nil
+}
+
+func findInit(r *Result, b string) *InitTrace {
+	for _, s := range r.InitTrace {
+		if s.Binary == b {
+			return s
+		}
+	}
+	return nil
+}
+
+func findPlan(r *Result, b string) *PlanResult {
+	for _, s := range r.Plan {
+		if s.Binary == b {
+			return s
+		}
+	}
+	return nil
+}
+
+func findStateIO(r *Result, b string) *StateIO {
+	for _, s := range r.StateIO {
+		if s.Binary == b {
+			return s
+		}
+	}
+	return nil
 }
 
 // refRun is the renew-all run the targets are about: N=100, else the largest.
@@ -359,13 +666,4 @@ func mibs(v float64) string {
 		return fmt.Sprintf("%.2f MiB", v)
 	}
 	return fmt.Sprintf("%.1f MiB", v)
-}
-
-func count(v float64) string { return fmt.Sprintf("%.0f", v) }
-
-func ratio(v float64) string {
-	if v < 0.1 {
-		return fmt.Sprintf("%.3f", v)
-	}
-	return fmt.Sprintf("%.2f", v)
 }

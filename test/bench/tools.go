@@ -11,14 +11,15 @@ import (
 )
 
 // client is one ACME client under test: it gets its own account, its own
-// N certificates (names of its own), and the same Pebble.
+// N certificates (names of its own), and the same Pebble, through a proxy
+// of its own.
 type client interface {
-	Name() string
-	// Setup writes the client's configuration for n certificates.
-	Setup(c *ca, dir string, n int)
-	// Issue obtains all n certificates; untimed.
-	Issue() error
-	// Renew renews all n certificates now, whether due or not; timed.
+	// Setup writes the client's configuration for n certificates ordered
+	// from the directory at dirURL.
+	Setup(c *ca, dirURL, dir string, n int)
+	// Issue obtains all n certificates.
+	Issue() (Usage, error)
+	// Renew renews all n certificates now, whether due or not.
 	Renew() (Usage, error)
 	// Leaves are the PEM files whose first certificate is each leaf.
 	Leaves() []string
@@ -35,40 +36,45 @@ func domainsFor(prefix string, n int) []string {
 }
 
 // renewd: one config, one domains.d file per certificate, its own HTTP-01
-// responder on Pebble's httpPort shared by all orders; the default
-// concurrency (4); no deploy section (lego and certbot deploy nothing
-// either).
+// responder on Pebble's httpPort shared by all orders; no deploy section
+// (lego and certbot deploy nothing either). acme and global are more
+// renewd.yaml lines, inside acme: and at the top level; empty for the
+// binary's defaults.
 type renewdClient struct {
 	bin, dir, config, storage, log string
+	acme, global                   string
 	names                          []string
+	timeout                        time.Duration // 0: procTimeout
 }
 
-func (r *renewdClient) Name() string { return "renewd" }
-
-func (r *renewdClient) Setup(c *ca, dir string, n int) {
+func (r *renewdClient) Setup(c *ca, dirURL, dir string, n int) {
 	r.dir, r.config, r.storage, r.log = dir, filepath.Join(dir, "renewd.yaml"), filepath.Join(dir, "storage"), filepath.Join(dir, "renewd.log")
 	mustWrite(r.config, []byte(fmt.Sprintf(`storage: %s
 acme:
   directory: %s
   email: bench-renewd@example.com
   ca_certificates: [%s]
-trust:
+%strust:
   extra_roots: [%s]
-`, r.storage, c.dirURL, c.tlsCA, c.rootFile)), 0o644)
+%s`, r.storage, dirURL, c.tlsCA, r.acme, c.rootFile, r.global)), 0o644)
 	r.names = nil
-	for i, d := range domainsFor("r", n) {
+	prefix := strings.TrimPrefix(filepath.Base(r.bin), "renewd")
+	for i, d := range domainsFor("r"+strings.TrimPrefix(prefix, "-")+"-", n) {
 		name := fmt.Sprintf("c%04d", i+1)
 		r.names = append(r.names, name)
-		mustWrite(filepath.Join(dir, "domains.d", name+".yaml"), []byte(fmt.Sprintf(
-			"domains: [%s]\nchallenge:\n  type: http-01\n  http01: {listen: \"127.0.0.1:%d\"}\n", d, c.httpPort)), 0o644)
+		mustWrite(filepath.Join(dir, "domains.d", name+".yaml"), certYAML(d, c.httpPort), 0o644)
 	}
 }
 
 func (r *renewdClient) cmd(args ...string) (Usage, error) {
-	return run(r.log, []string{"RENEWD_CONFIG="}, procTimeout, r.bin, append([]string{"--config", r.config}, args...)...)
+	timeout := r.timeout
+	if timeout == 0 {
+		timeout = procTimeout
+	}
+	return run(r.log, []string{"RENEWD_CONFIG="}, timeout, r.bin, append([]string{"--config", r.config}, args...)...)
 }
 
-func (r *renewdClient) Issue() error { _, err := r.cmd("renew"); return err }
+func (r *renewdClient) Issue() (Usage, error) { return r.cmd("renew") }
 
 func (r *renewdClient) Renew() (Usage, error) { return r.cmd("renew", "--now") }
 
@@ -91,10 +97,8 @@ type legoClient struct {
 	domains                       []string
 }
 
-func (l *legoClient) Name() string { return "lego" }
-
-func (l *legoClient) Setup(c *ca, dir string, n int) {
-	l.path, l.log, l.server, l.tlsCA, l.port = filepath.Join(dir, "lego"), filepath.Join(dir, "lego.log"), c.dirURL, c.tlsCA, c.httpPort
+func (l *legoClient) Setup(c *ca, dirURL, dir string, n int) {
+	l.path, l.log, l.server, l.tlsCA, l.port = filepath.Join(dir, "lego"), filepath.Join(dir, "lego.log"), dirURL, c.tlsCA, c.httpPort
 	l.domains = domainsFor("l", n)
 }
 
@@ -104,21 +108,13 @@ func (l *legoClient) cmd(domain string, args ...string) (Usage, error) {
 	return run(l.log, []string{"LEGO_CA_CERTIFICATES=" + l.tlsCA}, procTimeout, l.bin, append(global, args...)...)
 }
 
-func (l *legoClient) Issue() error {
-	for _, d := range l.domains {
-		if _, err := l.cmd(d, "run"); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (l *legoClient) Renew() (Usage, error) {
+// each runs one lego process per certificate with args.
+func (l *legoClient) each(args ...string) (Usage, error) {
 	var total Usage
 	start := time.Now()
 	var firstErr error
 	for _, d := range l.domains {
-		u, err := l.cmd(d, "renew", "--days", "10000", "--ari-disable", "--no-random-sleep")
+		u, err := l.cmd(d, args...)
 		total.add(u)
 		if err != nil && firstErr == nil {
 			firstErr = err
@@ -126,6 +122,12 @@ func (l *legoClient) Renew() (Usage, error) {
 	}
 	total.WallS = time.Since(start).Seconds()
 	return total, firstErr
+}
+
+func (l *legoClient) Issue() (Usage, error) { return l.each("run") }
+
+func (l *legoClient) Renew() (Usage, error) {
+	return l.each("renew", "--days", "10000", "--ari-disable", "--no-random-sleep")
 }
 
 func (l *legoClient) Leaves() []string {
@@ -146,10 +148,8 @@ type certbotClient struct {
 	domains                      []string
 }
 
-func (c *certbotClient) Name() string { return "certbot" }
-
-func (c *certbotClient) Setup(ca *ca, dir string, n int) {
-	c.dir, c.log, c.server, c.tlsCA, c.port = filepath.Join(dir, "certbot"), filepath.Join(dir, "certbot.log"), ca.dirURL, ca.tlsCA, ca.httpPort
+func (c *certbotClient) Setup(ca *ca, dirURL, dir string, n int) {
+	c.dir, c.log, c.server, c.tlsCA, c.port = filepath.Join(dir, "certbot"), filepath.Join(dir, "certbot.log"), dirURL, ca.tlsCA, ca.httpPort
 	c.domains = domainsFor("c", n)
 }
 
@@ -160,14 +160,17 @@ func (c *certbotClient) cmd(args ...string) (Usage, error) {
 	return run(c.log, []string{"REQUESTS_CA_BUNDLE=" + c.tlsCA}, procTimeout, c.bin, append(args, dirs...)...)
 }
 
-func (c *certbotClient) Issue() error {
+func (c *certbotClient) Issue() (Usage, error) {
+	var total Usage
 	for _, d := range c.domains {
-		if _, err := c.cmd("certonly", "--standalone", "--agree-tos", "-m", "bench-certbot@example.com", "--no-eff-email",
-			"--server", c.server, "-d", d, "--cert-name", d); err != nil {
-			return err
+		u, err := c.cmd("certonly", "--standalone", "--agree-tos", "-m", "bench-certbot@example.com", "--no-eff-email",
+			"--server", c.server, "-d", d, "--cert-name", d)
+		total.add(u)
+		if err != nil {
+			return total, err
 		}
 	}
-	return nil
+	return total, nil
 }
 
 func (c *certbotClient) Renew() (Usage, error) {
@@ -191,8 +194,7 @@ func version(name string, args ...string) string {
 	u.Close()
 	defer os.Remove(u.Name())
 	_, _ = run(u.Name(), nil, time.Minute, name, args...)
-	data, _ := os.ReadFile(u.Name())
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	lines := strings.Split(strings.TrimSpace(readFile(u.Name())), "\n")
 	// run writes the command line first.
 	if len(lines) > 1 {
 		return strings.TrimSpace(lines[1])

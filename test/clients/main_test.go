@@ -12,7 +12,8 @@
 // a server that one of these clients rejects, and it fails a server every
 // client accepts only under a compatibility rule documented there. A
 // missing client is a failure, never a skip (scripts/deps.sh installs
-// them); `go test -short` skips the package on purpose.
+// them); `go test -short` skips the package on purpose. nginx, the free
+// ports and the build come from the shared test harness (test/harness).
 package clients
 
 import (
@@ -20,10 +21,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/test/harness"
 )
 
 // env is what TestMain prepares.
@@ -46,13 +48,11 @@ func TestMain(m *testing.M) {
 	env.dir = dir
 	env.renewd = filepath.Join(dir, "renewd")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	build := exec.CommandContext(ctx, "go", "build", "-o", env.renewd, "github.com/renewd/renewd/cmd/renewd")
-	build.Stderr = os.Stderr
-	err = build.Run()
+	err = harness.Build(ctx, dir, map[string]string{"renewd": harness.RenewdPackage})
 	cancel()
 	code := 1
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "clients setup: build renewd:", err)
+		fmt.Fprintln(os.Stderr, "clients setup:", err)
 	} else {
 		code = m.Run()
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/renewd/renewd/internal/testpki"
+	"github.com/renewd/renewd/test/harness"
 )
 
 // TestMatrix serves every scenario from one nginx, runs every client and
@@ -31,14 +32,19 @@ func TestMatrix(t *testing.T) {
 	writeFile(t, rootFile, testpki.PEM(p.root), 0o644)
 	clients := findClients(t, rootFile, dir)
 
-	ports := freePorts(t, len(all))
-	var blocks []string
+	// One nginx (the shared harness's) serves every scenario on its own
+	// port; every client connects to all of them, a few at a time, so it
+	// takes more connections than the harness's default.
+	n := harness.NewNginx(t)
+	n.WorkerConnections = 1024
+	ports := make([]int, len(all))
 	targets := make([]target, len(all))
 	for i, sc := range all {
-		blocks = append(blocks, serverBlock(t, dir, sc, ports[i]))
+		ports[i] = harness.MustFreePort(t)
+		n.Servers = append(n.Servers, serverBlock(t, dir, sc, ports[i]))
 		targets[i] = target{port: ports[i], host: sc.host}
 	}
-	startNginx(t, blocks, ports)
+	n.Start(ports...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

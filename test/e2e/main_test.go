@@ -17,8 +17,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/renewd/renewd/internal/testpki"
 )
 
 // env is what TestMain prepares for every test.
@@ -70,9 +68,12 @@ func setup(m *testing.M) (int, error) {
 		}
 	}
 
-	env.tls = newTestCA("renewd e2e TLS CA")
+	env.tls, err = newTestCA("renewd e2e TLS CA")
+	if err != nil {
+		return 0, err
+	}
 	env.tlsCAFile = filepath.Join(dir, "tls-ca.pem")
-	if err := os.WriteFile(env.tlsCAFile, testpki.PEM(env.tls.root), 0o644); err != nil {
+	if err := os.WriteFile(env.tlsCAFile, env.tls.certPEM, 0o644); err != nil {
 		return 0, err
 	}
 	crash := exec.CommandContext(ctx, "go", "build", "-tags", "crashpoints", "-o", env.renewdCrash, "github.com/renewd/renewd/cmd/renewd")

@@ -1,26 +1,35 @@
 package e2e
 
 import (
+	"crypto"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
-	"time"
 
-	"github.com/renewd/renewd/internal/testpki"
+	"github.com/renewd/renewd/test/harness"
 )
 
 // testCA signs the HTTPS certificates of Pebble and the proxy, generated
-// per run so nothing depends on files inside the module cache.
-type testCA struct{ root *testpki.Cert }
+// per run so nothing depends on files inside the module cache
+// (harness.TLSCA, under the names the tests use).
+type testCA struct {
+	*harness.TLSCA
+	cert    *x509.Certificate
+	key     crypto.Signer
+	certPEM []byte
+}
 
-// newTestCA makes the CA in TestMain, before any test runs (or for one
-// test's step-ca): its builder panics on failure.
-func newTestCA(cn string) *testCA {
-	return &testCA{root: testpki.NewPanicking(time.Now()).LocalCA(cn)}
+func newTestCA(cn string) (*testCA, error) {
+	ca, err := harness.NewTLSCA(cn)
+	if err != nil {
+		return nil, err
+	}
+	return &testCA{TLSCA: ca, cert: ca.Cert, key: ca.Key, certPEM: ca.CertPEM}, nil
 }
 
 // issueServer writes cert.pem and key.pem for localhost/127.0.0.1 into dir.
 func (ca *testCA) issueServer(dir string) (certFile, keyFile string, err error) {
-	return testpki.NewPanicking(time.Now()).LocalServerFiles(ca.root, dir)
+	return ca.IssueServer(dir)
 }
 
 func tlsKeyPair(certPEM, keyPEM []byte) (tls.Certificate, error) {

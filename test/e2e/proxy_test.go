@@ -2,22 +2,17 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/renewd/renewd/internal/testpki"
+	"github.com/renewd/renewd/test/harness"
 )
 
 // proxyMode says how caProxy rewrites Pebble's answers.
@@ -64,17 +59,13 @@ const (
 // Pebble's request paths, the path classes a fault applies to.
 const (
 	pebbleAny       = "/"
-	pebbleNewOrder  = "/order-plz"
-	pebbleFinalize  = "/finalize-order/"
-	pebbleCert      = "/certZ/"
-	pebbleAuthz     = "/authZ/"
-	pebbleChallenge = "/chalZ/"
-	pebbleNonce     = "/nonce-plz"
+	pebbleNewOrder  = harness.PebbleNewOrder
+	pebbleFinalize  = harness.PebbleFinalize
+	pebbleCert      = harness.PebbleCert
+	pebbleAuthz     = harness.PebbleAuthz
+	pebbleChallenge = harness.PebbleChallenge
+	pebbleNonce     = harness.PebbleNonce
 )
-
-// pebblePaths are the prefixes requests are counted under.
-var pebblePaths = []string{"/dir", pebbleNonce, "/sign-me-up", "/my-account/", pebbleNewOrder, "/my-order/",
-	pebbleFinalize, pebbleAuthz, pebbleChallenge, pebbleCert}
 
 // proxyFault is what the proxy does to the requests under path.
 type proxyFault struct {
@@ -122,14 +113,12 @@ func (f *activeProxyFault) take(path string) bool {
 	return f.times == 0 || f.left.Add(-1) >= 0
 }
 
-// caProxy sits in front of Pebble and makes the faults Pebble cannot.
-// Pebble builds every URL from the request's Host, so keeping the client's
-// Host is all it takes for the whole ACME conversation to go through here.
+// caProxy sits in front of Pebble and makes the faults Pebble cannot, on
+// the shared harness proxy (which counts the requests and makes the
+// storms and rate limits of the limiter tests).
 type caProxy struct {
-	dirURL   string
-	nonceURL string        // Pebble's newNonce, for the nonces of made-up answers
-	pebble   *http.Client  // to Pebble directly
-	release  chan struct{} // closed when the test ends: frees hung requests
+	*harness.Proxy
+	dirURL string
 
 	// noARI takes renewalInfo out of the directory: a CA without ARI,
 	// whose orders never carry "replaces".
@@ -143,46 +132,23 @@ type caProxy struct {
 	created   atomic.Int32 // orders Pebble created (201 to newOrder): what a CA's order limits count
 
 	mu       sync.Mutex
-	requests map[string]int // by path class
-	lastCert []byte         // the last certificate answer passed on unchanged
+	lastCert []byte // the last certificate answer passed on unchanged
 }
 
 func startProxy(t *testing.T, pb *pebble) *caProxy {
 	t.Helper()
-	target, err := url.Parse(pb.dirURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := testpki.Pool(env.tls.root)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	p := &caProxy{
-		nonceURL: (&url.URL{Scheme: target.Scheme, Host: target.Host, Path: pebbleNonce}).String(),
-		pebble:   &http.Client{Transport: tr},
-		release:  make(chan struct{}),
-		requests: map[string]int{},
-	}
+	return startProxyWith(t, pb, harness.ProxyOptions{})
+}
+
+// startProxyWith is startProxy with harness options (a rate limit, the
+// Pebble lock guard); the fault hooks are the caProxy's own.
+func startProxyWith(t *testing.T, pb *pebble, o harness.ProxyOptions) *caProxy {
+	t.Helper()
+	p := &caProxy{}
 	p.setMode(passThrough)
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(&url.URL{Scheme: target.Scheme, Host: target.Host})
-			pr.Out.Host = pr.In.Host
-		},
-		Transport:      tr,
-		ModifyResponse: p.modify,
-	}
-	certFile, keyFile, err := env.tls.issueServer(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: p.handler(rp)}
-	go func() { _ = srv.ServeTLS(l, certFile, keyFile) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	t.Cleanup(func() { close(p.release) }) // runs first: hung handlers return
-	p.dirURL = fmt.Sprintf("https://%s/dir", l.Addr())
+	o.TLS, o.Intercept, o.Modify = env.tls.TLSCA, p.intercept, p.modify
+	p.Proxy = harness.StartProxy(t, pb.Pebble, o)
+	p.dirURL = p.DirURL
 	return p
 }
 
@@ -204,11 +170,7 @@ func (p *caProxy) set(f proxyFault) {
 func (p *caProxy) orders() int { return int(p.created.Load()) }
 
 // count is how many requests of a path class reached the proxy.
-func (p *caProxy) count(class string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.requests[class]
-}
+func (p *caProxy) count(class string) int { return p.Count(class) }
 
 // lastCertificate is the last certificate answer Pebble gave unchanged.
 func (p *caProxy) lastCertificate() []byte {
@@ -217,26 +179,18 @@ func (p *caProxy) lastCertificate() []byte {
 	return bytes.Clone(p.lastCert)
 }
 
-func (p *caProxy) handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		for _, c := range pebblePaths {
-			if strings.HasPrefix(r.URL.Path, c) {
-				p.requests[c]++
-			}
+// intercept answers the faults that never reach Pebble.
+func (p *caProxy) intercept(w http.ResponseWriter, r *http.Request) bool {
+	f := p.fault.Load()
+	switch f.mode {
+	case caRateLimited, caUnavailable, caServerError, caHang:
+		if f.take(r.URL.Path) {
+			p.faulted.Add(1)
+			p.answer(w, r, f)
+			return true
 		}
-		p.mu.Unlock()
-		f := p.fault.Load()
-		switch f.mode {
-		case caRateLimited, caUnavailable, caServerError, caHang:
-			if f.take(r.URL.Path) {
-				p.faulted.Add(1)
-				p.answer(w, r, f)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+	}
+	return false
 }
 
 // answer makes up the CA's answer to r without asking Pebble.
@@ -248,7 +202,7 @@ func (p *caProxy) answer(w http.ResponseWriter, r *http.Request, f *activeProxyF
 		select {
 		case <-r.Context().Done():
 			p.gaveUp.Add(1)
-		case <-p.release:
+		case <-p.Released():
 		}
 		return
 	}
@@ -259,31 +213,7 @@ func (p *caProxy) answer(w http.ResponseWriter, r *http.Request, f *activeProxyF
 	case caUnavailable:
 		status, detail = http.StatusServiceUnavailable, "proxy: the service is down for maintenance"
 	}
-	// Boulder sends a fresh nonce with every answer to a POST, errors
-	// included, and with every newNonce answer; a client may use it at once.
-	if r.Method == http.MethodPost || strings.HasPrefix(r.URL.Path, pebbleNonce) {
-		if nonce := p.freshNonce(); nonce != "" {
-			w.Header().Set("Replay-Nonce", nonce)
-		}
-	}
-	if f.retryAfter != "" {
-		w.Header().Set("Retry-After", f.retryAfter)
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type": "urn:ietf:params:acme:error:" + typ, "detail": detail, "status": status,
-	})
-}
-
-// freshNonce asks Pebble for a nonce it will accept.
-func (p *caProxy) freshNonce() string {
-	resp, err := p.pebble.Head(p.nonceURL)
-	if err != nil {
-		return ""
-	}
-	resp.Body.Close()
-	return resp.Header.Get("Replay-Nonce")
+	p.Refuse(w, r, status, typ, detail, f.retryAfter)
 }
 
 func (p *caProxy) modify(resp *http.Response) error {
@@ -297,7 +227,7 @@ func (p *caProxy) modify(resp *http.Response) error {
 		return loseAnswer(resp)
 	}
 	if resp.StatusCode == http.StatusBadRequest {
-		body, err := replaceProxyBody(resp, nil)
+		body, err := harness.ReplaceBody(resp, nil)
 		if err != nil {
 			return err
 		}
@@ -310,7 +240,7 @@ func (p *caProxy) modify(resp *http.Response) error {
 		return nil
 	}
 	if path == "/dir" && p.noARI.Load() {
-		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+		_, err := harness.ReplaceBody(resp, func(body []byte) ([]byte, error) {
 			var dir map[string]any
 			if err := json.Unmarshal(body, &dir); err != nil {
 				return nil, fmt.Errorf("proxy: directory is not JSON: %w", err)
@@ -328,7 +258,7 @@ func (p *caProxy) modify(resp *http.Response) error {
 		// lego polls the authorization once at once, then waits: when
 		// Pebble validated first, that poll would end the wait the test
 		// is about. Answer it "pending", once.
-		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+		_, err := harness.ReplaceBody(resp, func(body []byte) ([]byte, error) {
 			var authz map[string]any
 			if err := json.Unmarshal(body, &authz); err != nil {
 				return nil, fmt.Errorf("proxy: authorization is not JSON: %w", err)
@@ -346,7 +276,7 @@ func (p *caProxy) modify(resp *http.Response) error {
 		}
 	}
 	if isCert {
-		body, err := replaceProxyBody(resp, nil)
+		body, err := harness.ReplaceBody(resp, nil)
 		if err != nil {
 			return err
 		}
@@ -364,7 +294,7 @@ func (p *caProxy) rewrite(resp *http.Response, f *activeProxyFault) error {
 		resp.Header.Set("Retry-After", f.retryAfter)
 		// Pebble may have validated already; "processing" makes the client
 		// wait the Retry-After before polling, every time.
-		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+		_, err := harness.ReplaceBody(resp, func(body []byte) ([]byte, error) {
 			var chal map[string]any
 			if err := json.Unmarshal(body, &chal); err != nil {
 				return nil, fmt.Errorf("proxy: challenge is not JSON: %w", err)
@@ -375,7 +305,7 @@ func (p *caProxy) rewrite(resp *http.Response, f *activeProxyFault) error {
 		})
 		return err
 	case leafOnly:
-		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+		_, err := harness.ReplaceBody(resp, func(body []byte) ([]byte, error) {
 			block, _ := pem.Decode(body)
 			if block == nil {
 				return nil, fmt.Errorf("proxy: certificate answer is not PEM")
@@ -385,7 +315,7 @@ func (p *caProxy) rewrite(resp *http.Response, f *activeProxyFault) error {
 		resp.Header.Del("Link") // no alternate chains to fall back to
 		return err
 	case garbageCert:
-		_, err := replaceProxyBody(resp, func([]byte) ([]byte, error) {
+		_, err := harness.ReplaceBody(resp, func([]byte) ([]byte, error) {
 			if f.body != nil {
 				return f.body, nil
 			}
@@ -394,7 +324,7 @@ func (p *caProxy) rewrite(resp *http.Response, f *activeProxyFault) error {
 		resp.Header.Del("Link")
 		return err
 	case hugeCert:
-		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+		_, err := harness.ReplaceBody(resp, func(body []byte) ([]byte, error) {
 			if len(body) == 0 {
 				return nil, fmt.Errorf("proxy: empty certificate answer")
 			}
@@ -403,11 +333,11 @@ func (p *caProxy) rewrite(resp *http.Response, f *activeProxyFault) error {
 		resp.Header.Del("Link")
 		return err
 	case foreignCert:
-		_, err := replaceProxyBody(resp, func([]byte) ([]byte, error) { return f.body, nil })
+		_, err := harness.ReplaceBody(resp, func([]byte) ([]byte, error) { return f.body, nil })
 		resp.Header.Del("Link")
 		return err
 	case unsafeToken:
-		_, err := replaceProxyBody(resp, func(body []byte) ([]byte, error) {
+		_, err := harness.ReplaceBody(resp, func(body []byte) ([]byte, error) {
 			var authz map[string]any
 			if err := json.Unmarshal(body, &authz); err != nil {
 				return nil, fmt.Errorf("proxy: authorization is not JSON: %w", err)
@@ -431,29 +361,9 @@ func loseAnswer(resp *http.Response) error {
 	resp.Header.Set("Content-Type", "application/problem+json")
 	resp.Header.Del("Location")
 	resp.Header.Del("Retry-After")
-	_, err := replaceProxyBody(resp, func([]byte) ([]byte, error) {
+	_, err := harness.ReplaceBody(resp, func([]byte) ([]byte, error) {
 		return json.Marshal(map[string]any{"type": "urn:ietf:params:acme:error:serverInternal",
 			"detail": "proxy: the answer was lost", "status": http.StatusInternalServerError})
 	})
 	return err
-}
-
-// replaceProxyBody reads resp's body and replaces it with edit's result (the
-// same bytes when edit is nil). It returns what it read.
-func replaceProxyBody(resp *http.Response, edit func([]byte) ([]byte, error)) ([]byte, error) {
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	out := body
-	if edit != nil {
-		if out, err = edit(body); err != nil {
-			return nil, err
-		}
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(out))
-	resp.ContentLength = int64(len(out))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(out)))
-	return body, nil
 }

@@ -198,6 +198,7 @@ func TestSystemdUnit(t *testing.T) {
 	} else if d := systemdSeconds(t, ts[0]); d < time.Minute || d > 5*time.Minute {
 		t.Errorf("[Service] TimeoutStopSec=%s, want 1min..5min", d)
 	}
+	checkDocumentation(t, u.words("Unit", "Documentation"))
 	if !slices.Contains(u.words("Unit", "After"), "network-online.target") ||
 		!slices.Contains(u.words("Unit", "Wants"), "network-online.target") {
 		t.Errorf("[Unit] wants and is ordered after network-online.target: After=%q Wants=%q", u["Unit"]["After"], u["Unit"]["Wants"])
@@ -239,4 +240,43 @@ func TestSystemdEnvExample(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkDocumentation holds the unit's Documentation= links into this
+// repository to a file that exists and a heading that exists in it, so
+// `systemctl help renewd` does not open a page without the section.
+func checkDocumentation(t *testing.T, links []string) {
+	t.Helper()
+	const base = "https://github.com/renewd/renewd/blob/main/"
+	if len(links) == 0 {
+		t.Errorf("[Unit] has no Documentation=")
+	}
+	for _, link := range links {
+		path, anchor, _ := strings.Cut(strings.TrimPrefix(link, base), "#")
+		if !strings.HasPrefix(link, base) || path == "" {
+			t.Errorf("[Unit] Documentation=%s: want a link to a file under %s", link, base)
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(repo, filepath.FromSlash(path)))
+		if err != nil {
+			t.Errorf("[Unit] Documentation=%s: %v", link, err)
+			continue
+		}
+		if anchor != "" && !slices.Contains(headingAnchors(string(data)), anchor) {
+			t.Errorf("[Unit] Documentation=%s: %s has no heading with the anchor #%s", link, path, anchor)
+		}
+	}
+}
+
+// headingAnchors are the anchors GitHub gives the Markdown headings of doc
+// (lower case, punctuation dropped, spaces as dashes), outside code blocks.
+func headingAnchors(doc string) []string {
+	doc = regexp.MustCompile("(?s)```.*?```").ReplaceAllString(doc, "")
+	drop := regexp.MustCompile(`[^\w\- ]`)
+	var out []string
+	for _, m := range regexp.MustCompile(`(?m)^#+\s+(.*)$`).FindAllStringSubmatch(doc, -1) {
+		h := drop.ReplaceAllString(strings.ToLower(strings.TrimSpace(m[1])), "")
+		out = append(out, strings.ReplaceAll(h, " ", "-"))
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/test/harness"
 )
 
 // acmeshConf renders a <domain>.conf as acme.sh's _savedomainconf writes
@@ -66,23 +67,22 @@ func TestImportAcmeSh(t *testing.T) {
 	writeFile(t, filepath.Join(ssl, "web.crt"), web.certPEM, 0o644) // --cert-file: the leaf alone
 	writeFile(t, filepath.Join(ssl, "web.key"), web.keyPEM, 0o600)
 	acmeshDomain(t, home, "*.dns.takeover.example_ecc", "*.dns.takeover.example", ca.issue(t, false, "*.dns.takeover.example"), [][2]string{
-		{"Le_Domain", "*.dns.takeover.example"}, {"Le_Alt", "no"}, {"Le_Webroot", "dns_ali"}, {"Le_Keylength", "ec-256"}, {"Le_API", pb.dirURL},
+		{"Le_Domain", "*.dns.takeover.example"}, {"Le_Alt", "no"}, {"Le_Webroot", "dns_ali"}, {"Le_Keylength", "ec-256"}, {"Le_API", pb.DirURL},
 	})
 	acmeshDomain(t, home, "he.takeover.example_ecc", "he.takeover.example", ca.issue(t, false, "he.takeover.example"), [][2]string{
 		{"Le_Domain", "he.takeover.example"}, {"Le_Alt", "no"}, {"Le_Webroot", "dns_he"}, {"Le_Keylength", "ec-256"},
 	})
 	writeFile(t, filepath.Join(home, "ca", "acme.zerossl.com", "v2", "DV90", "account.json"), []byte("{}"), 0o600)
 
-	tlsPort := freePort(t)
-	n := newNginx(t, nginxBinary(t), t.TempDir(), "")
-	n.conf = filepath.Join(n.prefix, "nginx.conf")
-	n.http = webrootServer(pb.httpPort, webroot) + tlsServer(tlsPort, "web.takeover.example www.web.takeover.example", filepath.Join(ssl, "web.crt"), filepath.Join(ssl, "web.key"))
-	n.start(tlsPort)
+	tlsPort := harness.MustFreePort(t)
+	n := harness.NewNginx(t)
+	n.Servers = []string{harness.WebrootServer(pb.HTTPPort, webroot),
+		harness.TLSServer(tlsPort, []string{"web.takeover.example", "www.web.takeover.example"}, filepath.Join(ssl, "web.crt"), filepath.Join(ssl, "web.key"))}
+	n.Start(tlsPort)
 
-	w := newWorkspace(t, pb, []string{ca.rootFile}, fmt.Sprintf("  test: %s\n  reload: %s\n  verify: {address: \"127.0.0.1:%d\"}\n",
-		yamlArgv(n.argv("-t")), yamlArgv(n.argv("-s", "reload")), tlsPort))
+	w := newWorkspace(t, pb, []string{ca.rootFile}, nginxYAML(n, tlsPort))
 	w.env = []string{"ALICLOUD_ACCESS_KEY=LTAI5tNotARealKey", "ALICLOUD_SECRET_KEY=NotARealSecret0123456789"}
-	ordersBefore := pb.orders(t)
+	ordersBefore := pb.Orders(t)
 
 	res := w.renewd("import", "acme.sh", home, "--apply")
 	if res.code != 1 || !strings.Contains(res.stdout, "imported 2 certificate(s) without ordering; 0 already there, 1 not imported") ||
@@ -104,7 +104,7 @@ func TestImportAcmeSh(t *testing.T) {
 		t.Errorf("dns certificate file: %v\n%s", err, data)
 	}
 	w.must("config", "check")
-	if got := pb.orders(t); got != ordersBefore {
+	if got := pb.Orders(t); got != ordersBefore {
 		t.Fatalf("the import placed %d order(s)", got-ordersBefore)
 	}
 	st := w.status()
@@ -116,14 +116,14 @@ func TestImportAcmeSh(t *testing.T) {
 	// The leaf-only file nginx reads is completed by the next renew, with
 	// no order: the adopted version is deployed.
 	res = w.must("renew")
-	if got := pb.orders(t); got != ordersBefore {
+	if got := pb.Orders(t); got != ordersBefore {
 		t.Fatalf("renew placed %d order(s) to deploy an adopted certificate\n%s", got-ordersBefore, res)
 	}
 	roots, err := chain.LoadRoots([]string{ca.rootFile})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor("complete chain served", 10*time.Second, func() error {
+	if err := harness.WaitFor("complete chain served", 10*time.Second, func() error {
 		_, err := chain.Verify(served(t, tlsPort, webName), chain.Options{Roots: roots})
 		return err
 	}); err != nil {

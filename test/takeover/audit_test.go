@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/renewd/renewd/test/harness"
 )
 
 // auditEntry is the part of `renewd audit nginx --json` the tests read.
@@ -91,22 +93,23 @@ func TestAuditNginx(t *testing.T) {
 	for name, data := range files {
 		writeFile(t, filepath.Join(ssl, name), data, 0o600)
 	}
-	port := freePort(t)
-	n := newNginx(t, nginxBinary(t), t.TempDir(), "")
-	n.conf = filepath.Join(n.prefix, "nginx.conf")
-	for _, s := range []struct{ names, base string }{
-		{"leaf.takeover.example", "leaf"}, {"order.takeover.example", "order"},
-		{"mismatch.takeover.example", "mismatch"}, {"good.takeover.example www.good.takeover.example", "good"},
+	port := harness.MustFreePort(t)
+	n := harness.NewNginx(t)
+	for _, s := range []struct {
+		names []string
+		base  string
+	}{
+		{[]string{"leaf.takeover.example"}, "leaf"}, {[]string{"order.takeover.example"}, "order"},
+		{[]string{"mismatch.takeover.example"}, "mismatch"}, {[]string{"good.takeover.example", "www.good.takeover.example"}, "good"},
 	} {
-		n.http += tlsServer(port, s.names, filepath.Join(ssl, s.base+".pem"), filepath.Join(ssl, s.base+".key"))
+		n.Servers = append(n.Servers, harness.TLSServer(port, s.names, filepath.Join(ssl, s.base+".pem"), filepath.Join(ssl, s.base+".key")))
 	}
-	n.start(port)
+	n.Start(port)
 	// Someone replaces the key file after nginx loaded the pair: nginx
 	// still serves the old pair, and will refuse its next reload.
 	writeFile(t, filepath.Join(ssl, "mismatch.key"), other.keyPEM, 0o600)
 
-	w := newWorkspace(t, nil, []string{ca.rootFile}, fmt.Sprintf("  test: %s\n  reload: %s\n  verify: {address: \"127.0.0.1:%d\"}\n",
-		yamlArgv(n.argv("-t")), yamlArgv(n.argv("-s", "reload")), port))
+	w := newWorkspace(t, nil, []string{ca.rootFile}, nginxYAML(n, port))
 	writeFile(t, filepath.Join(w.domains, "good.yaml"), []byte(fmt.Sprintf(
 		"domains: [good.takeover.example, www.good.takeover.example]\nchallenge: {type: http-01, http01: {webroot: /var/www/acme}}\ndeploy: {fullchain: %s, key: %s, nginx: true}\n",
 		filepath.Join(ssl, "good.pem"), filepath.Join(ssl, "good.key"))), 0o644)
@@ -130,8 +133,8 @@ func TestAuditNginx(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			path := filepath.Join(ssl, tc.file)
 			e := doc.entry(t, path)
-			if want := lineOf(t, n.conf, "ssl_certificate "+path+";"); e.Certificate.File != n.conf || e.Certificate.Line != want {
-				t.Errorf("directive at %s:%d, want %s:%d", e.Certificate.File, e.Certificate.Line, n.conf, want)
+			if want := lineOf(t, n.Conf, "ssl_certificate "+path+";"); e.Certificate.File != n.Conf || e.Certificate.Line != want {
+				t.Errorf("directive at %s:%d, want %s:%d", e.Certificate.File, e.Certificate.Line, n.Conf, want)
 			}
 			if e.File == nil || (e.File.Verdict == "fail") != tc.fileFail || len(e.Served) == 0 || (e.Served[0].Verdict == "fail") != tc.servFail {
 				t.Errorf("verdicts: %+v", e)
@@ -148,7 +151,7 @@ func TestAuditNginx(t *testing.T) {
 		t.Errorf("leaf-only entry: %+v", e)
 	}
 	text := w.renewd("audit", "nginx")
-	leafLine := fmt.Sprintf("%s:%d", n.conf, lineOf(t, n.conf, "ssl_certificate "+filepath.Join(ssl, "leaf.pem")+";"))
+	leafLine := fmt.Sprintf("%s:%d", n.Conf, lineOf(t, n.Conf, "ssl_certificate "+filepath.Join(ssl, "leaf.pem")+";"))
 	if text.code != 1 || !strings.Contains(text.stdout, leafLine+": ssl_certificate "+filepath.Join(ssl, "leaf.pem")) ||
 		!strings.Contains(text.stdout, "fix: point ssl_certificate ("+leafLine+") at a full chain") || !strings.Contains(text.stdout, "overall: FAIL") {
 		t.Errorf("text output: %s", text)

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/test/harness"
 )
 
 // panel is a BaoTa panel tree: <root>/www/server/panel with its vhost/
 // and config/, and the panel's nginx at <root>/www/server/nginx.
 type panel struct {
 	dir, wwwroot string
-	nginx        *nginx
+	nginx        *harness.Nginx
 	site         string
 	orders       string // config/letsencrypt_v2.json
 }
@@ -67,7 +68,7 @@ func newPanel(t *testing.T, site string, p pair, httpPort, tlsPort int) *panel {
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(nginxBinary(t), bin); err != nil {
+	if err := os.Symlink(harness.MustNginxBinary(t), bin); err != nil {
 		t.Fatal(err)
 	}
 	logs := filepath.Join(root, "wwwlogs")
@@ -88,9 +89,9 @@ func newPanel(t *testing.T, site string, p pair, httpPort, tlsPort int) *panel {
 		site, pn.wwwroot, p.cert.NotAfter.Unix())
 	writeFile(t, pn.orders, []byte(orders), 0o644)
 	nginxDir := filepath.Join(root, "server", "nginx")
-	pn.nginx = newNginx(t, bin, nginxDir, filepath.Join(nginxDir, "conf", "nginx.conf"))
-	pn.nginx.http = "include " + filepath.Join(pn.dir, "vhost/nginx/*.conf") + ";\n"
-	pn.nginx.start(tlsPort)
+	pn.nginx = harness.NewNginxAt(t, bin, nginxDir, filepath.Join(nginxDir, "conf", "nginx.conf"))
+	pn.nginx.Extra = "include " + filepath.Join(pn.dir, "vhost/nginx/*.conf") + ";"
+	pn.nginx.Start(tlsPort)
 	return pn
 }
 
@@ -121,10 +122,10 @@ func TestBaotaPanel(t *testing.T) {
 	ca := newOldCA(t)
 	site := "shop.takeover.example"
 	old := ca.issue(t, false, site, "www."+site)
-	tlsPort := freePort(t)
-	pn := newPanel(t, site, old, pb.httpPort, tlsPort)
+	tlsPort := harness.MustFreePort(t)
+	pn := newPanel(t, site, old, pb.HTTPPort, tlsPort)
 	w := newWorkspace(t, pb, []string{ca.rootFile}, fmt.Sprintf("  verify: {address: \"127.0.0.1:%d\"}\n", tlsPort))
-	ordersBefore := pb.orders(t)
+	ordersBefore := pb.Orders(t)
 
 	res := w.must("import", "baota", pn.dir, "--apply")
 	siteFile := filepath.Join(pn.dir, "vhost/cert", site, "fullchain.pem")
@@ -136,7 +137,7 @@ func TestBaotaPanel(t *testing.T) {
 		}
 	}
 	w.must("config", "check")
-	if pb.orders(t) != ordersBefore {
+	if pb.Orders(t) != ordersBefore {
 		t.Fatal("the import placed an order")
 	}
 
@@ -151,7 +152,7 @@ func TestBaotaPanel(t *testing.T) {
 
 	// The next run deploys the adopted version, complete, with no order.
 	w.must("renew")
-	if pb.orders(t) != ordersBefore {
+	if pb.Orders(t) != ordersBefore {
 		t.Fatal("deploying the adopted certificate placed an order")
 	}
 	if doc, ares = w.audit(); ares.code != 0 {
@@ -161,10 +162,10 @@ func TestBaotaPanel(t *testing.T) {
 	// A renewal through Pebble: the panel's order follows it.
 	before := time.Now().Add(-time.Second).Unix()
 	res = w.must("renew", "--now", site)
-	if pb.orders(t) != ordersBefore+1 || !strings.Contains(res.stdout, "panel order(s) updated") {
+	if pb.Orders(t) != ordersBefore+1 || !strings.Contains(res.stdout, "panel order(s) updated") {
 		t.Fatalf("renew --now: %s", res)
 	}
-	roots, err := chain.LoadRoots([]string{pb.rootFile})
+	roots, err := chain.LoadRoots([]string{pb.RootFile})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/test/harness"
 )
 
 // certbotBinary finds Debian's certbot; its absence is a failure
@@ -55,35 +56,33 @@ func TestImportCertbot(t *testing.T) {
 	pb := startPebble(t)
 	cb := t.TempDir()
 	live := filepath.Join(cb, "config", "live")
-	certbotRun(t, bin, cb, "certonly", "--standalone", "--http-01-port", fmt.Sprint(pb.httpPort), "--http-01-address", "127.0.0.1",
-		"--server", pb.dirURL, "-d", "sa.takeover.example", "--cert-name", "sa")
+	certbotRun(t, bin, cb, "certonly", "--standalone", "--http-01-port", fmt.Sprint(pb.HTTPPort), "--http-01-address", "127.0.0.1",
+		"--server", pb.DirURL, "-d", "sa.takeover.example", "--cert-name", "sa")
 
 	webroot := t.TempDir()
-	n := newNginx(t, nginxBinary(t), t.TempDir(), "")
-	n.conf = filepath.Join(n.prefix, "nginx.conf")
-	n.http = webrootServer(pb.httpPort, webroot)
-	n.start(pb.httpPort)
-	certbotRun(t, bin, cb, "certonly", "--webroot", "-w", webroot, "--server", pb.dirURL,
+	n := harness.NewNginx(t)
+	n.Servers = []string{harness.WebrootServer(pb.HTTPPort, webroot)}
+	n.Start(pb.HTTPPort)
+	certbotRun(t, bin, cb, "certonly", "--webroot", "-w", webroot, "--server", pb.DirURL,
 		"-d", "wr.takeover.example", "-d", "www.wr.takeover.example", "--cert-name", "wr", "--key-type", "rsa", "--rsa-key-size", "2048")
-	tlsPort := freePort(t)
-	for _, s := range []struct{ name, names string }{{"sa", "sa.takeover.example"}, {"wr", "wr.takeover.example www.wr.takeover.example"}} {
-		n.http += tlsServer(tlsPort, s.names, filepath.Join(live, s.name, "fullchain.pem"), filepath.Join(live, s.name, "privkey.pem"))
+	tlsPort := harness.MustFreePort(t)
+	for _, s := range []struct {
+		name  string
+		names []string
+	}{{"sa", []string{"sa.takeover.example"}}, {"wr", []string{"wr.takeover.example", "www.wr.takeover.example"}}} {
+		n.Servers = append(n.Servers, harness.TLSServer(tlsPort, s.names, filepath.Join(live, s.name, "fullchain.pem"), filepath.Join(live, s.name, "privkey.pem")))
 	}
-	n.reload()
-	if err := waitFor("nginx TLS", 20*time.Second, func() error { return dial(tlsPort) }); err != nil {
-		t.Fatal(err)
-	}
+	n.Reload(tlsPort)
 	certbotSerial := map[string]string{}
 	for _, name := range []string{"sa", "wr"} {
 		certbotSerial[name] = readCert(t, filepath.Join(live, name, "cert.pem")).SerialNumber.Text(16)
 	}
-	ordersBefore := pb.orders(t)
+	ordersBefore := pb.Orders(t)
 
-	w := newWorkspace(t, pb, nil, fmt.Sprintf("  test: %s\n  reload: %s\n  verify: {address: \"127.0.0.1:%d\"}\n",
-		yamlArgv(n.argv("-t")), yamlArgv(n.argv("-s", "reload")), tlsPort))
+	w := newWorkspace(t, pb, nil, nginxYAML(n, tlsPort))
 	res := w.must("import", "certbot", filepath.Join(cb, "config"))
 	for _, want := range []string{"dry run: nothing was written", "+++ " + filepath.Join(w.domains, "wr.yaml"), "+  http01: {webroot: " + webroot + "}",
-		"+  http01: {listen: '127.0.0.1:" + fmt.Sprint(pb.httpPort) + "'}", "+  fullchain: " + filepath.Join(live, "wr", "fullchain.pem"),
+		"+  http01: {listen: '127.0.0.1:" + fmt.Sprint(pb.HTTPPort) + "'}", "+  fullchain: " + filepath.Join(live, "wr", "fullchain.pem"),
 		"mv " + filepath.Join(cb, "config", "renewal", "wr.conf"), "systemctl disable --now certbot.timer"} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, res.stdout)
@@ -107,7 +106,7 @@ func TestImportCertbot(t *testing.T) {
 			t.Errorf("status of %s: %v, want certbot's serial %s, deployed", name, st[name], serial)
 		}
 	}
-	if got := pb.orders(t); got != ordersBefore {
+	if got := pb.Orders(t); got != ordersBefore {
 		t.Fatalf("the import placed %d order(s) at Pebble", got-ordersBefore)
 	}
 	doc, ares := w.audit()
@@ -116,16 +115,16 @@ func TestImportCertbot(t *testing.T) {
 	}
 
 	// The next due renewal goes through renewd.
-	pb.dueNow(t, readCert(t, filepath.Join(live, "wr", "cert.pem")))
+	dueNow(t, pb, readCert(t, filepath.Join(live, "wr", "cert.pem")))
 	res = w.must("renew")
 	st = w.status()
 	if st["wr"]["serial"] == certbotSerial["wr"] || st["sa"]["serial"] != certbotSerial["sa"] || st["wr"]["served_chain"] != "complete" {
 		t.Fatalf("after renew: wr %v, sa %v\n%s", st["wr"], st["sa"], res)
 	}
-	if got := pb.orders(t); got != ordersBefore+1 {
+	if got := pb.Orders(t); got != ordersBefore+1 {
 		t.Errorf("renew placed %d order(s), want 1 (wr only)", got-ordersBefore)
 	}
-	roots, err := chain.LoadRoots([]string{pb.rootFile})
+	roots, err := chain.LoadRoots([]string{pb.RootFile})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,13 @@
 // Pebble, an acme.sh directory in acme.sh's own layout and a BaoTa panel
 // tree served by a real nginx, and audits a real nginx.
 //
-// TestMain builds renewd, Pebble and pebble-challtestsrv once (the
-// versions pinned as go.mod tools) and starts challtestsrv; each test
-// starts its own Pebble and nginx on free loopback ports. Pebble's log
-// counts the orders placed, so a test proves an import ordered nothing.
-// A missing component (certbot, nginx, openssl) is a failure, never a
-// skip; `go test -short` skips the package on purpose.
+// The plumbing is the shared test harness (test/harness). TestMain builds
+// renewd, Pebble and pebble-challtestsrv once (the versions pinned as
+// go.mod tools) and starts challtestsrv; each test starts its own Pebble
+// and nginx on free loopback ports. Pebble's log counts the orders
+// placed, so a test proves an import ordered nothing. A missing component
+// (certbot, nginx, openssl) is a failure, never a skip; `go test -short`
+// skips the package on purpose.
 package takeover
 
 import (
@@ -16,22 +17,20 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/renewd/renewd/internal/testpki"
+	"github.com/renewd/renewd/test/harness"
 )
 
 // env is what TestMain prepares for every test.
 var env struct {
-	bin          string // directory with renewd, pebble, pebble-challtestsrv
-	renewd       string
-	tls          *testCA // signs Pebble's HTTPS certificate
-	tlsCAFile    string  // PEM of tls: acme.ca_certificates, certbot's REQUESTS_CA_BUNDLE
-	dnsAddr      string  // challtestsrv DNS: every name is 127.0.0.1
-	challMgmtURL string
+	bin       string // directory with renewd, pebble, pebble-challtestsrv
+	renewd    string
+	tls       *harness.TLSCA // signs Pebble's HTTPS certificate
+	tlsCAFile string         // PEM of tls: acme.ca_certificates, certbot's REQUESTS_CA_BUNDLE
+	dnsAddr   string         // challtestsrv DNS: every name is 127.0.0.1
 }
 
 func TestMain(m *testing.M) {
@@ -58,26 +57,25 @@ func setup(m *testing.M) (int, error) {
 	env.renewd = filepath.Join(dir, "renewd")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	for out, pkg := range map[string]string{
-		"renewd":              "github.com/renewd/renewd/cmd/renewd",
-		"pebble":              "github.com/letsencrypt/pebble/v2/cmd/pebble",
-		"pebble-challtestsrv": "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv",
-	} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, out), pkg)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return 0, fmt.Errorf("build %s: %w", pkg, err)
-		}
-	}
-	env.tls = newTestCA("renewd takeover TLS CA")
-	env.tlsCAFile = filepath.Join(dir, "tls-ca.pem")
-	if err := os.WriteFile(env.tlsCAFile, testpki.PEM(env.tls.root), 0o644); err != nil {
+	if err := harness.Build(ctx, dir, map[string]string{
+		"renewd":              harness.RenewdPackage,
+		"pebble":              harness.PebblePackage,
+		"pebble-challtestsrv": harness.ChallTestSrvPackage,
+	}); err != nil {
 		return 0, err
 	}
-	stop, err := startChallTestSrv(dir)
+	if env.tls, err = harness.NewTLSCA("renewd takeover TLS CA"); err != nil {
+		return 0, err
+	}
+	env.tlsCAFile = filepath.Join(dir, "tls-ca.pem")
+	if err := os.WriteFile(env.tlsCAFile, env.tls.CertPEM, 0o644); err != nil {
+		return 0, err
+	}
+	chall, err := harness.StartChallTestSrv(filepath.Join(dir, "pebble-challtestsrv"), dir)
 	if err != nil {
 		return 0, err
 	}
-	defer stop()
+	defer chall.Proc.Stop()
+	env.dnsAddr = chall.DNSAddr
 	return m.Run(), nil
 }

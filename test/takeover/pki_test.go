@@ -10,20 +10,6 @@ import (
 	"github.com/renewd/renewd/internal/testpki"
 )
 
-// testCA signs Pebble's HTTPS certificate, generated per run.
-type testCA struct{ root *testpki.Cert }
-
-// newTestCA makes the CA in TestMain, before any test runs: its builder
-// panics on failure.
-func newTestCA(cn string) *testCA {
-	return &testCA{root: testpki.NewPanicking(time.Now()).LocalCA(cn)}
-}
-
-// issueServer writes a certificate for localhost and 127.0.0.1 into dir.
-func (ca *testCA) issueServer(dir string) (certFile, keyFile string, err error) {
-	return testpki.NewPanicking(time.Now()).LocalServerFiles(ca.root, dir)
-}
-
 // oldCA stands for the CA a server's current certificates came from
 // before renewd (another tool's CA): a root, an intermediate and a second
 // intermediate under it. Its root file goes into trust.extra_roots.

@@ -1,0 +1,47 @@
+package harness
+
+import (
+	"errors"
+	"net"
+	"sync"
+)
+
+var ports struct {
+	mu   sync.Mutex
+	used map[int]bool
+}
+
+// FreePort returns a loopback port nothing listens on right now, and that
+// no other call in this process returned: the kernel may hand the same
+// ephemeral port to two quick listen-and-close probes (seen: Pebble's
+// listen and management ports equal), and tests run in parallel.
+func FreePort() (int, error) {
+	ports.mu.Lock()
+	defer ports.mu.Unlock()
+	if ports.used == nil {
+		ports.used = map[int]bool{}
+	}
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !ports.used[port] {
+			ports.used[port] = true
+			return port, nil
+		}
+	}
+	return 0, errors.New("no unused loopback port after 100 tries")
+}
+
+// MustFreePort is FreePort, stopping t when there is none.
+func MustFreePort(t TB) int {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	return port
+}
