@@ -247,7 +247,7 @@ func TestLocalServerFiles(t *testing.T) {
 	b := New(t, testNow)
 	ca := b.LocalCA("Local Test CA")
 	if c := ca.Cert; c.Subject.CommonName != "Local Test CA" || c.SerialNumber.Int64() != 1 || c.KeyUsage != x509.KeyUsageCertSign ||
-		!c.NotBefore.Equal(testNow.Add(-time.Hour)) || !c.NotAfter.Equal(testNow.Add(24*time.Hour)) {
+		!c.NotBefore.Equal(testNow.Add(-time.Hour)) || !c.NotAfter.Equal(testNow.AddDate(1, 0, 0)) {
 		t.Errorf("CA %q serial %v usage %v, %s..%s", c.Subject.CommonName, c.SerialNumber, c.KeyUsage, c.NotBefore, c.NotAfter)
 	}
 	dir := filepath.Join(t.TempDir(), "server")
@@ -265,7 +265,7 @@ func TestLocalServerFiles(t *testing.T) {
 			t.Errorf("not valid for %s: %v", host, err)
 		}
 	}
-	if leaf.Subject.CommonName != "localhost" || !leaf.NotAfter.Equal(testNow.Add(24*time.Hour)) {
+	if leaf.Subject.CommonName != "localhost" || !leaf.NotBefore.Equal(testNow.Add(-time.Hour)) || !leaf.NotAfter.Equal(testNow.Add(7*24*time.Hour)) {
 		t.Errorf("leaf %q until %s", leaf.Subject.CommonName, leaf.NotAfter)
 	}
 	if fi, err := os.Stat(keyFile); err != nil {
