@@ -46,9 +46,11 @@ demo-cluster: deps
 
 # Benchmarks (not part of test): renewd before and after, next to lego's
 # CLI and certbot, against one Pebble: renew-all, 1,000 at a paced rate, a
-# storm of 429s, the idle daemon, storage at 10,000 certificates, build
-# times; rewrites docs/benchmarks.md and docs/benchmarks.json
-# (docs/performance.md says what each part measures).
+# storm of 429s, the idle daemon, storage at 10,000 certificates, a
+# renewal of 100 on a three-node cluster, build times; rewrites
+# docs/benchmarks.md and docs/benchmarks.json (docs/performance.md says
+# what each part measures; BENCH_ARGS="-only cluster" runs one part and
+# merges it into the JSON).
 #   make bench [BENCH_N="10 100"] [BENCH_ARGS="-scale 5000 -build=false"] [BENCH_BEFORE=ref]
 BENCH_N      ?= 10 100
 BENCH_ARGS   ?=

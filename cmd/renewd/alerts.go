@@ -70,6 +70,24 @@ func (a *alerts) send(rep *renew.Report) {
 	}
 }
 
+// expiringWithin is notify.expiring_days of the configuration in force.
+func (a *alerts) expiringWithin() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.within
+}
+
+// warn sends events raised outside a pass: a cluster node's expiring
+// warnings while it cannot reach etcd.
+func (a *alerts) warn(events []notify.Event) {
+	a.mu.Lock()
+	n := a.n
+	a.mu.Unlock()
+	if n != nil && len(events) > 0 {
+		n.Send(events)
+	}
+}
+
 // close flushes what is queued, within notifyFlush.
 func (a *alerts) close() {
 	a.mu.Lock()

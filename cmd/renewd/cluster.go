@@ -17,6 +17,7 @@ import (
 	"github.com/renewd/renewd/internal/acme"
 	"github.com/renewd/renewd/internal/cluster"
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/crashpoint"
 	"github.com/renewd/renewd/internal/deploy"
 	"github.com/renewd/renewd/internal/renew"
 	"github.com/renewd/renewd/internal/store"
@@ -102,6 +103,24 @@ func startCluster(ctx context.Context, cfg *config.Config, st *store.Store, log 
 	go cluster.ServeRequests(cctx, cli, cn.prefix, cn.lead, node.Name, cn.serveRequest, cn.log)
 	cn.log.Info("joined the cluster", zap.String("node", node.Name), zap.Strings("etcd", cfg.Cluster.Etcd.Endpoints))
 	return cn, nil
+}
+
+// watchOutages starts the node's watch of etcd (cluster.OutageWatch): the
+// renewd_cluster_etcd_reachable metric, and an expiring warning, with the
+// outage as its cause, for each certificate this node serves that nears
+// expiry while etcd does not answer. Its clock is the one of renewal
+// decisions.
+func (cn *clusterNode) watchOutages(al *alerts, obs *observer, probeTimeout time.Duration) {
+	w := &cluster.OutageWatch{
+		Probe:   cluster.EtcdProbe(cn.cli, cn.prefix, probeTimeout),
+		Served:  cn.agent.Served,
+		Within:  al.expiringWithin,
+		Warn:    al.warn,
+		Observe: obs.observeEtcd,
+		Log:     cn.log.Named("outage"),
+		Outage:  &cluster.Outage{Now: crashpoint.Now},
+	}
+	go w.Run(cn.ctx)
 }
 
 // configure wires the renewer of a (re)loaded configuration to the cluster:

@@ -87,6 +87,13 @@ func (o *observer) setRecords(recs map[string]*store.Record) {
 	}
 }
 
+// observeEtcd records whether this cluster node reaches etcd.
+func (o *observer) observeEtcd(reachable bool, since time.Time) {
+	if o != nil {
+		o.m.ObserveEtcd(reachable, since)
+	}
+}
+
 // observe records one renewal pass.
 func (o *observer) observe(rep *renew.Report, err error) {
 	if o == nil {

@@ -76,6 +76,7 @@ func cmdRun(ctx context.Context, g globals, args []string, stderr io.Writer) err
 			return err
 		}
 		defer cn.stop()
+		cn.watchOutages(al, obs, cfg.Cluster.Etcd.DialTimeout)
 		if obs != nil {
 			cn.onRecords = obs.setRecords
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/go-acme/lego/v4/challenge"
+
+	"github.com/renewd/renewd/internal/crashpoint"
 )
 
 // TokenShare hands the HTTP-01 tokens of an order to the other nodes of a
@@ -54,6 +56,11 @@ func (p *sharedProvider) Present(domain, token, keyAuth string) error {
 }
 
 func (p *sharedProvider) CleanUp(domain, token, keyAuth string) error {
+	// lego cleans up once the CA answered the challenge: in an order that
+	// goes on, the CA found it valid and the order is not finalized yet.
+	// A leader killed here leaves a validated authorization at the CA,
+	// nothing issued, and its token in etcd, bound to its lease.
+	crashpoint.Hit("acme-validated")
 	p.share.Withdraw(p.cert, token)
 	return p.Provider.CleanUp(domain, token, keyAuth)
 }

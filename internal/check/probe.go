@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -269,6 +271,11 @@ func handshake(ctx context.Context, address, sni string, spec probeSpec, timeout
 		return handshakeResult{spec: spec, err: err, dialErr: true}
 	}
 	defer raw.Close()
+	return handshakeOn(ctx, raw, sni, spec)
+}
+
+// handshakeOn runs one probe on a connection already made.
+func handshakeOn(ctx context.Context, raw net.Conn, sni string, spec probeSpec) handshakeResult {
 	if spec.version == tls.VersionTLS13 {
 		schemes := ecdsaSchemes
 		if spec.key == "RSA" {
@@ -286,6 +293,34 @@ func handshake(ctx context.Context, address, sni string, spec probeSpec, timeout
 	h.err = conn.HandshakeContext(ctx)
 	h.wrote = cc.wrote.Load()
 	return h
+}
+
+// FetchServed runs on conn the handshake Server makes for one kind of key
+// in one TLS version, and returns the certificates the server sent, as
+// sent and unverified. key is "ECDSA" or "RSA": in TLS 1.3 the client
+// offers only that kind's signature algorithms, in TLS 1.2 only the ECDHE
+// cipher suites for it that Go's default client offers; so a server
+// holding an ECDSA and an RSA certificate sends the one asked for. version
+// is tls.VersionTLS12 or tls.VersionTLS13. With no certificate sent, it
+// returns the reason; a server that refuses the version or has no
+// certificate of that kind answers with an alert (or, for TLS 1.3, a
+// ServerHello for an older version). It does not close conn and stops
+// when ctx is done.
+func FetchServed(ctx context.Context, conn net.Conn, sni string, version uint16, key string) ([]*x509.Certificate, error) {
+	if key != "ECDSA" && key != "RSA" {
+		return nil, fmt.Errorf("check: cannot ask for a certificate with a %q key", key)
+	}
+	if version != tls.VersionTLS12 && version != tls.VersionTLS13 {
+		return nil, fmt.Errorf("check: cannot probe %s", tls.VersionName(version))
+	}
+	h := handshakeOn(ctx, conn, sni, probeSpec{version: version, key: key})
+	if len(h.certs) > 0 {
+		return h.certs, nil
+	}
+	if h.err == nil {
+		return nil, errors.New("the server sent no certificate")
+	}
+	return nil, h.err
 }
 
 // probeConfig offers exactly the version asked for and the cipher suites

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -40,7 +41,7 @@ func Connect(ctx context.Context, cfg config.Cluster, log *zap.Logger) (*clientv
 	if err != nil {
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(cfg.Etcd.Endpoints, ","), err)
 	}
-	if err := checkServer(ctx, cli, cfg.Etcd); err != nil {
+	if err := checkServer(ctx, cli, cfg.Etcd, tlsCfg); err != nil {
 		_ = cli.Close()
 		return nil, err
 	}
@@ -65,7 +66,7 @@ func tlsConfig(e config.Etcd) (*tls.Config, error) {
 	if e.TLS.Cert != "" {
 		pair, err := tls.LoadX509KeyPair(e.TLS.Cert, e.TLS.Key)
 		if err != nil {
-			return nil, fmt.Errorf("cluster.etcd.tls: client certificate: %w", err)
+			return nil, fmt.Errorf("cluster.etcd.tls.cert %s and cluster.etcd.tls.key %s are not a certificate and its key: %w", e.TLS.Cert, e.TLS.Key, err)
 		}
 		c.Certificates = []tls.Certificate{pair}
 	}
@@ -82,8 +83,9 @@ func anyHTTPS(endpoints []string) bool {
 }
 
 // checkServer asks the endpoints for their status: the first that answers
-// must run etcd minServer or newer.
-func checkServer(ctx context.Context, cli *clientv3.Client, e config.Etcd) error {
+// must run etcd minServer or newer. When none answers over TLS, it says
+// which TLS setting and file is at fault, if a handshake tells.
+func checkServer(ctx context.Context, cli *clientv3.Client, e config.Etcd, tlsCfg *tls.Config) error {
 	var errs []error
 	for _, ep := range e.Endpoints {
 		sctx, cancel := context.WithTimeout(ctx, e.DialTimeout)
@@ -97,6 +99,13 @@ func checkServer(ctx context.Context, cli *clientv3.Client, e config.Etcd) error
 			return fmt.Errorf("etcd %s runs %s; renewd needs etcd %d.%d or newer", ep, st.Version, minServer[0], minServer[1])
 		}
 		return nil
+	}
+	if tlsCfg != nil {
+		for _, ep := range e.Endpoints {
+			if err := diagnoseTLS(ctx, ep, e, tlsCfg); err != nil {
+				return err
+			}
+		}
 	}
 	return fmt.Errorf("no etcd endpoint answered within %s (%w); check cluster.etcd.endpoints, that etcd runs, and the TLS and credential settings",
 		e.DialTimeout, errors.Join(errs...))
@@ -113,4 +122,53 @@ func versionAtLeast(v string, want [2]int) bool {
 		return false
 	}
 	return major > want[0] || major == want[0] && minor >= want[1]
+}
+
+// http2Preface is what a gRPC client sends first; a server that accepted
+// the client's certificate answers it with its settings.
+const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// diagnoseTLS connects to an https endpoint as the etcd client does and
+// returns an error naming the setting to fix when TLS is why it does not
+// answer: the CA does not verify etcd's certificate (cluster.etcd.tls.ca),
+// or etcd refuses this node's client certificate (cluster.etcd.tls.cert),
+// or asks for one and none is set. Nil when TLS is not the problem or
+// cannot be judged (no connection at all).
+func diagnoseTLS(ctx context.Context, endpoint string, e config.Etcd, tlsCfg *tls.Config) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "https" {
+		return nil
+	}
+	c := tlsCfg.Clone()
+	c.ServerName = u.Hostname()
+	dctx, cancel := context.WithTimeout(ctx, e.DialTimeout)
+	defer cancel()
+	conn, err := (&tls.Dialer{Config: c}).DialContext(dctx, "tcp", u.Host)
+	if err == nil {
+		defer conn.Close()
+		// TLS 1.3: the server judges the client's certificate after the
+		// client's side of the handshake is done; its verdict comes with
+		// the first answer.
+		deadline, _ := dctx.Deadline()
+		_ = conn.SetDeadline(deadline)
+		if _, err = conn.Write([]byte(http2Preface)); err == nil {
+			_, err = conn.Read(make([]byte, 1))
+		}
+	}
+	var verr *tls.CertificateVerificationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &verr):
+		if e.TLS.CA == "" {
+			return fmt.Errorf("etcd %s: the system's roots do not verify its certificate (%w); set cluster.etcd.tls.ca to the CA that signed it", endpoint, err)
+		}
+		return fmt.Errorf("etcd %s: cluster.etcd.tls.ca %s does not verify its certificate (%w); give the CA that signed etcd's server certificates", endpoint, e.TLS.CA, err)
+	case strings.Contains(err.Error(), "remote error: tls:"): // the server's alert; crypto/tls exports no type for it
+		if e.TLS.Cert == "" {
+			return fmt.Errorf("etcd %s refused the connection (%w); it may require a client certificate: set cluster.etcd.tls.cert and cluster.etcd.tls.key", endpoint, err)
+		}
+		return fmt.Errorf("etcd %s refused this node's client certificate cluster.etcd.tls.cert %s (%w); give one signed by a CA etcd's --trusted-ca-file trusts", endpoint, e.TLS.Cert, err)
+	}
+	return nil
 }

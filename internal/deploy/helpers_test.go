@@ -238,16 +238,19 @@ func (f *fakeRunner) envOf(argv []string) ([]string, bool) {
 	return nil, false
 }
 
-// fakeProber answers with probe and records every SNI asked for.
+// fakeProber answers with probe and records every SNI and kind of key
+// asked for.
 type fakeProber struct {
 	mu    sync.Mutex
 	snis  []string
+	keys  []x509.PublicKeyAlgorithm
 	probe func(ctx context.Context, addr, sni string, n int) ([]*x509.Certificate, error)
 }
 
-func (f *fakeProber) Probe(ctx context.Context, addr, sni string) ([]*x509.Certificate, error) {
+func (f *fakeProber) Probe(ctx context.Context, addr, sni string, key x509.PublicKeyAlgorithm) ([]*x509.Certificate, error) {
 	f.mu.Lock()
 	f.snis = append(f.snis, sni)
+	f.keys = append(f.keys, key)
 	n := 0
 	for _, s := range f.snis {
 		if s == sni {

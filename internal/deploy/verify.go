@@ -15,18 +15,67 @@ import (
 )
 
 // Prober returns the certificates a TLS server sends for sni at addr,
-// exactly as sent (no verification, no AIA). It must honour ctx.
+// exactly as sent (no verification, no AIA), asking for a certificate
+// whose key is of the kind key (x509.ECDSA or x509.RSA; any other value
+// asks for none in particular). A server block may hold an ECDSA and an
+// RSA certificate and send the one that suits what the client offers, so
+// the check after a deploy asks for the kind it deployed. When the server
+// has no certificate of that kind, Probe returns what a client that
+// offers everything gets, so the caller can say what is served instead.
+// It must honour ctx.
 type Prober interface {
-	Probe(ctx context.Context, addr, sni string) ([]*x509.Certificate, error)
+	Probe(ctx context.Context, addr, sni string, key x509.PublicKeyAlgorithm) ([]*x509.Certificate, error)
 }
 
-// TLSProber is the real Prober.
+// TLSProber is the real Prober. For an ECDSA or RSA key it makes the
+// handshakes of `renewd check` for that kind (check.FetchServed): TLS 1.3
+// offering only that kind's signature algorithms, and, if that gets no
+// certificate (the server refuses TLS 1.3 or has none of that kind), TLS 1.2 offering only that kind's ECDHE cipher suites. It
+// asks for the highest version first, as a default client would.
 type TLSProber struct{}
 
 var _ Prober = TLSProber{}
 
+// keyKinds are the kinds of key TLSProber can ask for, in check's names.
+var keyKinds = map[x509.PublicKeyAlgorithm]string{x509.ECDSA: "ECDSA", x509.RSA: "RSA"}
+
 // Probe implements Prober.
-func (TLSProber) Probe(ctx context.Context, addr, sni string) ([]*x509.Certificate, error) {
+func (TLSProber) Probe(ctx context.Context, addr, sni string, key x509.PublicKeyAlgorithm) ([]*x509.Certificate, error) {
+	kind, ok := keyKinds[key]
+	if !ok {
+		return probeAny(ctx, addr, sni)
+	}
+	var reasons []string
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		conn, err := new(net.Dialer).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		certs, err := check.FetchServed(ctx, conn, sni, v, kind)
+		conn.Close()
+		if len(certs) > 0 {
+			return certs, nil
+		}
+		reasons = append(reasons, fmt.Sprintf("%s asking for %s: %v", tls.VersionName(v), kind, err))
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (%s)", ctx.Err(), strings.Join(reasons, "; "))
+		}
+	}
+	// No certificate of that kind: what does nginx send instead?
+	certs, err := probeAny(ctx, addr, sni)
+	if len(certs) > 0 {
+		return certs, nil
+	}
+	reasons = append(reasons, fmt.Sprintf("asking for any: %v", err))
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%w (%s)", ctx.Err(), strings.Join(reasons, "; "))
+	}
+	return nil, fmt.Errorf("no certificate sent (%s)", strings.Join(reasons, "; "))
+}
+
+// probeAny returns the certificates sent to a client that offers what Go's
+// default client offers, whatever the kind of key.
+func probeAny(ctx context.Context, addr, sni string) ([]*x509.Certificate, error) {
 	d := tls.Dialer{Config: &tls.Config{
 		ServerName: sni,
 		// Verification is done by verifyServed, through the chain judge,
@@ -144,7 +193,7 @@ func isUnchecked(err error) bool { return errors.Is(err, errUnchecked) }
 func (d *Deployer) probeOnce(ctx context.Context, sni string, it *Item, bound time.Duration) error {
 	pctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	served, err := d.prober().Probe(pctx, d.Nginx.Verify.Address, sni)
+	served, err := d.prober().Probe(pctx, d.Nginx.Verify.Address, sni, it.Leaf.PublicKeyAlgorithm)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) {

@@ -242,6 +242,11 @@ func TestWaitServed(t *testing.T) {
 					t.Errorf("probed with SNI %q", sni)
 				}
 			}
+			for _, key := range prober.keys {
+				if key != x509.ECDSA {
+					t.Errorf("probed asking for a %v certificate, want the deployed leaf's ECDSA", key)
+				}
+			}
 		})
 	}
 }
@@ -333,7 +338,7 @@ func TestTLSProber(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			got, err := TLSProber{}.Probe(ctx, ln.Addr().String(), tt.sni)
+			got, err := TLSProber{}.Probe(ctx, ln.Addr().String(), tt.sni, x509.ECDSA)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatal("Probe: no error")

@@ -24,6 +24,7 @@ type Metrics struct {
 	runDuration  prometheus.Histogram
 	acmeDuration *prometheus.HistogramVec
 	lastRun      *runTimes
+	etcd         *etcdState
 
 	// Test seam: the clock of the last-run timestamps (time.Now when nil).
 	now func() time.Time
@@ -78,6 +79,7 @@ func New(version string, status func() ([]renew.Status, error), opts ...Option) 
 			Buckets: acmeBuckets,
 		}, []string{"method", "endpoint", "code"}),
 		lastRun: &runTimes{},
+		etcd:    &etcdState{},
 	}
 	m.runs.WithLabelValues("ok")
 	m.runs.WithLabelValues("failed")
@@ -96,7 +98,7 @@ func New(version string, status func() ([]renew.Status, error), opts ...Option) 
 		reg = prometheus.WrapRegistererWith(prometheus.Labels{"node": o.node}, m.reg)
 	}
 	reg.MustRegister(
-		m.attempts, m.canaryHolds, m.runs, m.runDuration, m.acmeDuration, m.lastRun, buildInfo,
+		m.attempts, m.canaryHolds, m.runs, m.runDuration, m.acmeDuration, m.lastRun, m.etcd, buildInfo,
 		newCollector(status),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -162,6 +164,61 @@ func (m *Metrics) ObserveRun(d time.Duration, err error) {
 // came.
 func (m *Metrics) ObserveACMERequest(method, endpoint string, code int, d time.Duration) {
 	m.acmeDuration.WithLabelValues(method, endpoint, strconv.Itoa(code)).Observe(d.Seconds())
+}
+
+// ObserveEtcd records whether this cluster node reaches etcd; since is
+// when the outage began (ignored while reachable). The series appear with
+// the first call: a renewd without a cluster has none.
+func (m *Metrics) ObserveEtcd(reachable bool, since time.Time) {
+	m.etcd.set(reachable, since)
+}
+
+// etcdState exposes a cluster node's view of etcd: reachable or not, and
+// since when not.
+type etcdState struct {
+	mu        sync.Mutex
+	known     bool
+	reachable bool
+	since     time.Time
+}
+
+var _ prometheus.Collector = (*etcdState)(nil)
+
+var (
+	etcdReachableDesc = prometheus.NewDesc("renewd_cluster_etcd_reachable",
+		"1 while this cluster node reaches etcd, 0 while it cannot (it orders and deploys nothing then, and serves what it has).", nil, nil)
+	etcdDownSinceDesc = prometheus.NewDesc("renewd_cluster_etcd_unreachable_since_timestamp_seconds",
+		"When this cluster node lost etcd. Absent while it reaches etcd.", nil, nil)
+)
+
+func (e *etcdState) set(reachable bool, since time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.known, e.reachable, e.since = true, reachable, since
+}
+
+// Describe implements prometheus.Collector.
+func (e *etcdState) Describe(ch chan<- *prometheus.Desc) {
+	ch <- etcdReachableDesc
+	ch <- etcdDownSinceDesc
+}
+
+// Collect implements prometheus.Collector.
+func (e *etcdState) Collect(ch chan<- prometheus.Metric) {
+	e.mu.Lock()
+	known, reachable, since := e.known, e.reachable, e.since
+	e.mu.Unlock()
+	if !known {
+		return
+	}
+	v := 0.0
+	if reachable {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(etcdReachableDesc, prometheus.GaugeValue, v)
+	if !reachable && !since.IsZero() {
+		ch <- prometheus.MustNewConstMetric(etcdDownSinceDesc, prometheus.GaugeValue, seconds(since))
+	}
 }
 
 // runTimes exposes when the last pass and the last successful pass ended.

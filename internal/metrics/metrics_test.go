@@ -375,3 +375,47 @@ func TestWithNode(t *testing.T) {
 		t.Errorf("no labelled certificate series:\n%s", out)
 	}
 }
+
+// TestObserveEtcd: a cluster node's etcd gauge flips with an outage and
+// says when it began; a renewd without a cluster has no such series.
+func TestObserveEtcd(t *testing.T) {
+	m := New("v1.2.3", func() ([]renew.Status, error) { return nil, nil }, WithNode("web1"))
+	if out := scrape(t, m.Handler()); strings.Contains(out, "renewd_cluster_") {
+		t.Errorf("etcd series before any observation:\n%s", out)
+	}
+	m.ObserveEtcd(true, time.Time{})
+	want := `
+# HELP renewd_cluster_etcd_reachable 1 while this cluster node reaches etcd, 0 while it cannot (it orders and deploys nothing then, and serves what it has).
+# TYPE renewd_cluster_etcd_reachable gauge
+renewd_cluster_etcd_reachable{node="web1"} 1
+`
+	names := []string{"renewd_cluster_etcd_reachable", "renewd_cluster_etcd_unreachable_since_timestamp_seconds"}
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+	m.ObserveEtcd(false, t0)
+	want = `
+# HELP renewd_cluster_etcd_reachable 1 while this cluster node reaches etcd, 0 while it cannot (it orders and deploys nothing then, and serves what it has).
+# TYPE renewd_cluster_etcd_reachable gauge
+renewd_cluster_etcd_reachable{node="web1"} 0
+# HELP renewd_cluster_etcd_unreachable_since_timestamp_seconds When this cluster node lost etcd. Absent while it reaches etcd.
+# TYPE renewd_cluster_etcd_unreachable_since_timestamp_seconds gauge
+renewd_cluster_etcd_unreachable_since_timestamp_seconds{node="web1"} 1.7952768e+09
+`
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+	m.ObserveEtcd(true, t0)
+	if out := scrape(t, m.Handler()); !strings.Contains(out, `renewd_cluster_etcd_reachable{node="web1"} 1`) || strings.Contains(out, "unreachable_since") {
+		t.Errorf("after etcd came back:\n%s", out)
+	}
+	problems, err := testutil.GatherAndLint(m.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "renewd_cluster_") {
+			t.Errorf("%s: %s", p.Metric, p.Text)
+		}
+	}
+}

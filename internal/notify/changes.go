@@ -143,13 +143,11 @@ func enteredExpiry(old, cur *store.Record, since, now time.Time, within time.Dur
 	if cur.NotAfter == nil {
 		return false
 	}
-	w := within
+	var nb time.Time
 	if cur.NotBefore != nil {
-		if q := cur.NotAfter.Sub(*cur.NotBefore) / 4; q > 0 && q < w {
-			w = q
-		}
+		nb = *cur.NotBefore
 	}
-	start := cur.NotAfter.Add(-w)
+	start := ExpiryWindowStart(nb, *cur.NotAfter, within)
 	if now.Before(start) {
 		return false
 	}
@@ -157,6 +155,21 @@ func enteredExpiry(old, cur *store.Record, since, now time.Time, within time.Dur
 		since = *old.LastAttempt
 	}
 	return since.IsZero() || since.Before(start)
+}
+
+// ExpiryWindowStart is when a certificate valid from notBefore (zero:
+// unknown) to notAfter enters its expiry window: its last within, or its
+// last quarter of lifetime if that is shorter, so a 6-day certificate
+// does not warn at every issuance. The one rule of Expiring events,
+// whoever raises them.
+func ExpiryWindowStart(notBefore, notAfter time.Time, within time.Duration) time.Time {
+	w := within
+	if !notBefore.IsZero() {
+		if q := notAfter.Sub(notBefore) / 4; q > 0 && q < w {
+			w = q
+		}
+	}
+	return notAfter.Add(-w)
 }
 
 func equalTimes(a, b *time.Time) bool {

@@ -82,6 +82,11 @@ type Event struct {
 	Held []string `json:"held,omitempty"`
 	// Canary names the failing canary (CanaryBypassed only).
 	Canary string `json:"canary,omitempty"`
+	// Cause says why renewd could not act, when something other than the
+	// certificate's own renewal is in the way: for an Expiring event a
+	// cluster node raises while it cannot reach etcd, that etcd is
+	// unreachable and since when (docs/cluster.md).
+	Cause string `json:"cause,omitempty"`
 	// At is when the change was seen.
 	At time.Time `json:"at"`
 }

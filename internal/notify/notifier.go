@@ -233,6 +233,12 @@ func memo(e Event) (topic, string) {
 		if e.NotAfter != nil {
 			na = e.NotAfter.UTC().Format(time.RFC3339)
 		}
+		// A warning raised for a cause (etcd unreachable since a given
+		// time) is its own news: once per certificate and outage, and
+		// the plain warning of a pass is not taken for it.
+		if e.Cause != "" {
+			na += " " + e.Cause
+		}
 		return topic{e.Certificate, "expiring"}, na
 	}
 	return topic{e.Certificate, "renewal"}, string(e.Kind)

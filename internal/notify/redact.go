@@ -43,7 +43,7 @@ func (s scrubber) clean(text string) string { return secret.Mask(s.own.Mask(text
 func maskEvents(events []Event) []Event {
 	out := make([]Event, len(events))
 	for i, e := range events {
-		e.Error = secret.Mask(e.Error)
+		e.Error, e.Cause = secret.Mask(e.Error), secret.Mask(e.Cause)
 		out[i] = e
 	}
 	return out

@@ -81,6 +81,7 @@ func single(e Event, host string) *message {
 		add("Valid until", validity(e))
 	case Expiring:
 		add("Expires", validity(e))
+		add("Cause", clip(oneLine(e.Cause), maxError))
 		add("Last error", clip(oneLine(e.Error), maxError))
 		add("Attempt", retry(e))
 	}
@@ -104,6 +105,9 @@ func digest(events []Event, host string) *message {
 			v = oneLine(e.Error)
 		case Expiring:
 			v = "expires " + validity(e)
+			if e.Cause != "" {
+				v += "; " + oneLine(e.Cause)
+			}
 		}
 		name := e.Certificate
 		if name == "" {

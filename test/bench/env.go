@@ -34,6 +34,7 @@ type ca struct {
 	tb       *benchTB
 	tls      *harness.TLSCA
 	tlsCA    string // PEM file of tls: ACME clients trust Pebble's HTTPS with it
+	chall    *harness.ChallTestSrv
 	pebble   *harness.Pebble
 	rootFile string // Pebble's root, for renewd's trust.extra_roots
 	httpPort int    // where Pebble sends HTTP-01 validation requests
@@ -55,10 +56,11 @@ func startCA(bin, dir string) *ca {
 	if err != nil {
 		fatalf("%v", err)
 	}
+	c.chall = chall
 	atExit(chall.Proc.Stop)
 	c.pebble = harness.StartPebble(tb, harness.PebbleOptions{
 		Bin: filepath.Join(bin, "pebble"), TLS: tls, DNSAddr: chall.DNSAddr,
-		NonceReject: 0, Profiles: map[string]int{"default": 7776000},
+		NonceReject: 0, Profiles: map[string]int{"default": 7776000}, HTTPIPs: clusterIPs[1:],
 	})
 	c.rootFile, c.httpPort = c.pebble.RootFile, c.pebble.HTTPPort
 	return c

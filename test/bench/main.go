@@ -48,17 +48,24 @@ type options struct {
 	ns                           []int
 	clients                      []string
 	legoMax                      int
-	scale, storm                 int
+	scale, storm, cluster        int
 	idleCerts, planCerts         int
 	planRuns, stateDue           int
 	idle, stateTimeout           time.Duration
 	idleSource                   string
 	build, gobench, keep         bool
+	initTrace                    bool
+	// only lists the parts to run (-only), nil for all; the others' sizes
+	// are zero.
+	only []string
 }
+
+// parts are the names -only takes, each a part of the report.
+var parts = []string{"renew-all", "scale", "storm", "idle", "plan", "state", "gobench", "build", "cluster"}
 
 func parseFlags() (options, string) {
 	var o options
-	var ns, clients string
+	var ns, clients, only string
 	flag.StringVar(&o.bin, "bin", "", "directory with renewd, lego, pebble, pebble-challtestsrv and, for before/after figures, renewd-before (required)")
 	flag.StringVar(&o.root, "root", ".", "the renewd module's root (for build times and the Go benchmark)")
 	flag.StringVar(&o.work, "work", "", "work directory (default: a new temporary directory, removed at the end unless -keep)")
@@ -77,6 +84,8 @@ func parseFlags() (options, string) {
 	flag.IntVar(&o.planRuns, "plan-runs", 5, "runs of each planning command")
 	flag.IntVar(&o.stateDue, "state-due", 10000, "certificates due in the state I/O pass (0: skip)")
 	flag.DurationVar(&o.stateTimeout, "state-timeout", 2*time.Minute, "longest a state I/O pass may run before it is stopped and extrapolated")
+	flag.IntVar(&o.cluster, "cluster", 100, "certificates renewed on a three-node cluster (etcd, three renewd with their own nginx; 0: skip)")
+	flag.StringVar(&only, "only", "", "run only these parts, comma-separated ("+strings.Join(parts, ", ")+"), and merge them into the -json file of an earlier run, keeping the other parts' figures")
 	flag.BoolVar(&o.build, "build", true, "measure binary size and cold and warm build times")
 	flag.BoolVar(&o.gobench, "gobench", true, "run the in-process Go benchmarks of internal/renew")
 	render := flag.String("render", "", "only rewrite the -md report from this JSON file of an earlier run")
@@ -89,6 +98,43 @@ func parseFlags() (options, string) {
 		o.ns = append(o.ns, n)
 	}
 	o.clients = splitList(clients)
+	o.initTrace = true
+	if only != "" {
+		o.only = splitList(only)
+		for _, p := range o.only {
+			if !slices.Contains(parts, p) {
+				fatalf("-only: unknown part %q (parts: %s)", p, strings.Join(parts, ", "))
+			}
+		}
+		skip := func(part string) bool { return !slices.Contains(o.only, part) }
+		if skip("renew-all") {
+			o.ns = nil
+		}
+		if skip("scale") {
+			o.scale = 0
+		}
+		if skip("storm") {
+			o.storm = 0
+		}
+		if skip("idle") {
+			o.idleCerts, o.initTrace = 0, false
+		}
+		if skip("plan") {
+			o.planCerts = 0
+		}
+		if skip("state") {
+			o.stateDue = 0
+		}
+		if skip("gobench") {
+			o.gobench = false
+		}
+		if skip("build") {
+			o.build = false
+		}
+		if skip("cluster") {
+			o.cluster = 0
+		}
+	}
 	return o, *render
 }
 
@@ -116,6 +162,9 @@ func main() {
 	measureAll(o, res)
 	res.Machine.LoadAfter = loadavg()
 	res.Notes = notes(o)
+	if len(o.only) > 0 && o.jsonOut != "" {
+		res = mergeInto(o.jsonOut, res, o.only)
+	}
 	if o.jsonOut != "" {
 		data, _ := json.MarshalIndent(res, "", "  ")
 		mustWrite(o.jsonOut, append(data, '\n'), 0o644)
@@ -172,7 +221,7 @@ func binaries(o options) []string {
 }
 
 func measureAll(o options, res *Result) {
-	if len(o.ns) > 0 || o.scale > 0 || o.storm > 0 || o.idleCerts > 0 || o.planCerts > 0 || o.stateDue > 0 {
+	if len(o.ns) > 0 || o.scale > 0 || o.storm > 0 || o.initTrace || o.idleCerts > 0 || o.planCerts > 0 || o.stateDue > 0 || o.cluster > 0 {
 		c := startCA(o.bin, mkdir(o.work, "ca"))
 		for _, n := range o.ns {
 			res.RenewAll = append(res.RenewAll, renewAll(o, c, n))
@@ -184,7 +233,9 @@ func measureAll(o options, res *Result) {
 			if o.storm > 0 {
 				res.Storm = append(res.Storm, stormRun(o, c, b, o.storm))
 			}
-			res.InitTrace = append(res.InitTrace, initTrace(o, b))
+			if o.initTrace {
+				res.InitTrace = append(res.InitTrace, initTrace(o, b))
+			}
 			if o.idleCerts > 0 {
 				res.Idle = append(res.Idle, idleDaemon(o, c, b))
 			}
@@ -194,6 +245,9 @@ func measureAll(o options, res *Result) {
 			if o.stateDue > 0 {
 				res.StateIO = append(res.StateIO, stateIO(o, c, b))
 			}
+		}
+		if o.cluster > 0 {
+			res.Cluster = append(res.Cluster, clusterRun(o, c, o.cluster))
 		}
 	}
 	if o.gobench {
@@ -226,7 +280,20 @@ type Result struct {
 	StateIO   []*StateIO    `json:"state_io,omitempty"`
 	GoBench   []GoBench     `json:"go_benchmarks,omitempty"`
 	Build     *BuildResult  `json:"binary,omitempty"`
+	Cluster   []*ClusterRun `json:"cluster,omitempty"`
 	Notes     []string      `json:"notes"`
+	// Later are runs with -only that replaced some parts' figures since
+	// the run Date and Machine describe.
+	Later []LaterRun `json:"later_runs,omitempty"`
+}
+
+// LaterRun is a run with -only merged into an earlier run's results.
+type LaterRun struct {
+	Parts      []string `json:"parts"`
+	Date       string   `json:"date"`
+	Renewd     string   `json:"renewd_version"`
+	LoadBefore string   `json:"loadavg_before"`
+	LoadAfter  string   `json:"loadavg_after"`
 }
 
 type Machine struct {
@@ -255,6 +322,7 @@ type Settings struct {
 	PlanCerts   int      `json:"plan_certs"`
 	PlanRuns    int      `json:"plan_runs"`
 	StateDue    int      `json:"state_due"`
+	Cluster     int      `json:"cluster"`
 	Renewd      string   `json:"renewd_settings"`
 	Lego        string   `json:"lego_command"`
 	Certbot     string   `json:"certbot_command"`
@@ -265,10 +333,10 @@ func settings(o options) Settings {
 		Pebble: "PEBBLE_VA_NOSLEEP=1, PEBBLE_AUTHZREUSE=0, PEBBLE_WFE_NONCEREJECT=0, retryAfter authz 1 s / order 1 s, one 90-day profile, chain leaf + 1 intermediate; every client through the harness proxy with GuardPebbleLocks",
 		Scale:  o.scale, ScaleConfig: strings.TrimSpace(scaleRateLimit), Storm: o.storm,
 		IdleCerts: o.idleCerts, IdleSeconds: o.idle.Seconds(), IdleSource: o.idleSource, PlanCerts: o.planCerts, PlanRuns: o.planRuns,
-		StateDue: o.stateDue,
-		Renewd:   "renewd renew --now; one domains.d file per certificate, http01 {listen: 127.0.0.1:<httpPort>}, the binary's default configuration (concurrency, rate limits), ec256, no deploy",
-		Lego:     "lego --server S --path P --accept-tos --email E --http --http.port 127.0.0.1:<httpPort> --domains D renew --days 10000 --ari-disable --no-random-sleep (one process per certificate)",
-		Certbot:  "certbot renew --force-renewal --no-random-sleep-on-renew --non-interactive --config-dir/--work-dir/--logs-dir --http-01-port <httpPort> --http-01-address 127.0.0.1 (one process, standalone authenticator)",
+		StateDue: o.stateDue, Cluster: o.cluster,
+		Renewd:  "renewd renew --now; one domains.d file per certificate, http01 {listen: 127.0.0.1:<httpPort>}, the binary's default configuration (concurrency, rate limits), ec256, no deploy",
+		Lego:    "lego --server S --path P --accept-tos --email E --http --http.port 127.0.0.1:<httpPort> --domains D renew --days 10000 --ari-disable --no-random-sleep (one process per certificate)",
+		Certbot: "certbot renew --force-renewal --no-random-sleep-on-renew --non-interactive --config-dir/--work-dir/--logs-dir --http-01-port <httpPort> --http-01-address 127.0.0.1 (one process, standalone authenticator)",
 	}
 }
 
@@ -297,6 +365,9 @@ func machine(o options) Machine {
 	}
 	for _, b := range binaries(o) {
 		m.Versions[b+" version"] = version(filepath.Join(o.bin, b), "version")
+	}
+	if o.cluster > 0 {
+		m.Versions["etcd (etcdnode)"] = etcdVersion(o)
 	}
 	if slices.Contains(o.clients, "certbot") {
 		m.Versions["certbot"] = version(certbotPath(), "--version")

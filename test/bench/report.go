@@ -37,6 +37,7 @@ func report(r *Result) string {
 	reportStorm(p, r)
 	reportIdle(p, r)
 	reportStorage(p, r)
+	reportCluster(p, r)
 	reportBuild(p, r)
 	p("## Method")
 	p("")
@@ -51,6 +52,7 @@ func report(r *Result) string {
 	p("make bench BENCH_N=\"10\" BENCH_ARGS=\"-scale 200 -storm 50\"   # smaller")
 	p("make bench BENCH_ARGS=\"-scale 5000 -plan-certs 50000\"       # larger")
 	p("make bench BENCH_BEFORE=<git ref>            # another \"before\"; BENCH_BEFORE= for none")
+	p("make bench BENCH_BEFORE= BENCH_ARGS=\"-only cluster\"   # one part again, merged into benchmarks.json")
 	p("go run -tags bench ./test/bench -render docs/benchmarks.json   # rewrite this page from the JSON")
 	p("```")
 	return b.String()
@@ -77,6 +79,9 @@ func reportMachine(p printer, r *Result) {
 		p("| %s | %s |", k, r.Machine.Versions[k])
 	}
 	p("| Load average before / after | %s / %s |", r.Machine.LoadBefore, r.Machine.LoadAfter)
+	for _, l := range r.Later {
+		p("| Measured later (%s) | %s, %s; load average before / after %s / %s |", strings.Join(l.Parts, ", "), l.Date, l.Renewd, l.LoadBefore, l.LoadAfter)
+	}
 	p("")
 }
 
@@ -541,12 +546,71 @@ func reportStorage(p printer, r *Result) {
 	}
 }
 
+func reportCluster(p printer, r *Result) {
+	if len(r.Cluster) == 0 {
+		return
+	}
+	p("## 6. Three-node cluster")
+	p("")
+	p("A forced renewal on a cluster of three renewd nodes (127.0.0.1, .2 and .3) sharing a 3-member etcd, each deploying into its own nginx. The certificates are first issued through n1, which starts first and leads (untimed). Then the CA reaches certificate i at node i mod 3, as a load balancer would send it, and `renewd renew --now --wait 60m` is asked on a node that does not lead: the leader orders, publishes each HTTP-01 token in etcd for every node to answer, and every node installs each new version into its nginx, reloads and proves it. Measured: the command's wall time; the orders the CA created, counted at the proxy (exactly one per certificate); and the time from the start of the command until TLS handshakes against every node's nginx show every certificate's new leaf with a complete chain (each node and certificate is looked at every %v until it does, with a handshake once the node's deployed file holds a new leaf). The command returns once every node has reported a verdict for every certificate: a node reloads nginx once for a batch of new versions, then proves the served chain of each certificate in turn, and reports when the batch is proven. No before figures: the release before had no cluster.", clusterPoll)
+	p("")
+	for _, c := range r.Cluster {
+		p("- Setup: %s", c.Config)
+		p("- Run on %s; load average before / after: %s / %s", c.Date, c.LoadBefore, c.LoadAfter)
+		p("")
+		p("| N = %d | |", c.N)
+		p("|---|--:|")
+		p("| asked on / leader | %s / %s |", orDash(c.AskedOn), orDash(c.Leader))
+		p("| `renew --now`: wall / CPU of the command | %s / %s |", secs(c.Renew.WallS), secs(c.Renew.CPUS))
+		orders := fmt.Sprintf("%d", c.Orders)
+		if c.Orders != c.N {
+			orders = fmt.Sprintf("**%d** (want %d)", c.Orders, c.N)
+		}
+		p("| orders created at the CA during the renewal | %s |", orders)
+		p("| requests to the CA (per certificate) | %d (%.1f) |", c.Requests, float64(c.Requests)/float64(c.N))
+		p("| every node serves every new chain, from the start of `renew --now` | %s |", secs(c.ServedS))
+		p("| … the first new chain served | %s |", secs(c.FirstServedS))
+		var last, cpu []string
+		for _, n := range []string{"n1", "n2", "n3"} {
+			if v, ok := c.NodeServedS[n]; ok {
+				last = append(last, fmt.Sprintf("%s %s", n, secs(v)))
+			}
+			if v, ok := c.DaemonCPUS[n]; ok {
+				role := ""
+				if n == c.Leader {
+					role = " (leader)"
+				}
+				cpu = append(cpu, fmt.Sprintf("%s%s %s", n, role, secs(v)))
+			}
+		}
+		p("| … each node's last new chain served | %s |", strings.Join(last, ", "))
+		p("| certificates served new, with the same leaf, on all three nodes | %d / %d |", c.Renewed, c.N)
+		p("| CPU of each node's `renewd run` until `renew --now` returned | %s |", strings.Join(cpu, ", "))
+		p("| Pebble CPU until then | %s |", secs(c.PebbleCPUS))
+		p("| TLS handshakes made to watch the nodes | %d |", c.Handshakes)
+		p("| `renew --now` said | %s |", orDash(c.Summary))
+		p("| first issuance (untimed): until every node served every certificate and the leader was at rest / orders | %s / %d |", secs(c.IssueS), c.IssueOrders)
+		if c.Error != "" {
+			p("")
+			p("Failed: %s", c.Error)
+		}
+		p("")
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
 func reportBuild(p printer, r *Result) {
 	bd := r.Build
 	if bd == nil {
 		return
 	}
-	p("## 6. Binary")
+	p("## 7. Binary")
 	p("")
 	if bd.Error != "" {
 		p("Failed: %s", bd.Error)

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // etcdMember is one etcdnode process: a real etcd member with its own data
@@ -26,15 +30,20 @@ type etcdMember struct {
 	initialCluster string
 	proc           *process
 	starts         int
+	args           []string // more flags: TLS
 }
 
 // etcdCluster is the package's 3-member etcd.
 type etcdCluster struct{ members []*etcdMember }
 
-func startEtcd(dir string) (*etcdCluster, error) {
+func startEtcd(dir string) (*etcdCluster, error) { return startEtcdMembers(dir, 3, "http", nil) }
+
+// startEtcdMembers starts a new etcd cluster of n members whose client
+// URLs have scheme, each run with args.
+func startEtcdMembers(dir string, n int, scheme string, args []string) (*etcdCluster, error) {
 	c := &etcdCluster{}
 	var initial []string
-	for i := 1; i <= 3; i++ {
+	for i := 1; i <= n; i++ {
 		cp, err := freePort()
 		if err != nil {
 			return nil, err
@@ -44,7 +53,7 @@ func startEtcd(dir string) (*etcdCluster, error) {
 			return nil, err
 		}
 		m := &etcdMember{name: fmt.Sprintf("m%d", i), dir: filepath.Join(dir, fmt.Sprintf("m%d", i)),
-			client: fmt.Sprintf("http://127.0.0.1:%d", cp), peer: fmt.Sprintf("http://127.0.0.1:%d", pp)}
+			client: fmt.Sprintf("%s://127.0.0.1:%d", scheme, cp), peer: fmt.Sprintf("http://127.0.0.1:%d", pp), args: args}
 		initial = append(initial, m.name+"="+m.peer)
 		c.members = append(c.members, m)
 	}
@@ -72,9 +81,9 @@ func (c *etcdCluster) start(ms ...*etcdMember) error {
 			state = "existing"
 		}
 		var err error
-		m.proc, err = startProcess(filepath.Join(filepath.Dir(m.dir), m.name+".log"), nil, env.etcdnode,
-			"-name", m.name, "-data-dir", filepath.Join(m.dir, "data"), "-client", m.client, "-peer", m.peer,
-			"-initial-cluster", m.initialCluster, "-state", state)
+		args := append([]string{"-name", m.name, "-data-dir", filepath.Join(m.dir, "data"), "-client", m.client, "-peer", m.peer,
+			"-initial-cluster", m.initialCluster, "-state", state}, m.args...)
+		m.proc, err = startProcess(filepath.Join(filepath.Dir(m.dir), m.name+".log"), nil, env.etcdnode, args...)
 		if err != nil {
 			return err
 		}
@@ -131,6 +140,71 @@ func (c *etcdCluster) endpoints() []string {
 func etcdClient(t *testing.T) *clientv3.Client {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: env.etcd.endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	return cli
+}
+
+// etcdPKI is what a TLS etcd and its clients use, as files: the CA of
+// etcd's server certificate, the CA etcd trusts for client certificates,
+// and a client certificate it accepts.
+type etcdPKI struct {
+	dir                   string
+	b                     *testpki.Builder
+	serverCA, clientCA    *testpki.Cert
+	serverCAFile          string
+	clientCAFile          string
+	clientCert, clientKey string
+}
+
+// startEtcdTLS starts a one-member etcd whose client URL is https and
+// which requires a client certificate signed by its client CA, as
+// docs/cluster.md advises; it stops with the test.
+func startEtcdTLS(t *testing.T) (*etcdCluster, *etcdPKI) {
+	t.Helper()
+	dir := t.TempDir()
+	p := &etcdPKI{dir: dir, b: testpki.New(t, time.Now())}
+	p.serverCA, p.clientCA = p.b.Root(testpki.CN("etcd server CA")), p.b.Root(testpki.CN("etcd client CA"))
+	server := p.b.Issue(p.serverCA, testpki.IPs(testpki.IP("127.0.0.1")))
+	p.serverCAFile, p.clientCAFile = p.write(t, "server-ca.pem", testpki.PEM(p.serverCA)), p.write(t, "client-ca.pem", testpki.PEM(p.clientCA))
+	serverCert, serverKey := p.write(t, "server.pem", testpki.PEM(server)), p.write(t, "server-key.pem", server.KeyPEM())
+	p.clientCert, p.clientKey = p.issueClient(t, p.clientCA, "client")
+	e, err := startEtcdMembers(filepath.Join(dir, "etcd.d"), 1, "https",
+		[]string{"-cert-file", serverCert, "-key-file", serverKey, "-trusted-ca-file", p.clientCAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.stop)
+	return e, p
+}
+
+func (p *etcdPKI) write(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	f := filepath.Join(p.dir, name)
+	if err := os.WriteFile(f, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// issueClient writes a client certificate signed by ca, and its key.
+func (p *etcdPKI) issueClient(t *testing.T, ca *testpki.Cert, name string) (cert, key string) {
+	t.Helper()
+	c := p.b.Issue(ca, testpki.Names(name), testpki.ExtKeyUsage(x509.ExtKeyUsageClientAuth))
+	return p.write(t, name+".pem", testpki.PEM(c)), p.write(t, name+"-key.pem", c.KeyPEM())
+}
+
+// client is the test's own TLS client of e, with p's client certificate.
+func (e *etcdCluster) client(t *testing.T, p *etcdPKI) *clientv3.Client {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(p.clientCert, p.clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: e.endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		TLS: &tls.Config{RootCAs: testpki.Pool(p.serverCA), Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}})
 	if err != nil {
 		t.Fatal(err)
 	}

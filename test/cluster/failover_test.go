@@ -21,13 +21,14 @@ const takeover = leaseTTL + 4*time.Second
 
 // TestLeaderKilled: kill -9 the leader at a step of a renewal that `renew
 // --now` on n3 asked for: after its challenges are shared
-// (acme-presented), after the CA issued (renew-ordered), before its
+// (acme-presented), after the CA validated them and before the order is
+// finalized (acme-validated), after the CA issued (renew-ordered), before its
 // commit (cluster-before-commit). n2 leads within a lease and runs the
 // renewal the dead leader left: at most one extra order, exactly one new
 // committed version, the old certificate served on every node until the
 // switch, then the new one (on n1 once it runs again).
 func TestLeaderKilled(t *testing.T) {
-	for _, point := range []string{"acme-presented", "renew-ordered", "cluster-before-commit"} {
+	for _, point := range []string{"acme-presented", "acme-validated", "renew-ordered", "cluster-before-commit"} {
 		t.Run(point, func(t *testing.T) {
 			c := newCluster(t, "kill-"+point)
 			n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
@@ -44,10 +45,11 @@ func TestLeaderKilled(t *testing.T) {
 			renew := n3.cliAsync("renew", "--now")
 			// Pebble reuses a valid authorization for about one order in a
 			// hundred even with PEBBLE_AUTHZREUSE=0; such an order presents
-			// no challenge, so acme-presented is never reached. Take that
-			// renewal as the new baseline and ask again (at most twice).
+			// no challenge, so acme-presented and acme-validated are never
+			// reached. Take that renewal as the new baseline and ask again
+			// (at most twice).
 			extra := 0
-			for point == "acme-presented" && extra < 2 {
+			for strings.HasPrefix(point, "acme-") && extra < 2 {
 				select {
 				case <-n1.d.done:
 				case res := <-renew:

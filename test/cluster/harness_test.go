@@ -70,6 +70,8 @@ type node struct {
 
 	// What the next start uses; a scenario changes them first.
 	endpoints []string
+	etcdTLS   string // the cluster.etcd.tls flow mapping; "" for none
+	extra     string // more top-level settings (metrics, notify)
 	keyFile   string
 	bin       string
 	env       []string
@@ -201,13 +203,14 @@ nginx:
   verify: {address: %q, timeout: 5s}
 cluster:
   node: %s
-  etcd: {endpoints: %s, dial_timeout: %s}
+  etcd: {endpoints: %s, dial_timeout: %s%s}
   prefix: %s
   key_file: %s
   lease_ttl: %s
   deploy_timeout: %s
 `, n.storage, c.ca.dirURL, env.tlsCAFile, env.pebble.rootFile, yamlList(n.ng.argv("-t")), yamlList(n.ng.argv("-s", "reload")),
-		n.addr(), n.name, yamlList(n.endpoints), dialTimeout, c.prefix, n.keyFile, leaseTTL, deployTimeout)
+		n.addr(), n.name, yamlList(n.endpoints), dialTimeout, n.etcdTLSSetting(), c.prefix, n.keyFile, leaseTTL, deployTimeout)
+	cfg += n.extra
 	if err := os.WriteFile(n.config, []byte(cfg), 0o644); err != nil {
 		c.t.Fatal(err)
 	}
@@ -226,6 +229,26 @@ deploy:
 			c.t.Fatal(err)
 		}
 	}
+}
+
+func (n *node) etcdTLSSetting() string {
+	if n.etcdTLS == "" {
+		return ""
+	}
+	return ", tls: " + n.etcdTLS
+}
+
+// useEtcd moves the scenario to another etcd, before any node starts:
+// every node reaches it at e's endpoints with tls (a cluster.etcd.tls flow
+// mapping, "" for none), and the test reads it through cli.
+func (c *testCluster) useEtcd(e *etcdCluster, cli *clientv3.Client, tls string) {
+	c.t.Helper()
+	c.cli = cli
+	for _, n := range c.nodes {
+		n.endpoints, n.etcdTLS = e.endpoints(), tls
+		n.writeConfig()
+	}
+	c.startRev = c.revision()
 }
 
 // start runs `renewd run` for the node in the background.

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -87,9 +88,18 @@ func TestEtcdQuorumLost(t *testing.T) {
 // drops out of the live nodes within a lease and keeps serving what it
 // has; the leader renews without waiting for it; when the link is back, n2
 // registers again, reads what it missed and serves the new version.
+//
+// n2's clock of decisions runs 80 days ahead (RENEWD_TEST_CLOCK_OFFSET), so
+// to it the 90-day certificate it serves has 10 days left: cut off, it
+// says so through its webhook once, with "etcd unreachable since" as the
+// cause, and its renewd_cluster_etcd_reachable goes 0, then 1 again.
 func TestPartitionedNodeCatchesUp(t *testing.T) {
 	c := newCluster(t, "partition")
 	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	hook := startWebhook(t)
+	metrics, scrape := n2.metricsSetting()
+	n2.extra = metrics + hook.notifySetting()
+	n2.bin, n2.env = env.renewdCrash, []string{"RENEWD_TEST_CLOCK_OFFSET=1920h"}
 	var links []*tcpProxy
 	n2.endpoints = nil
 	for _, m := range env.etcd.members {
@@ -100,6 +110,11 @@ func TestPartitionedNodeCatchesUp(t *testing.T) {
 	n2.writeConfig()
 	old := c.bootstrap()["site"]
 	c.pointAt(n3)
+	reachable := `renewd_cluster_etcd_reachable{node="n2"} `
+	waitMetric(t, scrape, reachable, 30*time.Second, func(l string) bool { return strings.HasSuffix(l, " 1") })
+	if got := hook.received(); len(got) != 0 {
+		t.Errorf("n2 notified %+v while it reached etcd", got)
+	}
 
 	for _, l := range links {
 		l.setCut(true)
@@ -107,6 +122,19 @@ func TestPartitionedNodeCatchesUp(t *testing.T) {
 	cut := time.Now()
 	c.waitAlive(leaseTTL+10*time.Second, "n1", "n3")
 	t.Logf("n2 dropped out %s after the cut", time.Since(cut).Round(100*time.Millisecond))
+	waitMetric(t, scrape, reachable, 30*time.Second, func(l string) bool { return strings.HasSuffix(l, " 0") })
+	waitMetric(t, scrape, `renewd_cluster_etcd_unreachable_since_timestamp_seconds{node="n2"} `, 5*time.Second,
+		func(string) bool { return true })
+	err := waitFor("n2's expiring warning", 30*time.Second, func() error {
+		if len(hook.received()) == 0 {
+			return errors.New("none yet")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("n2 warned %s after the cut", time.Since(cut).Round(100*time.Millisecond))
 	res := n3.cli("renew", "--now")
 	if res.code != 0 || !strings.Contains(res.stdout, "run by the leader, n1:") {
 		t.Fatalf("renew --now while n2 is cut off: %s", res)
@@ -119,6 +147,13 @@ func TestPartitionedNodeCatchesUp(t *testing.T) {
 	// The history n2 missed is compacted away before it comes back: its
 	// watch cannot resume where it was, and it must read everything again.
 	compact(t, c)
+
+	// n2 kept probing while cut off (every 10s): still one warning.
+	warned := hook.received()
+	if len(warned) != 1 || warned[0].Kind != "expiring" || warned[0].Certificate != "site" || warned[0].Host != "n2" ||
+		!strings.Contains(warned[0].Cause, "etcd unreachable since ") || !strings.Contains(warned[0].Cause, "it keeps serving version ") {
+		t.Errorf("n2 notified %+v; want one expiring warning for site, its cause etcd unreachable", warned)
+	}
 
 	for _, l := range links {
 		l.setCut(false)
@@ -133,6 +168,8 @@ func TestPartitionedNodeCatchesUp(t *testing.T) {
 		}
 	}
 	c.waitAlive(30*time.Second, "n1", "n2", "n3")
+	waitMetric(t, scrape, reachable, 30*time.Second, func(l string) bool { return strings.HasSuffix(l, " 1") })
+	n2.waitLog("etcd answers again", 10*time.Second)
 	if got := c.ca.orders(); got != 2 {
 		t.Errorf("%d orders; want 2", got)
 	}

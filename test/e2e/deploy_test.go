@@ -41,6 +41,10 @@ type siteOpts struct {
 	// in the way (for tests that stop nginx).
 	standalone bool
 	retry      string // renewd.yaml retry:, YAML flow mapping
+	// ssl: more directives in the HTTPS server block, next to the pair
+	// renewd deploys (a certificate of another key type).
+	ssl     []string
+	keyType string // the certificate's key_type; default acme.key_type (ec256)
 }
 
 func newSite(t *testing.T, o siteOpts, domains ...string) *site {
@@ -59,7 +63,7 @@ func newSite(t *testing.T, o siteOpts, domains ...string) *site {
 	} else if !o.standalone {
 		s.ng.webroot(s.pb.httpPort, s.webroot)
 	}
-	s.ng.tls(s.httpsPort, domains, s.fullchain, s.key)
+	s.ng.tls(s.httpsPort, domains, s.fullchain, s.key, o.ssl...)
 	s.ng.start(s.httpsPort)
 
 	s.w = newWorkspace(t, acmeSettings{directory: s.pb.dirURL, rootFile: s.pb.rootFile, retry: o.retry})
@@ -71,7 +75,11 @@ func newSite(t *testing.T, o siteOpts, domains ...string) *site {
 	}
 	s.w.appendGlobal(fmt.Sprintf("nginx:\n  test: %s\n  reload: %s\n  timeout: %s\n  verify: {address: \"127.0.0.1:%d\", timeout: 10s}\n",
 		yamlArgv(s.ng.argv("-t")), yamlArgv(o.reload), o.timeout, s.httpsPort))
-	s.w.addCert("site", fmt.Sprintf("domains: [%s]\nchallenge:\n  type: http-01\n  %s\ndeploy:\n  fullchain: %s\n  key: %s\n  nginx: true\n%s",
+	keyType := ""
+	if o.keyType != "" {
+		keyType = "key_type: " + o.keyType + "\n"
+	}
+	s.w.addCert("site", keyType+fmt.Sprintf("domains: [%s]\nchallenge:\n  type: http-01\n  %s\ndeploy:\n  fullchain: %s\n  key: %s\n  nginx: true\n%s",
 		strings.Join(domains, ", "), challenge, s.fullchain, s.key, o.deploy))
 	return s
 }

@@ -52,9 +52,11 @@ func (n *nginx) proxyChallenges(port int, upstream string) {
 	n.servers = append(n.servers, harness.ProxyChallengesServer(port, upstream))
 }
 
-// tls adds an HTTPS server for names with the given certificate files.
-func (n *nginx) tls(port int, names []string, fullchain, key string) {
-	n.servers = append(n.servers, harness.TLSServer(port, names, fullchain, key))
+// tls adds an HTTPS server for names with the given certificate files;
+// extra directives go into the same server block (a second
+// ssl_certificate and ssl_certificate_key, for one of another key type).
+func (n *nginx) tls(port int, names []string, fullchain, key string, extra ...string) {
+	n.servers = append(n.servers, harness.TLSServer(port, names, fullchain, key, extra...))
 }
 
 func (n *nginx) sync() { n.h.Servers, n.h.Extra = n.servers, n.extra }

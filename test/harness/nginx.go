@@ -90,10 +90,17 @@ func ProxyChallengesServer(port int, upstream string) string {
     location / { return 404; } }`, port, upstream)
 }
 
-// TLSServer is an HTTPS server block for names with the given files.
-func TLSServer(port int, names []string, fullchain, key string) string {
-	return fmt.Sprintf(`server { listen 127.0.0.1:%d ssl; server_name %s;
-    ssl_certificate %s; ssl_certificate_key %s; return 200 "ok\n"; }`, port, strings.Join(names, " "), fullchain, key)
+// TLSServer is an HTTPS server block for names with the given files;
+// extra directives go into the same block (a second ssl_certificate and
+// ssl_certificate_key, for one of another key type; ssl_protocols).
+func TLSServer(port int, names []string, fullchain, key string, extra ...string) string {
+	return TLSServerAt(fmt.Sprintf("127.0.0.1:%d", port), names, fullchain, key, extra...)
+}
+
+// TLSServerAt is TLSServer listening on addr (host:port).
+func TLSServerAt(addr string, names []string, fullchain, key string, extra ...string) string {
+	return fmt.Sprintf(`server { listen %s ssl; server_name %s;
+    ssl_certificate %s; ssl_certificate_key %s; %s return 200 "ok\n"; }`, addr, strings.Join(names, " "), fullchain, key, strings.Join(extra, " "))
 }
 
 // WriteConf writes nginx.conf from Servers and Extra.
@@ -145,16 +152,26 @@ func YAMLArgv(argv []string) string {
 }
 
 // Start writes the configuration, runs nginx (it daemonizes, as under
-// systemd) and waits for every one of ports to accept connections. It is
-// stopped when the test ends.
+// systemd) and waits for every one of ports to accept connections on
+// 127.0.0.1. It is stopped when the test ends.
 func (n *Nginx) Start(ports ...int) {
+	n.t.Helper()
+	addrs := make([]string, len(ports))
+	for i, p := range ports {
+		addrs[i] = fmt.Sprintf("127.0.0.1:%d", p)
+	}
+	n.StartAt(addrs...)
+}
+
+// StartAt is Start waiting for addrs (host:port) instead.
+func (n *Nginx) StartAt(addrs ...string) {
 	n.t.Helper()
 	n.WriteConf()
 	if out, err := exec.Command(n.Bin, n.Argv()[1:]...).CombinedOutput(); err != nil {
 		n.t.Fatalf("start nginx: %v\n%s", err, out)
 	}
 	n.t.Cleanup(n.Stop)
-	n.WaitPorts(ports...)
+	n.waitAddrs(addrs...)
 }
 
 // Reload writes the configuration, reloads nginx and waits for every one
@@ -168,12 +185,28 @@ func (n *Nginx) Reload(ports ...int) {
 	n.WaitPorts(ports...)
 }
 
-// WaitPorts waits for nginx to accept connections on every one of ports,
-// stopping the test with nginx's error log when one does not.
+// WaitPorts waits for nginx to accept connections on every one of ports
+// on 127.0.0.1, stopping the test with nginx's error log when one does not.
 func (n *Nginx) WaitPorts(ports ...int) {
 	n.t.Helper()
-	for _, port := range ports {
-		if err := WaitFor(fmt.Sprintf("nginx on port %d", port), 20*time.Second, func() error { return Dial(port) }); err != nil {
+	addrs := make([]string, len(ports))
+	for i, p := range ports {
+		addrs[i] = fmt.Sprintf("127.0.0.1:%d", p)
+	}
+	n.waitAddrs(addrs...)
+}
+
+func (n *Nginx) waitAddrs(addrs ...string) {
+	n.t.Helper()
+	for _, addr := range addrs {
+		err := WaitFor("nginx on "+addr, 20*time.Second, func() error {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		})
+		if err != nil {
 			data, _ := os.ReadFile(filepath.Join(n.Prefix, "error.log"))
 			n.t.Fatalf("%v\n%s", err, data)
 		}

@@ -57,6 +57,30 @@ func StartChallTestSrv(bin, dir string) (*ChallTestSrv, error) {
 	return c, nil
 }
 
+// PointAt makes each domain resolve to ip alone (add-a adds to what a
+// name has, so clear-a first): the CA validates there.
+func (c *ChallTestSrv) PointAt(ip string, domains ...string) error {
+	for _, d := range domains {
+		host := strings.TrimSuffix(d, ".") + "."
+		for _, call := range []struct {
+			path string
+			body any
+		}{{"/clear-a", map[string]any{"host": host}}, {"/add-a", map[string]any{"host": host, "addresses": []string{ip}}}} {
+			data, _ := json.Marshal(call.body)
+			resp, err := http.Post(c.MgmtURL+call.path, "application/json", bytes.NewReader(data))
+			if err != nil {
+				return err
+			}
+			msg, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("challtestsrv %s %s: %s %s", call.path, host, resp.Status, msg)
+			}
+		}
+	}
+	return nil
+}
+
 // PebbleOptions are the knobs of one Pebble.
 type PebbleOptions struct {
 	// Bin is the pebble binary.
@@ -75,6 +99,9 @@ type PebbleOptions struct {
 	// EAB makes Pebble require External Account Binding with the key
 	// EABKID/EABHMAC, as ZeroSSL and Google Trust Services do.
 	EAB bool
+	// HTTPIPs are more loopback addresses (127.0.0.2, ...) Pebble's
+	// HTTP-01 port must be free on: a cluster's nodes answer there.
+	HTTPIPs []string
 	// Profiles are Pebble's profiles by name, each a validity in seconds;
 	// nil means "default" (90 days) and "shortlived" (6 days).
 	Profiles map[string]int
@@ -112,7 +139,11 @@ func StartPebble(t TB, o PebbleOptions) *Pebble {
 	if err != nil {
 		t.Fatalf("pebble TLS certificate: %v", err)
 	}
-	pb := &Pebble{HTTPPort: MustFreePort(t), tls: o.TLS}
+	httpPort, err := FreePortOn(o.HTTPIPs...)
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	pb := &Pebble{HTTPPort: httpPort, tls: o.TLS}
 	listen, mgmt := fmt.Sprintf("127.0.0.1:%d", MustFreePort(t)), fmt.Sprintf("127.0.0.1:%d", MustFreePort(t))
 	pb.DirURL, pb.MgmtURL = "https://"+listen+"/dir", "https://"+mgmt
 	profiles := o.Profiles

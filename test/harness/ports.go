@@ -2,6 +2,7 @@ package harness
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 )
@@ -15,7 +16,12 @@ var ports struct {
 // no other call in this process returned: the kernel may hand the same
 // ephemeral port to two quick listen-and-close probes (seen: Pebble's
 // listen and management ports equal), and tests run in parallel.
-func FreePort() (int, error) {
+func FreePort() (int, error) { return FreePortOn() }
+
+// FreePortOn is FreePort for a port that is also free on each of the
+// other loopback addresses in also (127.0.0.2, ...), where a cluster's
+// nodes listen.
+func FreePortOn(also ...string) (int, error) {
 	ports.mu.Lock()
 	defer ports.mu.Unlock()
 	if ports.used == nil {
@@ -28,7 +34,7 @@ func FreePort() (int, error) {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		if !ports.used[port] {
+		if !ports.used[port] && freeOn(port, also) {
 			ports.used[port] = true
 			return port, nil
 		}
@@ -44,4 +50,15 @@ func MustFreePort(t TB) int {
 		t.Fatalf("free port: %v", err)
 	}
 	return port
+}
+
+func freeOn(port int, ips []string) bool {
+	for _, ip := range ips {
+		l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"syscall"
 	"time"
 )
 
@@ -38,6 +39,17 @@ func StartProcess(logFile string, env []string, name string, args ...string) (*P
 func (p *Process) Stop() {
 	_ = p.Cmd.Process.Kill()
 	<-p.done
+}
+
+// Terminate ends the process with SIGTERM, as a service manager does,
+// and kills it when it is still there after grace.
+func (p *Process) Terminate(grace time.Duration) {
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		p.Stop()
+	}
 }
 
 // Done is closed when the process has exited.

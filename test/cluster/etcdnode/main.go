@@ -1,7 +1,8 @@
 // Command etcdnode runs one member of a real etcd cluster, for the cluster
 // end-to-end tests: it embeds etcd's own server (go.etcd.io/etcd/server/v3,
 // the version in go.mod) so the tests need no etcd from Debian, whose
-// etcd-server package is too old.
+// etcd-server package is too old. With -cert-file and -key-file its client
+// URL is https; with -trusted-ca-file it requires client certificates.
 package main
 
 import (
@@ -23,6 +24,9 @@ func main() {
 	peer := flag.String("peer", "", "peer URL, http://127.0.0.1:PORT")
 	cluster := flag.String("initial-cluster", "", "name=peerURL,...")
 	state := flag.String("state", "new", "initial cluster state: new or existing")
+	certFile := flag.String("cert-file", "", "server certificate for client connections (an https client URL)")
+	keyFile := flag.String("key-file", "", "its private key")
+	trustedCA := flag.String("trusted-ca-file", "", "CA of the client certificates; set, etcd requires one (--client-cert-auth)")
 	flag.Parse()
 
 	cfg := embed.NewConfig()
@@ -42,6 +46,10 @@ func main() {
 	cfg.InitialClusterToken = "renewd-test"
 	cfg.LogLevel = "warn"
 	cfg.TickMs, cfg.ElectionMs = 50, 500
+	cfg.ClientTLSInfo.CertFile, cfg.ClientTLSInfo.KeyFile = *certFile, *keyFile
+	if *trustedCA != "" {
+		cfg.ClientTLSInfo.TrustedCAFile, cfg.ClientTLSInfo.ClientCertAuth = *trustedCA, true
+	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		fail(err)
