@@ -36,16 +36,21 @@ func (b *Builder) LocalServerFiles(ca *Cert, dir string) (certFile, keyFile stri
 	return certFile, keyFile, os.WriteFile(keyFile, c.KeyPEM(), 0o600)
 }
 
-// PlaceholderFiles writes the self-signed certificate a fresh server has
-// before its first real one (Debian's snakeoil) to certFile and its SEC 1
-// EC key to keyFile, making their directories if needed, so that nginx can
-// start before renewd has installed anything. The certificate, for
-// "placeholder" with serial 7, has no extensions at all and is valid from
-// an hour before b.Now to an hour after it.
+// Placeholder makes the self-signed certificate a fresh server has before
+// its first real one (Debian's snakeoil), so that nginx can start before
+// renewd has installed anything: for "placeholder" with serial 7, no
+// extensions at all, valid from an hour before b.Now to an hour after it.
+func (b *Builder) Placeholder() *Cert {
+	b.tb.Helper()
+	return b.Root(CN("placeholder"), Serial(7), Validity(b.Now.Add(-time.Hour), b.Now.Add(time.Hour)),
+		NoBasicConstraints(), CA(false), KeyUsage(0))
+}
+
+// PlaceholderFiles writes a Placeholder to certFile and its SEC 1 EC key to
+// keyFile, making their directories if needed.
 func (b *Builder) PlaceholderFiles(certFile, keyFile string) error {
 	b.tb.Helper()
-	c := b.Root(CN("placeholder"), Serial(7), Validity(b.Now.Add(-time.Hour), b.Now.Add(time.Hour)),
-		NoBasicConstraints(), CA(false), KeyUsage(0))
+	c := b.Placeholder()
 	for _, f := range []struct {
 		path string
 		data []byte
