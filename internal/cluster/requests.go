@@ -159,8 +159,11 @@ func serveOne(ctx context.Context, cli *clientv3.Client, k keys, lead *Leadershi
 		res.Error, res.Failed = "bad request: "+err.Error(), true
 	} else {
 		log.Info("renewal asked by a node", zap.String("from", req.From), zap.Strings("names", req.Names), zap.Bool("force", req.Force))
+		start := time.Now()
 		res = run(ctx, req)
 		res.Leader = node
+		log.Info("renewal asked by a node done", zap.String("from", req.From), zap.String("summary", res.Summary),
+			zap.Bool("failed", res.Failed), zap.String("error", res.Error), zap.Duration("duration", time.Since(start)))
 	}
 	data, _ := json.Marshal(res)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)

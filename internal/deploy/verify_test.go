@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -357,5 +359,78 @@ func TestTLSProber(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWaitAllServedChecksTogether: the certificates of one reload are
+// checked at the same time, up to verifyParallel, and the errors come
+// back in the items' order. The prober holds every handshake until
+// verifyParallel of them are in flight at once: one by one, the first
+// would wait for ever (and the test would stop at its deadline).
+func TestWaitAllServedChecksTogether(t *testing.T) {
+	pki := newPKI(t)
+	const n = verifyParallel + 4
+	var items []*Item
+	leaves := map[string]testLeaf{}
+	for i := range n {
+		name := fmt.Sprintf("c%02d.example.com", i)
+		l := pki.leaf(t, int64(0x100+i), name)
+		leaves[name] = l
+		items = append(items, &Item{Name: fmt.Sprintf("c%02d", i), Domains: []string{name}, Leaf: l.cert})
+	}
+	broken := "c03.example.com" // serves an old serial
+	stale := pki.leaf(t, 0xdead, broken)
+
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	full := make(chan struct{})
+	prober := &fakeProber{probe: func(ctx context.Context, _, sni string, _ int) ([]*x509.Certificate, error) {
+		mu.Lock()
+		inFlight++
+		if inFlight > peak {
+			peak = inFlight
+		}
+		if peak == verifyParallel {
+			select {
+			case <-full:
+			default:
+				close(full)
+			}
+		}
+		mu.Unlock()
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		select {
+		case <-full:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		name := strings.TrimPrefix(sni, "renewd-verify.")
+		if name == broken {
+			return pki.served(stale), nil
+		}
+		return pki.served(leaves[name]), nil
+	}}
+	d := &Deployer{
+		Nginx:  config.Nginx{Verify: config.Verify{Address: "127.0.0.1:8443", Timeout: 10 * time.Second}},
+		Roots:  pki.roots,
+		Prober: prober,
+		Now:    fixedNow,
+		After:  (&fakeAfter{}).after,
+	}
+	errs := d.waitAllServed(context.Background(), items)
+	if len(errs) != n {
+		t.Fatalf("%d results for %d items", len(errs), n)
+	}
+	for i, err := range errs {
+		if i == 3 {
+			wantErrContains(t, err, broken, "serial dead, not the new 103")
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", items[i].Name, err)
+		}
+	}
+	if peak > verifyParallel {
+		t.Errorf("%d handshakes at once; want at most %d", peak, verifyParallel)
 	}
 }
