@@ -3,14 +3,7 @@ package cluster
 // Copied from test/e2e and cut down: one real nginx per node.
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // nginxBinary finds Debian's nginx; its absence is a failure (scripts/deps.sh
@@ -137,21 +132,7 @@ func (n *nginx) stop() {
 // before its first real one, so nginx can start.
 func writePlaceholder(t *testing.T, fullchain, key string) {
 	t.Helper()
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "placeholder"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, _ := x509.MarshalECPrivateKey(k)
-	if err := os.MkdirAll(filepath.Dir(fullchain), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(fullchain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+	if err := testpki.New(t, time.Now()).PlaceholderFiles(fullchain, key); err != nil {
 		t.Fatal(err)
 	}
 }
