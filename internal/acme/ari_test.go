@@ -2,16 +2,11 @@ package acme
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,6 +21,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // fakeARICA is a CA directory over HTTPS with a renewalInfo endpoint that
@@ -81,27 +77,12 @@ func (f *fakeARICA) requests() []string {
 	return append([]string(nil), f.asked...)
 }
 
-// testLeaf is a certificate for domains, valid from notBefore to notAfter,
-// with an authority key ID, as CertIDs need.
+// testLeaf is a self-signed certificate for domains, valid from notBefore
+// to notAfter, with an authority key ID, as CertIDs need.
 func testLeaf(t *testing.T, notBefore, notAfter time.Time, domains ...string) *x509.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(0x87654321), Subject: pkix.Name{CommonName: domains[0]}, DNSNames: domains,
-		NotBefore: notBefore, NotAfter: notAfter, AuthorityKeyId: []byte{1, 2, 3, 4, 5, 6, 7, 8},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return leaf
+	return testpki.New(t, notBefore).Root(testpki.CN(domains[0]), testpki.Names(domains...), testpki.Serial(0x87654321),
+		testpki.Validity(notBefore, notAfter), testpki.AuthorityKeyID([]byte{1, 2, 3, 4, 5, 6, 7, 8})).Cert
 }
 
 func ariJSON(start, end, explanation string) string {

@@ -1,9 +1,7 @@
 package renew
 
 import (
-	"crypto/ecdsa"
 	"crypto/x509"
-	"encoding/pem"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -81,13 +79,9 @@ func (ca *testCA) issue(domains []string, now time.Time, leafOnly bool) (*acme.I
 	notBefore := now.Add(-time.Hour)
 	leaf := testpki.NewPanicking(now).Issue(ca.inter, testpki.CN(domains[0]), testpki.Names(domains...),
 		testpki.Serial(serials.Add(1)+1000), testpki.Validity(notBefore, notBefore.Add(90*day)))
-	der, err := x509.MarshalECPrivateKey(leaf.Key.(*ecdsa.PrivateKey))
-	if err != nil {
-		return nil, err
-	}
 	certs := []*x509.Certificate{leaf.Cert, ca.inter.Cert}
 	if leafOnly {
 		certs = certs[:1]
 	}
-	return &acme.Issued{Certs: certs, Key: leaf.Key, KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})}, nil
+	return &acme.Issued{Certs: certs, Key: leaf.Key, KeyPEM: testpki.ECKeyPEM(leaf.Key)}, nil
 }

@@ -1,21 +1,17 @@
 package store
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io/fs"
-	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // Fixed dates for every test.
@@ -260,79 +256,28 @@ func openTest(t *testing.T) *Store {
 	return s
 }
 
-// testCA is a throwaway issuer for test certificates.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
+// testCA is a throwaway issuer for test certificates: a self-signed CA
+// that issues the leaves directly.
+type testCA struct{ root *testpki.Cert }
 
 func newTestCA(t *testing.T) *testCA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "renewd test intermediate", Organization: []string{"renewd tests"}},
-		NotBefore:             t0.AddDate(-1, 0, 0),
-		NotAfter:              t0.AddDate(5, 0, 0),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pemBlock("CERTIFICATE", der)}
+	return &testCA{root: testpki.New(t, t0).Root(testpki.CN("renewd test intermediate"), testpki.Serial(1),
+		testpki.KeyUsage(x509.KeyUsageCertSign), testpki.Validity(t0.AddDate(-1, 0, 0), t0.AddDate(5, 0, 0)))}
 }
 
 // issue makes a leaf for domains, valid from notBefore for 90 days, and
 // returns the files of a version and the parsed leaf.
 func (ca *testCA) issue(t *testing.T, serial int64, notBefore time.Time, domains ...string) (Files, *x509.Certificate) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: domains[0]},
-		DNSNames:     domains,
-		NotBefore:    notBefore,
-		NotAfter:     notBefore.AddDate(0, 0, 90),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pemBlock("CERTIFICATE", der)
+	leaf := testpki.New(t, t0).Issue(ca.root, testpki.CN(domains[0]), testpki.Names(domains...),
+		testpki.Serial(serial), testpki.Validity(notBefore, notBefore.AddDate(0, 0, 90)))
 	return Files{
-		Cert:      certPEM,
-		Chain:     ca.pem,
-		Fullchain: append(append([]byte{}, certPEM...), ca.pem...),
-		Key:       pemBlock("PRIVATE KEY", keyDER),
-	}, leaf
-}
-
-func pemBlock(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+		Cert:      testpki.PEM(leaf),
+		Chain:     testpki.PEM(ca.root),
+		Fullchain: testpki.PEM(leaf, ca.root),
+		Key:       leaf.KeyPEM(),
+	}, leaf.Cert
 }
 
 // mustSave saves a version or fails the test.

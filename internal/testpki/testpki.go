@@ -11,6 +11,7 @@ package testpki
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -222,6 +223,21 @@ func KeyPEM(k crypto.Signer) []byte {
 		panic("testpki: marshal key: " + err.Error()) // only for keys testpki made
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// ECKeyPEM encodes the ECDSA key k as SEC 1 "EC PRIVATE KEY" PEM, the way
+// lego and "openssl ecparam -genkey" write EC keys, for tests that hand
+// over a key file as those tools leave it. It panics for other keys.
+func ECKeyPEM(k crypto.Signer) []byte {
+	ec, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		panic(fmt.Sprintf("testpki: ECKeyPEM needs an ECDSA key, not %T", k))
+	}
+	der, err := x509.MarshalECPrivateKey(ec)
+	if err != nil {
+		panic("testpki: marshal EC key: " + err.Error()) // only for curves Go cannot encode
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
 }
 
 // Pool returns a pool holding the certificates of cs, to trust as roots.

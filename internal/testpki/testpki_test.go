@@ -195,6 +195,33 @@ func TestKeyPEMOfABareKey(t *testing.T) {
 	}
 }
 
+func TestECKeyPEM(t *testing.T) {
+	c := New(t, testNow).Root()
+	b, _ := pem.Decode(ECKeyPEM(c.Key))
+	if b == nil || b.Type != "EC PRIVATE KEY" {
+		t.Fatalf("key PEM %q", ECKeyPEM(c.Key))
+	}
+	parsed, err := x509.ParseECPrivateKey(b.Bytes)
+	if err != nil || !parsed.Equal(c.Key) {
+		t.Errorf("the PEM holds another key (%v)", err)
+	}
+	if _, err := tls.X509KeyPair(PEM(c), ECKeyPEM(c.Key)); err != nil {
+		t.Errorf("the key file does not go with its certificate: %v", err)
+	}
+
+	rsaKey, err := NewKey(RSA2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if msg, _ := recover().(string); !strings.Contains(msg, "needs an ECDSA key") {
+			t.Errorf("ECKeyPEM of an RSA key panicked with %q, want testpki's refusal", msg)
+		}
+	}()
+	ECKeyPEM(rsaKey)
+	t.Error("ECKeyPEM of an RSA key returned")
+}
+
 func TestPanicking(t *testing.T) {
 	b := NewPanicking(testNow)
 	root := b.Root(CN("Main Root"))
@@ -220,7 +247,7 @@ func TestLocalServerFiles(t *testing.T) {
 	b := New(t, testNow)
 	ca := b.LocalCA("Local Test CA")
 	if c := ca.Cert; c.Subject.CommonName != "Local Test CA" || c.SerialNumber.Int64() != 1 || c.KeyUsage != x509.KeyUsageCertSign ||
-		!c.NotBefore.Equal(testNow.Add(-time.Hour)) || !c.NotAfter.Equal(testNow.Add(24*time.Hour)) {
+		!c.NotBefore.Equal(testNow.Add(-time.Hour)) || !c.NotAfter.Equal(testNow.AddDate(1, 0, 0)) {
 		t.Errorf("CA %q serial %v usage %v, %s..%s", c.Subject.CommonName, c.SerialNumber, c.KeyUsage, c.NotBefore, c.NotAfter)
 	}
 	dir := filepath.Join(t.TempDir(), "server")
@@ -238,7 +265,7 @@ func TestLocalServerFiles(t *testing.T) {
 			t.Errorf("not valid for %s: %v", host, err)
 		}
 	}
-	if leaf.Subject.CommonName != "localhost" || !leaf.NotAfter.Equal(testNow.Add(24*time.Hour)) {
+	if leaf.Subject.CommonName != "localhost" || !leaf.NotBefore.Equal(testNow.Add(-time.Hour)) || !leaf.NotAfter.Equal(testNow.Add(7*24*time.Hour)) {
 		t.Errorf("leaf %q until %s", leaf.Subject.CommonName, leaf.NotAfter)
 	}
 	if fi, err := os.Stat(keyFile); err != nil {
@@ -246,4 +273,47 @@ func TestLocalServerFiles(t *testing.T) {
 	} else if fi.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode %v, want 0600", fi.Mode())
 	}
+}
+
+func TestPlaceholderFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "live", "site")
+	certFile, keyFile := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")
+	if err := New(t, testNow).PlaceholderFiles(certFile, keyFile); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatalf("the files are no key pair: %v", err)
+	}
+	c := pair.Leaf
+	if c.Subject.CommonName != "placeholder" || c.SerialNumber.Int64() != 7 ||
+		!c.NotBefore.Equal(testNow.Add(-time.Hour)) || !c.NotAfter.Equal(testNow.Add(time.Hour)) {
+		t.Errorf("placeholder %q serial %v, %s..%s", c.Subject.CommonName, c.SerialNumber, c.NotBefore, c.NotAfter)
+	}
+	if len(c.Extensions) != 0 {
+		t.Errorf("%d extensions, want none, as a bare self-signed certificate has", len(c.Extensions))
+	}
+	if err := c.CheckSignatureFrom(c); err == nil {
+		t.Error("a certificate without basic constraints passes as its own CA")
+	}
+	if err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
+		t.Errorf("not self-signed: %v", err)
+	}
+	if b, _ := pem.Decode(mustReadFile(t, keyFile)); b == nil || b.Type != "EC PRIVATE KEY" {
+		t.Errorf("key file is not an SEC 1 EC key")
+	}
+	if fi, err := os.Stat(keyFile); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", fi.Mode())
+	}
+}
+
+func mustReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

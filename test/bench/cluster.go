@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"debug/buildinfo"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/internal/testpki"
 	"github.com/renewd/renewd/test/harness"
 )
 
@@ -515,12 +515,8 @@ func (w *servedWatch) final(old map[string]string) (finalCheck, error) {
 // placeholder is a self-signed certificate and its key, as a fresh server
 // has before its first real one, so that nginx can start.
 func placeholder() (certPEM, keyPEM []byte) {
-	s := newSigner("placeholder", nil, 7)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(s.key)
-	if err != nil {
-		fatalf("%v", err)
-	}
-	return s.certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	c := testpki.NewPanicking(time.Now()).Placeholder()
+	return testpki.PEM(c), c.KeyPEM()
 }
 
 func yamlList(items []string) string {

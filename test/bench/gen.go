@@ -3,94 +3,36 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
-// signer is a CA certificate with its key.
-type signer struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	certPEM []byte
-}
-
-// newSigner makes a CA named cn, signed by parent (self-signed when nil).
-func newSigner(cn string, parent *signer, serial int64) *signer {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		fatalf("%v", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-100 * 24 * time.Hour),
-		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	issuer, issuerKey := tmpl, key
-	if parent != nil {
-		issuer, issuerKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), issuerKey)
-	if err != nil {
-		fatalf("%v", err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &signer{cert: cert, key: key, certPEM: pemCert(der)}
-}
-
-func pemCert(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-// issue signs a leaf for dnsNames valid from notBefore to notAfter, and
-// returns its DER and PKCS#8 key PEM.
-func (s *signer) issue(dnsNames []string, notBefore, notAfter time.Time) (der, keyPEM []byte, leaf *x509.Certificate) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		fatalf("leaf key: %v", err)
-	}
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: dnsNames[0]}, DNSNames: dnsNames,
-		NotBefore: notBefore, NotAfter: notAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err = x509.CreateCertificate(rand.Reader, tmpl, s.cert, key.Public(), s.key)
-	if err != nil {
-		fatalf("leaf: %v", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		fatalf("leaf key: %v", err)
-	}
-	leaf, _ = x509.ParseCertificate(der)
-	return der, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), leaf
-}
-
 // genCA is a throwaway root and intermediate for generated certificates,
-// so that chain.pem holds one intermediate as a real CA's does.
+// so that chain.pem holds one intermediate as a real CA's does. testpki
+// panics if it cannot make them, which only a broken crypto/rand causes.
 type genCA struct {
-	root, inter *signer
+	root, inter *testpki.Cert
 	rootFile    string
 }
 
 func newGenCA(dir string) *genCA {
-	root := newSigner("renewd bench generated root", nil, 1)
-	g := &genCA{root: root, inter: newSigner("renewd bench generated intermediate", root, 2), rootFile: filepath.Join(dir, "generated-root.pem")}
-	mustWrite(g.rootFile, root.certPEM, 0o644)
+	now := time.Now()
+	ca := func(serial int64, cn string) []testpki.Option {
+		return []testpki.Option{testpki.CN(cn), testpki.Serial(serial), testpki.KeyUsage(x509.KeyUsageCertSign),
+			testpki.Validity(now.Add(-100*24*time.Hour), now.Add(365*24*time.Hour))}
+	}
+	b := testpki.NewPanicking(now)
+	root := b.Root(ca(1, "renewd bench generated root")...)
+	g := &genCA{root: root, inter: b.Issue(root, ca(2, "renewd bench generated intermediate")...), rootFile: filepath.Join(dir, "generated-root.pem")}
+	mustWrite(g.rootFile, testpki.PEM(root), 0o644)
 	return g
 }
 
@@ -195,10 +137,10 @@ func genIssued(dir string, n int, c *ca) string {
 	for i := range n {
 		name, domain := fmt.Sprintf("c%05d", i+1), fmt.Sprintf("idle-%05d.bench.test", i+1)
 		mustWrite(filepath.Join(dir, "domains.d", name+".yaml"), certYAML(domain, c.httpPort), 0o644)
-		der, keyPEM, leaf := g.inter.issue([]string{domain}, nb, na)
-		writeVersion(storage, name, version, pemCert(der), g.inter.certPEM, keyPEM)
-		recs[name] = &genRecord{Name: name, Domains: []string{domain}, Version: version, Serial: leaf.SerialNumber.Text(16),
-			NotBefore: ptr(nb), NotAfter: ptr(na), Issuer: leaf.Issuer.CommonName, RenewTime: ptr(nb), LastAttempt: ptr(nb),
+		leaf := testpki.NewPanicking(now).Issue(g.inter, testpki.CN(domain), testpki.Names(domain), testpki.Validity(nb, na))
+		writeVersion(storage, name, version, testpki.PEM(leaf), testpki.PEM(g.inter), leaf.KeyPEM())
+		recs[name] = &genRecord{Name: name, Domains: []string{domain}, Version: version, Serial: leaf.Cert.SerialNumber.Text(16),
+			NotBefore: ptr(nb), NotAfter: ptr(na), Issuer: leaf.Cert.Issuer.CommonName, RenewTime: ptr(nb), LastAttempt: ptr(nb),
 			ARI: ariFor(nb, now)}
 	}
 	writeState(storage, recs)

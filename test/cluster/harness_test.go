@@ -97,7 +97,7 @@ func newCluster(t *testing.T, name string, certs ...certSpec) *testCluster {
 		}
 		n.ng = newNginx(t, filepath.Join(n.dir, "nginx"))
 		for _, cs := range certs {
-			harness.WritePlaceholder(t, n.deployed(cs.name, "fullchain.pem"), n.deployed(cs.name, "privkey.pem"))
+			writePlaceholder(t, n.deployed(cs.name, "fullchain.pem"), n.deployed(cs.name, "privkey.pem"))
 			n.ng.Servers = append(n.ng.Servers, harness.TLSServerAt(n.addr(), c.domains(cs.name), n.deployed(cs.name, "fullchain.pem"), n.deployed(cs.name, "privkey.pem")))
 		}
 		n.ng.StartAt(n.addr())

@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/renewd/renewd/internal/testpki"
 	"github.com/renewd/renewd/test/harness"
 )
 
@@ -38,5 +40,14 @@ func (n *nodeNginx) fixInclude() {
 	n.t.Helper()
 	if err := os.WriteFile(n.include, []byte("# included by nginx.conf\n"), 0o644); err != nil {
 		n.t.Fatal(err)
+	}
+}
+
+// writePlaceholder writes a self-signed certificate, as a fresh server has
+// before its first real one, so nginx can start.
+func writePlaceholder(t *testing.T, fullchain, key string) {
+	t.Helper()
+	if err := testpki.New(t, time.Now()).PlaceholderFiles(fullchain, key); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -10,11 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/renewd/renewd/internal/chain"
-	"github.com/renewd/renewd/test/harness"
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // site is a server as a user runs it: nginx answering ACME challenges on
@@ -121,7 +122,10 @@ func (s *site) liveSerial() string {
 // writePlaceholder writes a self-signed certificate, as a fresh server has
 // before its first real one (Debian's snakeoil), so nginx can start.
 func writePlaceholder(t *testing.T, fullchain, key string) {
-	harness.WritePlaceholder(t, fullchain, key)
+	t.Helper()
+	if err := testpki.New(t, time.Now()).PlaceholderFiles(fullchain, key); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestDeployToNginx: issue through nginx's webroot, install the files,

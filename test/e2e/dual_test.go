@@ -1,22 +1,17 @@
 package e2e
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // TestDeployBesideOtherKeyType: the server block keeps a certificate of
@@ -115,40 +110,20 @@ func opensslOnly(protocol, kind string) []string {
 // judged here, only told apart by its serial.
 func writeSelfSigned(t *testing.T, fullchain, keyFile, kind, name string) string {
 	t.Helper()
-	var (
-		k   crypto.Signer
-		err error
-	)
+	kt := testpki.ECDSAP256
 	if kind == "RSA" {
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	} else {
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		kt = testpki.RSA2048
 	}
-	if err != nil {
+	now := time.Now()
+	c := testpki.New(t, now).Root(testpki.CN(name), testpki.Names(name), testpki.Key(kt),
+		testpki.Validity(now.Add(-time.Hour), now.Add(24*time.Hour)))
+	if err := os.WriteFile(fullchain, testpki.PEM(c), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
+	if err := os.WriteFile(keyFile, c.KeyPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(fullchain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x", serial)
+	return fmt.Sprintf("%x", c.Cert.SerialNumber)
 }
 
 // opensslServed returns the serial of the leaf nginx sends for sni to

@@ -2,11 +2,6 @@ package e2e
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +14,7 @@ import (
 	"github.com/go-acme/lego/v4/certcrypto"
 
 	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // wantPairMatches fails unless deploy.fullchain and deploy.key, read as
@@ -123,15 +119,14 @@ func TestMismatchedPairNginxDown(t *testing.T) {
 	t.Parallel()
 	const domain = "mismatch.pair.example.com"
 	s, _ := deployedSite(t, siteOpts{standalone: true, retry: "{initial: 1ms, max: 1ms}"}, domain)
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := testpki.NewKey(testpki.ECDSAP256)
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, _ := x509.MarshalECPrivateKey(k)
 	// nginx goes down (a reboot); `nginx -s quit` cannot stop it once its
 	// configuration is broken, a signal can.
 	pid := readPid(t, filepath.Join(s.ng.prefix, "nginx.pid"))
-	s.asOlderRenewd(mustRead(t, s.fullchain), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
+	s.asOlderRenewd(mustRead(t, s.fullchain), testpki.ECKeyPEM(k))
 	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,11 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/internal/testpki"
 )
 
 // stepCAModule is the second ACME implementation the tests run against:
@@ -80,13 +76,13 @@ func startStepCA(t *testing.T) *stepCA {
 	s := &stepCA{t: t, bin: stepCABinary(t), dir: t.TempDir(), httpPort: freePort(t)}
 	s.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s.dirURL = "https://" + s.addr + "/acme/acme/directory"
-	root, err := newTestCA("renewd e2e step-ca root")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testpki.New(t, time.Now())
+	root := b.LocalCA("renewd e2e step-ca root")
 	s.rootFile = filepath.Join(s.dir, "root.pem")
-	intCert, intKey := stepCAIntermediate(t, root)
-	for f, data := range map[string][]byte{"root.pem": root.certPEM, "intermediate.pem": intCert, "intermediate.key": intKey} {
+	inter := b.Issue(root, testpki.CN("renewd e2e step-ca intermediate"), testpki.Serial(2), testpki.MaxPathLen(0),
+		testpki.KeyUsage(x509.KeyUsageCertSign|x509.KeyUsageCRLSign|x509.KeyUsageDigitalSignature),
+		testpki.Validity(time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)))
+	for f, data := range map[string][]byte{"root.pem": testpki.PEM(root), "intermediate.pem": testpki.PEM(inter), "intermediate.key": testpki.ECKeyPEM(inter.Key)} {
 		if err := os.WriteFile(filepath.Join(s.dir, f), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -162,30 +158,6 @@ func rootsClient(t *testing.T, file string) *http.Client {
 		t.Fatalf("%s holds no certificate", file)
 	}
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-}
-
-// stepCAIntermediate issues step-ca's intermediate under root, PEM.
-func stepCAIntermediate(t *testing.T, root *testCA) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "renewd e2e step-ca intermediate"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, root.cert, key.Public(), root.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
 
 // TestStepCA runs renewd against step-ca v0.30.2, which leaves a failed
