@@ -18,8 +18,6 @@ package clients
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,28 +32,20 @@ var env struct {
 	renewd string // the built binary
 }
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("clients: skipped by -short")
-		os.Exit(0)
-	}
+func TestMain(m *testing.M) { harness.Main(m, "clients", setup) }
+
+func setup(m *testing.M) (int, error) {
 	dir, err := os.MkdirTemp("", "renewd-clients-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "clients setup:", err)
-		os.Exit(1)
+		return 0, err
 	}
+	defer os.RemoveAll(dir)
 	env.dir = dir
 	env.renewd = filepath.Join(dir, "renewd")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	err = harness.Build(ctx, dir, map[string]string{"renewd": harness.RenewdPackage})
-	cancel()
-	code := 1
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "clients setup:", err)
-	} else {
-		code = m.Run()
+	defer cancel()
+	if err := harness.Build(ctx, dir, map[string]string{"renewd": harness.RenewdPackage}); err != nil {
+		return 0, err
 	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return m.Run(), nil
 }

@@ -28,11 +28,11 @@ func TestBadInput(t *testing.T) {
 		}
 		res := runCLI(t, config, "run")
 		t.Logf("second n1: %s", res)
-		if res.code != 2 || !strings.Contains(res.stderr, `is node "n1"; give every node its own cluster.node`) {
+		if res.Code != 2 || !strings.Contains(res.Stderr, `is node "n1"; give every node its own cluster.node`) {
 			t.Errorf("a second node named n1: want exit 2 naming the clash: %s", res)
 		}
-		if res.took > leaseTTL+5*time.Second+10*time.Second {
-			t.Errorf("refused only after %s", res.took)
+		if res.Took > leaseTTL+5*time.Second+10*time.Second {
+			t.Errorf("refused only after %s", res.Took)
 		}
 		if got := c.leader(); got != "n1" || !n1.running() {
 			t.Errorf("after the clash: leader %q, n1 running %v", got, n1.running())
@@ -55,7 +55,7 @@ func TestBadInput(t *testing.T) {
 		c.waitAlive(30*time.Second, "n1", "n2", "n3")
 		c.pointAt(n2)
 		res := n2.cli("renew", "--now")
-		if res.code != 1 || !strings.Contains(res.stdout, "node n3") {
+		if res.Code != 1 || !strings.Contains(res.Stdout, "node n3") {
 			t.Fatalf("renew --now with n3 on a wrong key: want exit 1 naming n3: %s", res)
 		}
 		fresh := c.waitServing(converge, n1, n2)["site"]
@@ -66,7 +66,7 @@ func TestBadInput(t *testing.T) {
 		t.Logf("n3's verdict: %s", v.Error)
 		time.Sleep(time.Second) // a crash would show now
 		if !n3.running() {
-			t.Fatalf("n3 exited: %v", n3.d.err)
+			t.Fatalf("n3 exited: %v", n3.d.Err())
 		}
 		n3.mustServe("site", old)
 
@@ -81,7 +81,7 @@ func TestBadInput(t *testing.T) {
 		if next, err := time.Parse(time.RFC3339, str(c.record("site")["next_retry_time"])); err == nil {
 			time.Sleep(time.Until(next) + 500*time.Millisecond)
 		}
-		if res := n2.cli("renew"); res.code != 0 || !strings.Contains(res.stdout, "no new order") {
+		if res := n2.cli("renew"); res.Code != 0 || !strings.Contains(res.Stdout, "no new order") {
 			t.Fatalf("renew after giving n3 the right key: %s", res)
 		}
 		c.waitServing(converge, c.nodes...)
@@ -109,12 +109,12 @@ func TestBadInput(t *testing.T) {
 		for _, args := range [][]string{{"cluster", "status"}, {"status"}, {"renew", "--now"}, {"run"}} {
 			res := runCLI(t, config, args...)
 			t.Logf("%v: %s", args, res)
-			if res.code != 1 || !strings.Contains(res.stderr, fmt.Sprintf("no etcd endpoint answered within %s", dialTimeout)) ||
-				!strings.Contains(res.stderr, "check cluster.etcd.endpoints") {
+			if res.Code != 1 || !strings.Contains(res.Stderr, fmt.Sprintf("no etcd endpoint answered within %s", dialTimeout)) ||
+				!strings.Contains(res.Stderr, "check cluster.etcd.endpoints") {
 				t.Errorf("%v with no etcd: want exit 1 saying no endpoint answered and what to check: %s", args, res)
 			}
-			if res.took > dialTimeout+5*time.Second {
-				t.Errorf("%v took %s to fail; the dial timeout is %s", args, res.took, dialTimeout)
+			if res.Took > dialTimeout+5*time.Second {
+				t.Errorf("%v took %s to fail; the dial timeout is %s", args, res.Took, dialTimeout)
 			}
 		}
 	})

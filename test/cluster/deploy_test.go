@@ -21,7 +21,7 @@ func TestNginxTestFailsOnOneNode(t *testing.T) {
 	n2.ng.breakInclude()
 
 	res := n3.cli("renew", "--now")
-	if res.code != 1 || !strings.Contains(res.stdout, "node n2") {
+	if res.Code != 1 || !strings.Contains(res.Stdout, "node n2") {
 		t.Fatalf("renew --now with nginx -t failing on n2: want exit 1 naming n2: %s", res)
 	}
 	fresh := c.waitServing(converge, n1, n3)["site"]
@@ -39,15 +39,15 @@ func TestNginxTestFailsOnOneNode(t *testing.T) {
 	if got := o.Certificates[0].Served["n2"]; got.Verdict != "failed" || got.Version != freshVersion {
 		t.Errorf("cluster status: n2 %+v, want failed %s", got, freshVersion)
 	}
-	if text := n1.cli("cluster", "status"); !strings.Contains(text.stdout, "FAILED "+freshVersion) {
-		t.Errorf("cluster status (text) does not show n2 FAILED:\n%s", text.stdout)
+	if text := n1.cli("cluster", "status"); !strings.Contains(text.Stdout, "FAILED "+freshVersion) {
+		t.Errorf("cluster status (text) does not show n2 FAILED:\n%s", text.Stdout)
 	}
 	rec := c.record("site")
 	if rec["version"] != freshVersion || rec["deployed_version"] == freshVersion || !strings.Contains(str(rec["last_error"]), "node n2") {
 		t.Errorf("the leader's record: version %v, deployed_version %v, last_error %q; want the deploy failed on n2",
 			rec["version"], rec["deployed_version"], rec["last_error"])
 	}
-	if st := n3.cli("status"); !strings.Contains(st.stdout, "node n2") {
+	if st := n3.cli("status"); !strings.Contains(st.Stdout, "node n2") {
 		t.Errorf("status on n3 does not show the failure on n2:\n%s", st)
 	}
 
@@ -57,7 +57,7 @@ func TestNginxTestFailsOnOneNode(t *testing.T) {
 		time.Sleep(time.Until(next) + 500*time.Millisecond)
 	}
 	res = n3.cli("renew")
-	if res.code != 0 || !strings.Contains(res.stdout, "no new order") {
+	if res.Code != 0 || !strings.Contains(res.Stdout, "no new order") {
 		t.Fatalf("renew after fixing n2's nginx: %s", res)
 	}
 	c.waitServing(converge, c.nodes...)

@@ -51,9 +51,9 @@ func TestLeaderKilled(t *testing.T) {
 			extra := 0
 			for strings.HasPrefix(point, "acme-") && extra < 2 {
 				select {
-				case <-n1.d.done:
+				case <-n1.d.Done():
 				case res := <-renew:
-					if res.code != 0 {
+					if res.Code != 0 {
 						t.Fatalf("renew --now finished before n1 died: %s", res)
 					}
 					extra++
@@ -82,7 +82,7 @@ func TestLeaderKilled(t *testing.T) {
 				}
 			}
 			res := c.await(renew, 3*time.Minute)
-			if res.code != 0 || !strings.Contains(res.stdout, "run by the leader, n2:") {
+			if res.Code != 0 || !strings.Contains(res.Stdout, "run by the leader, n2:") {
 				t.Fatalf("renew --now asked on n3 while n1 died: %s", res)
 			}
 			fresh := c.waitServing(converge, n2, n3)["site"]
@@ -135,7 +135,7 @@ func TestStalledLeaderFenced(t *testing.T) {
 	c.waitLeader(takeover+5*time.Second, "n2")
 	t.Logf("n2 leads %s after n1 stalled", time.Since(stopped).Round(100*time.Millisecond))
 	res := c.await(renew, 3*time.Minute)
-	if res.code != 0 || !strings.Contains(res.stdout, "run by the leader, n2:") {
+	if res.Code != 0 || !strings.Contains(res.Stdout, "run by the leader, n2:") {
 		t.Fatalf("renew --now asked on n3 while n1 stalled: %s", res)
 	}
 	fresh := c.waitServing(converge, n2, n3)["site"]

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -22,6 +21,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/test/harness"
 )
 
 // The cluster settings every scenario uses: a short lease so a takeover
@@ -66,7 +66,7 @@ type node struct {
 	dir     string
 	config  string
 	storage string
-	ng      *nginx
+	ng      *nodeNginx
 
 	// What the next start uses; a scenario changes them first.
 	endpoints []string
@@ -76,7 +76,7 @@ type node struct {
 	bin       string
 	env       []string
 
-	d    *process // the running `renewd run`; nil before the first start
+	d    *harness.Process // the running `renewd run`; nil before the first start
 	runs int
 }
 
@@ -86,14 +86,11 @@ func newCluster(t *testing.T, name string, certs ...certSpec) *testCluster {
 		certs = []certSpec{{name: "site"}}
 	}
 	c := &testCluster{t: t, name: name, prefix: "/renewd-test/" + name + "/", ca: startCAProxy(t), cli: etcdClient(t), certs: certs}
-	var err error
-	if c.port, err = freePort(); err != nil {
-		t.Fatal(err)
-	}
+	c.port = harness.MustFreePortOn(t, nodeIPs[1:]...)
 	base := t.TempDir()
 	for i, ip := range nodeIPs {
 		n := &node{c: c, name: fmt.Sprintf("n%d", i+1), ip: ip, dir: filepath.Join(base, fmt.Sprintf("n%d", i+1)),
-			endpoints: env.etcd.endpoints(), keyFile: env.keyFile, bin: env.renewd}
+			endpoints: env.etcd.Endpoints, keyFile: env.keyFile, bin: env.renewd}
 		n.config, n.storage = filepath.Join(n.dir, "renewd.yaml"), filepath.Join(n.dir, "storage")
 		if err := os.MkdirAll(filepath.Join(n.dir, "domains.d"), 0o755); err != nil {
 			t.Fatal(err)
@@ -101,9 +98,9 @@ func newCluster(t *testing.T, name string, certs ...certSpec) *testCluster {
 		n.ng = newNginx(t, filepath.Join(n.dir, "nginx"))
 		for _, cs := range certs {
 			writePlaceholder(t, n.deployed(cs.name, "fullchain.pem"), n.deployed(cs.name, "privkey.pem"))
-			n.ng.tls(n.addr(), c.domains(cs.name), n.deployed(cs.name, "fullchain.pem"), n.deployed(cs.name, "privkey.pem"))
+			n.ng.Servers = append(n.ng.Servers, harness.TLSServerAt(n.addr(), c.domains(cs.name), n.deployed(cs.name, "fullchain.pem"), n.deployed(cs.name, "privkey.pem")))
 		}
-		n.ng.start(n.addr())
+		n.ng.StartAt(n.addr())
 		n.writeConfig()
 		c.nodes = append(c.nodes, n)
 	}
@@ -116,9 +113,9 @@ func newCluster(t *testing.T, name string, certs ...certSpec) *testCluster {
 // when the scenario failed, and deletes the scenario's keys.
 func (c *testCluster) cleanup() {
 	for _, n := range c.nodes {
-		if n.d != nil && !n.d.exited() {
-			_ = n.d.cmd.Process.Signal(syscall.SIGCONT)
-			n.d.stop()
+		if n.d != nil && !n.d.Exited() {
+			_ = n.d.Signal(syscall.SIGCONT)
+			n.d.Stop()
 		}
 	}
 	if c.t.Failed() {
@@ -163,7 +160,7 @@ func (c *testCluster) node(name string) *node {
 // pointAt makes the CA reach every test domain at n only.
 func (c *testCluster) pointAt(n *node) {
 	c.t.Helper()
-	if err := pointAt(n.ip, c.allDomains()...); err != nil {
+	if err := env.chall.PointAt(n.ip, c.allDomains()...); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -174,13 +171,8 @@ func (n *node) deployed(cert, file string) string { return filepath.Join(n.dir, 
 
 func (n *node) logFile(run int) string { return filepath.Join(n.dir, fmt.Sprintf("run-%d.log", run)) }
 
-func yamlList(items []string) string {
-	q := make([]string, len(items))
-	for i, s := range items {
-		q[i] = fmt.Sprintf("%q", s)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
-}
+// yamlList renders items as a YAML flow list.
+func yamlList(items []string) string { return harness.YAMLArgv(items) }
 
 // writeConfig writes the node's renewd.yaml and domains.d: HTTP-01 answered
 // by the node's own responder on its address and Pebble's HTTP port, the
@@ -208,7 +200,7 @@ cluster:
   key_file: %s
   lease_ttl: %s
   deploy_timeout: %s
-`, n.storage, c.ca.dirURL, env.tlsCAFile, env.pebble.rootFile, yamlList(n.ng.argv("-t")), yamlList(n.ng.argv("-s", "reload")),
+`, n.storage, c.ca.DirURL, env.tlsCAFile, env.pebble.RootFile, yamlList(n.ng.Argv("-t")), yamlList(n.ng.Argv("-s", "reload")),
 		n.addr(), n.name, yamlList(n.endpoints), dialTimeout, n.etcdTLSSetting(), c.prefix, n.keyFile, leaseTTL, deployTimeout)
 	cfg += n.extra
 	if err := os.WriteFile(n.config, []byte(cfg), 0o644); err != nil {
@@ -224,7 +216,7 @@ deploy:
   fullchain: %s
   key: %s
   nginx: true
-`, yamlList(c.domains(cs.name)), cs.canary, n.ip, env.pebble.httpPort, n.deployed(cs.name, "fullchain.pem"), n.deployed(cs.name, "privkey.pem"))
+`, yamlList(c.domains(cs.name)), cs.canary, n.ip, env.pebble.HTTPPort, n.deployed(cs.name, "fullchain.pem"), n.deployed(cs.name, "privkey.pem"))
 		if err := os.WriteFile(filepath.Join(n.dir, "domains.d", cs.name+".yaml"), []byte(cert), 0o644); err != nil {
 			c.t.Fatal(err)
 		}
@@ -241,11 +233,11 @@ func (n *node) etcdTLSSetting() string {
 // useEtcd moves the scenario to another etcd, before any node starts:
 // every node reaches it at e's endpoints with tls (a cluster.etcd.tls flow
 // mapping, "" for none), and the test reads it through cli.
-func (c *testCluster) useEtcd(e *etcdCluster, cli *clientv3.Client, tls string) {
+func (c *testCluster) useEtcd(e *harness.Etcd, cli *clientv3.Client, tls string) {
 	c.t.Helper()
 	c.cli = cli
 	for _, n := range c.nodes {
-		n.endpoints, n.etcdTLS = e.endpoints(), tls
+		n.endpoints, n.etcdTLS = e.Endpoints, tls
 		n.writeConfig()
 	}
 	c.startRev = c.revision()
@@ -258,32 +250,32 @@ func (n *node) start() {
 		n.c.t.Fatalf("%s is running already", n.name)
 	}
 	n.runs++
-	p, err := startProcess(n.logFile(n.runs), append([]string{"RENEWD_CONFIG=", "NOTIFY_SOCKET="}, n.env...), n.bin, "--config", n.config, "run")
+	p, err := harness.StartProcess(n.logFile(n.runs), append([]string{"RENEWD_CONFIG=", "NOTIFY_SOCKET="}, n.env...), n.bin, "--config", n.config, "run")
 	if err != nil {
 		n.c.t.Fatal(err)
 	}
 	n.d = p
 }
 
-func (n *node) running() bool { return n.d != nil && !n.d.exited() }
+func (n *node) running() bool { return n.d != nil && !n.d.Exited() }
 
 // stop ends the daemon with SIGTERM, as systemd does, and waits.
 func (n *node) stop() {
 	n.c.t.Helper()
-	_ = n.d.cmd.Process.Signal(syscall.SIGTERM)
+	_ = n.d.Signal(syscall.SIGTERM)
 	select {
-	case <-n.d.done:
+	case <-n.d.Done():
 	case <-time.After(60 * time.Second):
 		n.c.t.Fatalf("%s did not stop within 60s of SIGTERM", n.name)
 	}
-	if n.d.err != nil {
-		n.c.t.Errorf("%s exited with %v after SIGTERM", n.name, n.d.err)
+	if err := n.d.Err(); err != nil {
+		n.c.t.Errorf("%s exited with %v after SIGTERM", n.name, err)
 	}
 }
 
 func (n *node) signal(sig syscall.Signal) {
 	n.c.t.Helper()
-	if err := n.d.cmd.Process.Signal(sig); err != nil {
+	if err := n.d.Signal(sig); err != nil {
 		n.c.t.Fatalf("%s: %v: %v", n.name, sig, err)
 	}
 }
@@ -292,13 +284,13 @@ func (n *node) signal(sig syscall.Signal) {
 func (n *node) waitKilled(within time.Duration) {
 	n.c.t.Helper()
 	select {
-	case <-n.d.done:
+	case <-n.d.Done():
 	case <-time.After(within):
 		n.c.t.Fatalf("%s was not killed at its crash point within %s", n.name, within)
 	}
 	var ee *exec.ExitError
-	if !errors.As(n.d.err, &ee) || ee.ProcessState.String() != "signal: killed" {
-		n.c.t.Fatalf("%s ended with %v, not by its crash point", n.name, n.d.err)
+	if err := n.d.Err(); !errors.As(err, &ee) || ee.ProcessState.String() != "signal: killed" {
+		n.c.t.Fatalf("%s ended with %v, not by its crash point", n.name, err)
 	}
 }
 
@@ -315,7 +307,7 @@ func (n *node) log() string {
 // waitLog waits until the node's current run logged s.
 func (n *node) waitLog(s string, within time.Duration) {
 	n.c.t.Helper()
-	err := waitFor(fmt.Sprintf("%s logging %q", n.name, s), within, func() error {
+	err := harness.WaitFor(fmt.Sprintf("%s logging %q", n.name, s), within, func() error {
 		data, _ := os.ReadFile(n.logFile(n.runs))
 		if !strings.Contains(string(data), s) {
 			return errors.New("not yet")
@@ -328,15 +320,7 @@ func (n *node) waitLog(s string, within time.Duration) {
 }
 
 // result is one CLI invocation.
-type result struct {
-	code           int
-	stdout, stderr string
-	took           time.Duration
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d after %s\n--- stdout\n%s--- stderr\n%s", r.code, r.took.Round(time.Millisecond), r.stdout, r.stderr)
-}
+type result = harness.Result
 
 // cli runs the renewd CLI with the node's configuration, as an operator on
 // that node would.
@@ -347,44 +331,16 @@ func (n *node) cli(args ...string) result {
 
 func runCLI(t *testing.T, config string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, env.renewd, append([]string{"--config", config}, args...)...)
-	cmd.Env = append(os.Environ(), "RENEWD_CONFIG=")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	res := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
-	default:
-		t.Fatalf("run renewd: %v", err)
-	}
-	return res
+	return harness.MustRunRenewd(t, env.renewd, config, nil, 4*time.Minute, args...)
 }
 
 // cliAsync runs the CLI in the background; the result arrives on the channel.
 func (n *node) cliAsync(args ...string) <-chan result {
 	ch := make(chan result, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, env.renewd, append([]string{"--config", n.config}, args...)...)
-		cmd.Env = append(os.Environ(), "RENEWD_CONFIG=")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		start := time.Now()
-		err := cmd.Run()
-		res := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			res.code = ee.ExitCode()
-		} else if err != nil {
-			res.code, res.stderr = -1, err.Error()
+		res, err := harness.RunRenewd(env.renewd, n.config, nil, 4*time.Minute, args...)
+		if err != nil {
+			res.Code, res.Stderr = -1, err.Error()
 		}
 		ch <- res
 	}()
@@ -411,7 +367,7 @@ func (n *node) servedSerial(domain string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	roots, err := chain.LoadRoots([]string{env.pebble.rootFile})
+	roots, err := chain.LoadRoots([]string{env.pebble.RootFile})
 	if err != nil {
 		return "", err
 	}
@@ -451,7 +407,7 @@ func (c *testCluster) leader() string {
 func (c *testCluster) waitLeader(within time.Duration, want ...string) string {
 	c.t.Helper()
 	var got string
-	err := waitFor(fmt.Sprintf("leader in %v", want), within, func() error {
+	err := harness.WaitFor(fmt.Sprintf("leader in %v", want), within, func() error {
 		got = c.leader()
 		if !slices.Contains(want, got) {
 			return fmt.Errorf("leader %q", got)
@@ -469,7 +425,7 @@ func (c *testCluster) waitStableLeader(within, stable time.Duration) string {
 	c.t.Helper()
 	var leader string
 	var since time.Time
-	err := waitFor("a stable leader", within, func() error {
+	err := harness.WaitFor("a stable leader", within, func() error {
 		now := c.leader()
 		if now != leader || now == "" {
 			leader, since = now, time.Now()
@@ -488,7 +444,7 @@ func (c *testCluster) waitStableLeader(within, stable time.Duration) string {
 // waitCampaigns waits until want nodes campaign for the leadership.
 func (c *testCluster) waitCampaigns(within time.Duration, want int64) {
 	c.t.Helper()
-	err := waitFor(fmt.Sprintf("%d campaigns", want), within, func() error {
+	err := harness.WaitFor(fmt.Sprintf("%d campaigns", want), within, func() error {
 		if got := c.count("election/"); got != want {
 			return fmt.Errorf("%d campaigns", got)
 		}
@@ -515,7 +471,7 @@ func (c *testCluster) alive() []string {
 func (c *testCluster) waitAlive(within time.Duration, want ...string) {
 	c.t.Helper()
 	slices.Sort(want)
-	err := waitFor(fmt.Sprintf("alive nodes %v", want), within, func() error {
+	err := harness.WaitFor(fmt.Sprintf("alive nodes %v", want), within, func() error {
 		if got := c.alive(); !slices.Equal(got, want) {
 			return fmt.Errorf("alive: %v", got)
 		}
@@ -687,7 +643,7 @@ func (c *testCluster) bootstrap() map[string]string {
 func (c *testCluster) waitServing(within time.Duration, nodes ...*node) map[string]string {
 	c.t.Helper()
 	serials := map[string]string{}
-	err := waitFor("every node serving the live versions", within, func() error {
+	err := harness.WaitFor("every node serving the live versions", within, func() error {
 		for _, cs := range c.certs {
 			v := c.live(cs.name)
 			if v == "" {
@@ -796,12 +752,12 @@ type overview struct {
 func (n *node) clusterStatus() overview {
 	n.c.t.Helper()
 	res := n.cli("cluster", "status", "--json")
-	if res.code != 0 {
+	if res.Code != 0 {
 		n.c.t.Fatalf("cluster status on %s: %s", n.name, res)
 	}
 	var o overview
-	if err := json.Unmarshal([]byte(res.stdout), &o); err != nil {
-		n.c.t.Fatalf("cluster status --json: %v\n%s", err, res.stdout)
+	if err := json.Unmarshal([]byte(res.Stdout), &o); err != nil {
+		n.c.t.Fatalf("cluster status --json: %v\n%s", err, res.Stdout)
 	}
 	return o
 }
@@ -837,7 +793,7 @@ func (n *node) liveVersion(cert string) (string, error) {
 // waitFile waits for a file to appear (a crash point's pause file).
 func waitFile(t *testing.T, path string, within time.Duration) {
 	t.Helper()
-	err := waitFor("file "+path, within, func() error {
+	err := harness.WaitFor("file "+path, within, func() error {
 		_, err := os.Stat(path)
 		return err
 	})

@@ -14,120 +14,96 @@
 // proxy in front of Pebble, its own domains, daemons and nginx. A missing
 // component is a failure, never a skip; `go test -short` skips the package.
 //
-// The helpers are small copies of test/e2e's (Pebble, challtestsrv, nginx,
-// the counting CA proxy): this package must not depend on another test
-// package. The TLS test CA comes from internal/testpki.
+// The plumbing (builds, ports, processes, Pebble and challtestsrv, nginx,
+// etcd, the counting CA proxy, cuttable TCP links) is the shared test
+// harness, test/harness; what is this package's own is the cluster of
+// three nodes and the scenarios.
 package cluster
 
 import (
 	"context"
 	"crypto/rand"
-	"flag"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/renewd/renewd/internal/testpki"
+	"github.com/renewd/renewd/test/harness"
 )
 
 // env is what TestMain prepares for every scenario.
 var env struct {
-	dir          string // everything TestMain made
-	renewd       string
-	renewdCrash  string // -tags crashpoints: RENEWD_CRASH_AT, RENEWD_PAUSE_AT, RENEWD_ARM_FILE
-	etcdnode     string
-	tls          *testCA // signs Pebble's and the proxies' HTTPS certificates
-	tlsCAFile    string
-	dnsAddr      string // challtestsrv DNS
-	challMgmtURL string // challtestsrv management API (add-a)
-	etcd         *etcdCluster
-	pebble       *pebble
-	keyFile      string // the cluster key every node shares
+	renewd      string
+	renewdCrash string // -tags crashpoints: RENEWD_CRASH_AT, RENEWD_PAUSE_AT, RENEWD_ARM_FILE
+	etcdnode    string
+	tls         *harness.TLSCA // signs Pebble's and the proxies' HTTPS certificates
+	tlsCAFile   string
+	chall       *harness.ChallTestSrv
+	etcd        *harness.Etcd
+	pebble      *harness.Pebble
+	keyFile     string // the cluster key every node shares
 }
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("cluster: skipped by -short")
-		os.Exit(0)
-	}
-	code, err := setup(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster setup:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
+// nodeIPs are the nodes' loopback addresses: a port used by a node must be
+// free on all of them.
+var nodeIPs = []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
 
+func TestMain(m *testing.M) { harness.Main(m, "cluster", setup) }
+
+// setup builds renewd (also with crash points), Pebble, challtestsrv and
+// etcdnode from the versions in go.mod, and starts challtestsrv, etcd and
+// Pebble for every scenario. Names nobody pointed at a node resolve to
+// 127.0.0.254, where nothing answers: a scenario that forgets to point its
+// domains fails validation instead of passing through whichever node
+// happens to answer.
 func setup(m *testing.M) (int, error) {
-	dir, err := os.MkdirTemp("", "renewd-cluster-")
+	tb, err := harness.NewMainTB("renewd-cluster-")
 	if err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(dir)
-	env.dir = dir
-	if err := build(dir); err != nil {
+	defer tb.Close()
+	dir := tb.Dir
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	bins := harness.ACMEBinaries()
+	bins["etcdnode"] = harness.EtcdNodePackage
+	if err := harness.Build(ctx, dir, bins); err != nil {
 		return 0, err
 	}
-	env.tls = newTestCA("renewd cluster tests TLS CA")
+	if err := harness.BuildTags(ctx, dir, "crashpoints", map[string]string{"renewd-crash": harness.RenewdPackage}); err != nil {
+		return 0, err
+	}
+	env.renewd, env.renewdCrash, env.etcdnode = filepath.Join(dir, "renewd"), filepath.Join(dir, "renewd-crash"), filepath.Join(dir, "etcdnode")
+	if env.tls, err = harness.NewTLSCA("renewd cluster tests TLS CA"); err != nil {
+		return 0, err
+	}
 	env.tlsCAFile = filepath.Join(dir, "tls-ca.pem")
-	if err := os.WriteFile(env.tlsCAFile, testpki.PEM(env.tls.root), 0o644); err != nil {
+	if err := os.WriteFile(env.tlsCAFile, env.tls.CertPEM, 0o644); err != nil {
 		return 0, err
 	}
 	env.keyFile = filepath.Join(dir, "cluster.key")
 	if err := writeKey(env.keyFile); err != nil {
 		return 0, err
 	}
-	stopChall, err := startChallTestSrv(dir)
-	if err != nil {
+	if env.chall, err = harness.StartChallTestSrvDefault(filepath.Join(dir, "pebble-challtestsrv"), dir, "127.0.0.254"); err != nil {
 		return 0, err
 	}
-	defer stopChall()
-	if env.etcd, err = startEtcd(filepath.Join(dir, "etcd.d")); err != nil {
-		return 0, err
-	}
-	defer env.etcd.stop()
-	if env.pebble, err = startPebble(filepath.Join(dir, "pebble.d")); err != nil {
-		return 0, err
-	}
-	defer env.pebble.proc.stop()
+	tb.Cleanup(env.chall.Proc.Stop)
+	env.etcd = harness.StartEtcd(tb, env.etcdnode)
+	env.pebble = harness.StartPebble(tb, harness.PebbleOptions{
+		Bin: filepath.Join(dir, "pebble"), TLS: env.tls, DNSAddr: env.chall.DNSAddr,
+		NonceReject: -1, HTTPIPs: nodeIPs[1:], Profiles: map[string]int{"default": 7776000},
+	})
 	code := m.Run()
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "pebble log (tail):\n%s\n", env.pebble.proc.tail())
+		tb.Fail() // Pebble's log follows
 	}
 	return code, nil
 }
 
-// build compiles renewd (also with crash points), Pebble, challtestsrv and
-// etcdnode from the versions in go.mod.
-func build(dir string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	env.renewd = filepath.Join(dir, "renewd")
-	env.renewdCrash = filepath.Join(dir, "renewd-crash")
-	env.etcdnode = filepath.Join(dir, "etcdnode")
-	for _, b := range []struct{ out, pkg, tags string }{
-		{env.renewd, "github.com/renewd/renewd/cmd/renewd", ""},
-		{env.renewdCrash, "github.com/renewd/renewd/cmd/renewd", "crashpoints"},
-		{filepath.Join(dir, "pebble"), "github.com/letsencrypt/pebble/v2/cmd/pebble", ""},
-		{filepath.Join(dir, "pebble-challtestsrv"), "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv", ""},
-		{env.etcdnode, "github.com/renewd/renewd/test/cluster/etcdnode", ""},
-	} {
-		args := []string{"build", "-o", b.out}
-		if b.tags != "" {
-			args = append(args, "-tags", b.tags)
-		}
-		cmd := exec.CommandContext(ctx, "go", append(args, b.pkg)...)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build %s: %w", b.pkg, err)
-		}
-	}
-	return nil
-}
+// freePort returns a port free right now on every node address that no
+// other call returned.
+func freePort() (int, error) { return harness.FreePortOn(nodeIPs[1:]...) }
 
 // writeKey writes a fresh 32-byte cluster key, as `head -c 32
 // /dev/urandom` would.

@@ -24,7 +24,7 @@ func TestNormalRenewal(t *testing.T) {
 	rev := c.revision()
 
 	res := n3.cli("renew", "--now")
-	if res.code != 0 || !strings.Contains(res.stdout, "run by the leader, n1:") || !strings.Contains(res.stdout, "2 renewed, 0 failed") {
+	if res.Code != 0 || !strings.Contains(res.Stdout, "run by the leader, n1:") || !strings.Contains(res.Stdout, "2 renewed, 0 failed") {
 		t.Fatalf("renew --now on n3: %s", res)
 	}
 	after := c.waitServing(converge, c.nodes...)
@@ -69,7 +69,7 @@ func TestNormalRenewal(t *testing.T) {
 		}
 	}
 	text := n2.cli("cluster", "status")
-	if text.code != 0 || strings.Count(text.stdout, "serves "+c.live("shop")) != 3 {
+	if text.Code != 0 || strings.Count(text.Stdout, "serves "+c.live("shop")) != 3 {
 		t.Errorf("cluster status (text) does not show shop served on 3 nodes: %s", text)
 	}
 
@@ -84,7 +84,7 @@ func TestNormalRenewal(t *testing.T) {
 			ServedChain     string `json:"served_chain"`
 		} `json:"certificates"`
 	}
-	if err := json.Unmarshal([]byte(st.stdout), &rows); st.code != 0 || err != nil {
+	if err := json.Unmarshal([]byte(st.Stdout), &rows); st.Code != 0 || err != nil {
 		t.Fatalf("status --json on n3: %v %s", err, st)
 	}
 	if len(rows.Certificates) != len(c.certs) {

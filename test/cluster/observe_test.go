@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/test/harness"
 )
 
 // webhook is a notify target of type webhook: it keeps the events of every
@@ -87,7 +89,7 @@ func (n *node) metricsSetting() (string, string) {
 func waitMetric(t *testing.T, url, prefix string, within time.Duration, ok func(line string) bool) string {
 	t.Helper()
 	var found string
-	err := waitFor(fmt.Sprintf("metric %s at %s", prefix, url), within, func() error {
+	err := harness.WaitFor(fmt.Sprintf("metric %s at %s", prefix, url), within, func() error {
 		resp, err := http.Get(url)
 		if err != nil {
 			return err

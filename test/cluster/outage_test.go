@@ -9,6 +9,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/renewd/renewd/test/harness"
 )
 
 // TestEtcdQuorumLost: two of the three etcd members stop. Nothing can be
@@ -20,13 +22,13 @@ import (
 func TestEtcdQuorumLost(t *testing.T) {
 	c := newCluster(t, "quorum")
 	old := c.bootstrap()["site"]
-	down := env.etcd.members[1:]
-	env.etcd.stopMembers(down...)
+	down := env.etcd.Members[1:]
+	env.etcd.Stop(down...)
 	t.Cleanup(func() { // the next scenarios need the whole etcd
 		for _, m := range down {
-			if m.proc.exited() {
-				if err := env.etcd.start(m); err != nil {
-					t.Errorf("restart etcd member %s: %v", m.name, err)
+			if m.Proc.Exited() {
+				if err := env.etcd.Start(m); err != nil {
+					t.Errorf("restart etcd member %s: %v", m.Name, err)
 				}
 			}
 		}
@@ -36,7 +38,7 @@ func TestEtcdQuorumLost(t *testing.T) {
 	// gives up says nothing.
 	res := c.nodes[1].cli("renew", "--now", "--wait", "2m")
 	t.Logf("renew --now without quorum: %s", res)
-	if res.code != 1 || res.took > 20*time.Second || !strings.Contains(res.stderr, "etcd has no quorum") {
+	if res.Code != 1 || res.Took > 20*time.Second || !strings.Contains(res.Stderr, "etcd has no quorum") {
 		t.Errorf("renew --now without an etcd quorum: want exit 1 within seconds, saying etcd has no quorum: %s", res)
 	}
 	for _, n := range c.nodes {
@@ -44,7 +46,7 @@ func TestEtcdQuorumLost(t *testing.T) {
 	}
 	for _, n := range c.nodes {
 		if !n.running() {
-			t.Fatalf("%s exited without etcd: %v", n.name, n.d.err)
+			t.Fatalf("%s exited without etcd: %v", n.name, n.d.Err())
 		}
 		n.mustServe("site", old)
 	}
@@ -52,7 +54,7 @@ func TestEtcdQuorumLost(t *testing.T) {
 		t.Errorf("%d orders while etcd had no quorum; want none after the first issuance", got)
 	}
 
-	if err := env.etcd.start(down...); err != nil {
+	if err := env.etcd.Start(down...); err != nil {
 		t.Fatal(err)
 	}
 	c.waitAlive(60*time.Second, "n1", "n2", "n3")
@@ -68,7 +70,7 @@ func TestEtcdQuorumLost(t *testing.T) {
 	other := c.nodes[slices.IndexFunc(c.nodes, func(n *node) bool { return n.name != leader })]
 	c.pointAt(other)
 	res = other.cli("renew", "--now")
-	if res.code != 0 || !strings.Contains(res.stdout, "run by the leader, "+leader) {
+	if res.Code != 0 || !strings.Contains(res.Stdout, "run by the leader, "+leader) {
 		t.Fatalf("renew --now after etcd came back: %s", res)
 	}
 	fresh := c.waitServing(converge, c.nodes...)["site"]
@@ -100,12 +102,12 @@ func TestPartitionedNodeCatchesUp(t *testing.T) {
 	metrics, scrape := n2.metricsSetting()
 	n2.extra = metrics + hook.notifySetting()
 	n2.bin, n2.env = env.renewdCrash, []string{"RENEWD_TEST_CLOCK_OFFSET=1920h"}
-	var links []*tcpProxy
+	var links []*harness.Link
 	n2.endpoints = nil
-	for _, m := range env.etcd.members {
-		p := startTCPProxy(t, strings.TrimPrefix(m.client, "http://"))
-		links = append(links, p)
-		n2.endpoints = append(n2.endpoints, "http://"+p.addr)
+	for _, m := range env.etcd.Members {
+		l := harness.StartLink(t, strings.TrimPrefix(m.Client, "http://"))
+		links = append(links, l)
+		n2.endpoints = append(n2.endpoints, "http://"+l.Addr)
 	}
 	n2.writeConfig()
 	old := c.bootstrap()["site"]
@@ -117,7 +119,7 @@ func TestPartitionedNodeCatchesUp(t *testing.T) {
 	}
 
 	for _, l := range links {
-		l.setCut(true)
+		l.Cut(true)
 	}
 	cut := time.Now()
 	c.waitAlive(leaseTTL+10*time.Second, "n1", "n3")
@@ -125,7 +127,7 @@ func TestPartitionedNodeCatchesUp(t *testing.T) {
 	waitMetric(t, scrape, reachable, 30*time.Second, func(l string) bool { return strings.HasSuffix(l, " 0") })
 	waitMetric(t, scrape, `renewd_cluster_etcd_unreachable_since_timestamp_seconds{node="n2"} `, 5*time.Second,
 		func(string) bool { return true })
-	err := waitFor("n2's expiring warning", 30*time.Second, func() error {
+	err := harness.WaitFor("n2's expiring warning", 30*time.Second, func() error {
 		if len(hook.received()) == 0 {
 			return errors.New("none yet")
 		}
@@ -136,12 +138,12 @@ func TestPartitionedNodeCatchesUp(t *testing.T) {
 	}
 	t.Logf("n2 warned %s after the cut", time.Since(cut).Round(100*time.Millisecond))
 	res := n3.cli("renew", "--now")
-	if res.code != 0 || !strings.Contains(res.stdout, "run by the leader, n1:") {
+	if res.Code != 0 || !strings.Contains(res.Stdout, "run by the leader, n1:") {
 		t.Fatalf("renew --now while n2 is cut off: %s", res)
 	}
 	fresh := c.waitServing(converge, n1, n3)["site"]
 	if !n2.running() {
-		t.Fatalf("n2 exited while cut off: %v", n2.d.err)
+		t.Fatalf("n2 exited while cut off: %v", n2.d.Err())
 	}
 	n2.mustServe("site", old)
 	// The history n2 missed is compacted away before it comes back: its
@@ -156,7 +158,7 @@ func TestPartitionedNodeCatchesUp(t *testing.T) {
 	}
 
 	for _, l := range links {
-		l.setCut(false)
+		l.Cut(false)
 	}
 	back := time.Now()
 	c.waitServing(converge, c.nodes...)
@@ -192,7 +194,7 @@ func TestCompactionWhileNodeDown(t *testing.T) {
 	n2.stop()
 	c.waitAlive(30*time.Second, "n1", "n3")
 	for i := range 2 {
-		if res := n3.cli("renew", "--now"); res.code != 0 {
+		if res := n3.cli("renew", "--now"); res.Code != 0 {
 			t.Fatalf("renew --now #%d while n2 is down: %s", i+1, res)
 		}
 	}

@@ -19,7 +19,7 @@ import (
 // running node.
 func TestEtcdTLS(t *testing.T) {
 	e, pki := startEtcdTLS(t)
-	cli := e.client(t, pki)
+	cli := etcdTLSClient(t, e, pki)
 	c := newCluster(t, "tls")
 	tlsSetting := func(ca, cert, key string) string {
 		var fields []string
@@ -59,7 +59,7 @@ func TestEtcdTLS(t *testing.T) {
 		// The client CA is not the one that signed etcd's certificate.
 		res := try(t, tlsSetting(pki.clientCAFile, pki.clientCert, pki.clientKey))
 		want := "cluster.etcd.tls.ca " + pki.clientCAFile + " does not verify its certificate"
-		if res.code != 1 || !strings.Contains(res.stderr, want) {
+		if res.Code != 1 || !strings.Contains(res.Stderr, want) {
 			t.Errorf("want exit 1 saying %q: %s", want, res)
 		}
 	})
@@ -67,27 +67,27 @@ func TestEtcdTLS(t *testing.T) {
 		cert, key := pki.issueClient(t, pki.b.Root(testpki.CN("a CA etcd does not trust")), "stranger")
 		res := try(t, tlsSetting(pki.serverCAFile, cert, key))
 		want := "refused this node's client certificate cluster.etcd.tls.cert " + cert
-		if res.code != 1 || !strings.Contains(res.stderr, want) {
+		if res.Code != 1 || !strings.Contains(res.Stderr, want) {
 			t.Errorf("want exit 1 saying %q: %s", want, res)
 		}
 	})
 	t.Run("no client certificate", func(t *testing.T) {
 		res := try(t, tlsSetting(pki.serverCAFile, "", ""))
 		want := "it may require a client certificate: set cluster.etcd.tls.cert and cluster.etcd.tls.key"
-		if res.code != 1 || !strings.Contains(res.stderr, want) {
+		if res.Code != 1 || !strings.Contains(res.Stderr, want) {
 			t.Errorf("want exit 1 saying %q: %s", want, res)
 		}
 	})
 	t.Run("key missing from the settings", func(t *testing.T) {
 		res := try(t, tlsSetting(pki.serverCAFile, pki.clientCert, ""))
-		if res.code != 2 || !strings.Contains(res.stderr, ": cluster.etcd.tls.key: cert and key go together: set both, or neither") {
+		if res.Code != 2 || !strings.Contains(res.Stderr, ": cluster.etcd.tls.key: cert and key go together: set both, or neither") {
 			t.Errorf("want exit 2 naming cluster.etcd.tls.key: %s", res)
 		}
 	})
 	t.Run("key file missing", func(t *testing.T) {
 		gone := filepath.Join(t.TempDir(), "gone-key.pem")
 		res := try(t, tlsSetting(pki.serverCAFile, pki.clientCert, gone))
-		if res.code != 2 || !strings.Contains(res.stderr, ": cluster.etcd.tls.key: "+gone+": no such file or directory") {
+		if res.Code != 2 || !strings.Contains(res.Stderr, ": cluster.etcd.tls.key: "+gone+": no such file or directory") {
 			t.Errorf("want exit 2 naming cluster.etcd.tls.key and %s: %s", gone, res)
 		}
 	})

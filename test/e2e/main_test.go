@@ -10,13 +10,12 @@ package e2e
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/renewd/renewd/test/harness"
 )
 
 // env is what TestMain prepares for every test.
@@ -30,19 +29,7 @@ var env struct {
 	challMgmtURL string  // challtestsrv management API
 }
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("e2e: skipped by -short")
-		os.Exit(0)
-	}
-	code, err := setup(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e setup:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.Main(m, "e2e", setup) }
 
 func setup(m *testing.M) (int, error) {
 	dir, err := os.MkdirTemp("", "renewd-e2e-")
@@ -56,16 +43,11 @@ func setup(m *testing.M) (int, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	for out, pkg := range map[string]string{
-		"renewd":              "github.com/renewd/renewd/cmd/renewd",
-		"pebble":              "github.com/letsencrypt/pebble/v2/cmd/pebble",
-		"pebble-challtestsrv": "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv",
-	} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, out), pkg)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return 0, fmt.Errorf("build %s: %w", pkg, err)
-		}
+	if err := harness.Build(ctx, dir, harness.ACMEBinaries()); err != nil {
+		return 0, err
+	}
+	if err := harness.BuildTags(ctx, dir, "crashpoints", map[string]string{"renewd-crash": harness.RenewdPackage}); err != nil {
+		return 0, err
 	}
 
 	env.tls, err = newTestCA("renewd e2e TLS CA")
@@ -75,11 +57,6 @@ func setup(m *testing.M) (int, error) {
 	env.tlsCAFile = filepath.Join(dir, "tls-ca.pem")
 	if err := os.WriteFile(env.tlsCAFile, env.tls.certPEM, 0o644); err != nil {
 		return 0, err
-	}
-	crash := exec.CommandContext(ctx, "go", "build", "-tags", "crashpoints", "-o", env.renewdCrash, "github.com/renewd/renewd/cmd/renewd")
-	crash.Stderr = os.Stderr
-	if err := crash.Run(); err != nil {
-		return 0, fmt.Errorf("build renewd with crash points: %w", err)
 	}
 	stop, err := startChallTestSrv(dir)
 	if err != nil {

@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/renewd/renewd/internal/chain"
 	"github.com/renewd/renewd/internal/store"
+	"github.com/renewd/renewd/test/harness"
 )
 
 // workspace is one user's renewd setup: renewd.yaml, domains.d and storage.
@@ -86,7 +85,8 @@ func listenCert(port int, domains ...string) string {
 	return fmt.Sprintf("domains: [%s]\nchallenge:\n  type: http-01\n  http01: {listen: \"127.0.0.1:%d\"}\n", strings.Join(domains, ", "), port)
 }
 
-// result of one renewd invocation.
+// result of one renewd invocation (harness.Result, under the names the
+// tests use).
 type result struct {
 	code           int
 	stdout, stderr string
@@ -112,23 +112,8 @@ func (w *workspace) renewdLater(offset time.Duration, args ...string) result {
 
 func (w *workspace) run(bin string, extraEnv []string, args ...string) result {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--config", w.config}, args...)...)
-	cmd.Env = append(append(append(os.Environ(), "RENEWD_CONFIG="), w.env...), extraEnv...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	res := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
-	default:
-		w.t.Fatalf("run renewd: %v", err)
-	}
-	return res
+	res := harness.MustRunRenewd(w.t, bin, w.config, append(append([]string{}, w.env...), extraEnv...), 3*time.Minute, args...)
+	return result{code: res.Code, stdout: res.Stdout, stderr: res.Stderr}
 }
 
 // mustRenew runs renewd with args and fails the test unless it exits 0.

@@ -1,69 +1,142 @@
 package harness
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
-// Etcd is a 3-member etcd cluster on loopback, each member an etcdnode
-// process (test/cluster/etcdnode: etcd's own server, the version in
-// go.mod) with its own data directory, client and peer ports.
+// Etcd is an etcd cluster on loopback, each member an etcdnode process
+// (test/cluster/etcdnode: etcd's own server, the version in go.mod) with
+// its own data directory, client and peer ports.
 type Etcd struct {
 	// Endpoints are the members' client URLs, for renewd's
 	// cluster.etcd.endpoints.
 	Endpoints []string
-	Members   []*Process
+	Members   []*EtcdMember
+	bin       string
+}
+
+// EtcdMember is one member. Proc is its current run: Stop ends it, Start
+// runs it again with its data directory, and it rejoins.
+type EtcdMember struct {
+	Name   string
+	Client string // client URL
+	Peer   string // peer URL
+	Proc   *Process
+	dir    string
+	log    string
+	args   []string
+	starts int
+}
+
+// EtcdOptions shape a cluster; the zero value is three members over
+// plain HTTP.
+type EtcdOptions struct {
+	// Members is how many; 0 means 3.
+	Members int
+	// CertFile and KeyFile, when set, are the members' server certificate
+	// and key: their client URLs are https.
+	CertFile, KeyFile string
+	// TrustedCAFile, when set, makes the members require a client
+	// certificate that CA signed.
+	TrustedCAFile string
 }
 
 // StartEtcd starts three members of a new cluster with bin (the built
 // etcdnode), their data and logs in a new directory of t's, and waits
 // until each says it is ready. They are stopped (SIGTERM, then SIGKILL)
 // when t ends.
-func StartEtcd(t TB, bin string) *Etcd {
+func StartEtcd(t TB, bin string) *Etcd { return StartEtcdWith(t, bin, EtcdOptions{}) }
+
+// StartEtcdWith is StartEtcd with o's members and TLS.
+func StartEtcdWith(t TB, bin string, o EtcdOptions) *Etcd {
 	t.Helper()
+	n := o.Members
+	if n == 0 {
+		n = 3
+	}
+	scheme := "http"
+	var args []string
+	if o.CertFile != "" {
+		scheme = "https"
+		args = append(args, "-cert-file", o.CertFile, "-key-file", o.KeyFile)
+	}
+	if o.TrustedCAFile != "" {
+		args = append(args, "-trusted-ca-file", o.TrustedCAFile)
+	}
 	dir := t.TempDir()
-	type member struct{ name, client, peer string }
-	var ms []member
+	e := &Etcd{bin: bin}
 	var initial []string
-	for i := 1; i <= 3; i++ {
-		m := member{name: fmt.Sprintf("m%d", i),
-			client: fmt.Sprintf("http://127.0.0.1:%d", MustFreePort(t)), peer: fmt.Sprintf("http://127.0.0.1:%d", MustFreePort(t))}
-		ms = append(ms, m)
-		initial = append(initial, m.name+"="+m.peer)
+	for i := 1; i <= n; i++ {
+		m := &EtcdMember{Name: fmt.Sprintf("m%d", i),
+			Client: fmt.Sprintf("%s://127.0.0.1:%d", scheme, MustFreePort(t)), Peer: fmt.Sprintf("http://127.0.0.1:%d", MustFreePort(t))}
+		m.dir, m.log = filepath.Join(dir, m.Name), filepath.Join(dir, m.Name+".log")
+		e.Members, e.Endpoints = append(e.Members, m), append(e.Endpoints, m.Client)
+		initial = append(initial, m.Name+"="+m.Peer)
 	}
-	e := &Etcd{}
-	// A new cluster is ready only once a majority runs: start all, then wait.
+	for _, m := range e.Members {
+		m.args = append([]string{"-name", m.Name, "-data-dir", m.dir, "-client", m.Client, "-peer", m.Peer,
+			"-initial-cluster", strings.Join(initial, ",")}, args...)
+	}
+	t.Cleanup(func() { e.Stop(e.Members...) })
+	// A new cluster is ready only once a majority runs: Start runs all,
+	// then waits.
+	if err := e.Start(e.Members...); err != nil {
+		t.Fatalf("%v", err)
+	}
+	return e
+}
+
+// Start runs members (again: a member started before keeps its data
+// directory and rejoins) and waits until each says it is ready.
+func (e *Etcd) Start(ms ...*EtcdMember) error {
 	for _, m := range ms {
-		p, err := StartProcess(filepath.Join(dir, m.name+".log"), nil, bin,
-			"-name", m.name, "-data-dir", filepath.Join(dir, m.name), "-client", m.client, "-peer", m.peer,
-			"-initial-cluster", strings.Join(initial, ","), "-state", "new")
-		if err != nil {
-			t.Fatalf("etcd member %s: %v", m.name, err)
+		m.starts++
+		state := "new"
+		if m.starts > 1 {
+			state = "existing"
 		}
-		t.Cleanup(func() { p.Terminate(30 * time.Second) })
-		e.Members, e.Endpoints = append(e.Members, p), append(e.Endpoints, m.client)
+		p, err := StartProcess(m.log, nil, e.bin, append(m.args, "-state", state)...)
+		if err != nil {
+			return fmt.Errorf("etcd member %s: %w", m.Name, err)
+		}
+		m.Proc = p
 	}
-	for i, m := range ms {
-		p := e.Members[i]
-		err := WaitFor("etcd member "+m.name, 90*time.Second, func() error {
-			select {
-			case <-p.Done():
-				return errors.New("exited")
-			default:
+	for _, m := range ms {
+		// The log is appended to: this run is ready when it holds as
+		// many ready lines as there were starts.
+		ready := fmt.Sprintf("ready %s %s", m.Name, m.Client)
+		err := WaitFor("etcd member "+m.Name, 90*time.Second, func() error {
+			if m.Proc.Exited() {
+				return fmt.Errorf("exited: %v", m.Proc.Err())
 			}
-			data, _ := os.ReadFile(p.Log)
-			if !strings.Contains(string(data), fmt.Sprintf("ready %s %s", m.name, m.client)) {
-				return errors.New("not ready")
+			if strings.Count(m.Proc.Output(), ready) < m.starts {
+				return fmt.Errorf("not ready")
 			}
 			return nil
 		})
 		if err != nil {
-			t.Fatalf("%v\n%s", err, p.Tail())
+			return fmt.Errorf("%w\n%s", err, m.Proc.Tail())
 		}
 	}
-	return e
+	return nil
+}
+
+// Stop ends members with SIGTERM, as a service manager does, and waits
+// for them (SIGKILL after 30 s), all at once. A member that is not
+// running is left alone.
+func (e *Etcd) Stop(ms ...*EtcdMember) {
+	for _, m := range ms {
+		if m.Proc != nil && !m.Proc.Exited() {
+			_ = m.Proc.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, m := range ms {
+		if m.Proc != nil {
+			m.Proc.Terminate(30 * time.Second)
+		}
+	}
 }

@@ -27,6 +27,14 @@ type ChallTestSrv struct {
 // StartChallTestSrv starts bin (the pebble-challtestsrv binary) with its
 // log in dir and waits for it to answer.
 func StartChallTestSrv(bin, dir string) (*ChallTestSrv, error) {
+	return StartChallTestSrvDefault(bin, dir, "127.0.0.1")
+}
+
+// StartChallTestSrvDefault is StartChallTestSrv with names nobody pointed
+// anywhere (PointAt) resolving to defaultIPv4: 127.0.0.254, where nothing
+// listens, makes a test that forgets to point a name fail validation
+// instead of passing through whatever answers on 127.0.0.1.
+func StartChallTestSrvDefault(bin, dir, defaultIPv4 string) (*ChallTestSrv, error) {
 	dnsPort, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -38,7 +46,7 @@ func StartChallTestSrv(bin, dir string) (*ChallTestSrv, error) {
 	c := &ChallTestSrv{DNSAddr: fmt.Sprintf("127.0.0.1:%d", dnsPort), MgmtURL: fmt.Sprintf("http://127.0.0.1:%d", mgmtPort)}
 	c.Proc, err = StartProcess(filepath.Join(dir, "challtestsrv.log"), nil, bin,
 		"-dnsserver", c.DNSAddr, "-management", fmt.Sprintf("127.0.0.1:%d", mgmtPort),
-		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "")
+		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "", "-defaultIPv4", defaultIPv4, "-defaultIPv6", "")
 	if err != nil {
 		return nil, err
 	}

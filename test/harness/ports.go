@@ -52,6 +52,16 @@ func MustFreePort(t TB) int {
 	return port
 }
 
+// MustFreePortOn is FreePortOn, stopping t when there is none.
+func MustFreePortOn(t TB, also ...string) int {
+	t.Helper()
+	port, err := FreePortOn(also...)
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	return port
+}
+
 func freeOn(port int, ips []string) bool {
 	for _, ip := range ips {
 		l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", ip, port))

@@ -14,6 +14,7 @@ type Process struct {
 	// Log is the file its stdout and stderr go to.
 	Log  string
 	done chan struct{}
+	err  error // its exit, once done is closed
 }
 
 // StartProcess starts name with args, its environment the harness's plus
@@ -31,7 +32,7 @@ func StartProcess(logFile string, env []string, name string, args ...string) (*P
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &Process{Cmd: cmd, Log: logFile, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
+	go func() { p.err = cmd.Wait(); f.Close(); close(p.done) }()
 	return p, nil
 }
 
@@ -44,7 +45,7 @@ func (p *Process) Stop() {
 // Terminate ends the process with SIGTERM, as a service manager does,
 // and kills it when it is still there after grace.
 func (p *Process) Terminate(grace time.Duration) {
-	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
 	case <-time.After(grace):
@@ -54,6 +55,32 @@ func (p *Process) Terminate(grace time.Duration) {
 
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Err is how the process ended (nil for exit status 0; an *exec.ExitError
+// otherwise), once Done is closed.
+func (p *Process) Err() error {
+	<-p.done
+	return p.err
+}
+
+// Signal sends sig to the process (only this one, by its pid).
+func (p *Process) Signal(sig os.Signal) error { return p.Cmd.Process.Signal(sig) }
+
+// Output is everything in the process's log so far.
+func (p *Process) Output() string {
+	data, _ := os.ReadFile(p.Log)
+	return string(data)
+}
 
 // Tail is the last 4,000 bytes of the process's log.
 func (p *Process) Tail() string {

@@ -85,18 +85,18 @@ func TestImportAcmeSh(t *testing.T) {
 	ordersBefore := pb.Orders(t)
 
 	res := w.renewd("import", "acme.sh", home, "--apply")
-	if res.code != 1 || !strings.Contains(res.stdout, "imported 2 certificate(s) without ordering; 0 already there, 1 not imported") ||
-		!strings.Contains(res.stdout, "he.takeover.example") || !strings.Contains(res.stdout, "dns_he has no lego equivalent") {
+	if res.Code != 1 || !strings.Contains(res.Stdout, "imported 2 certificate(s) without ordering; 0 already there, 1 not imported") ||
+		!strings.Contains(res.Stdout, "he.takeover.example") || !strings.Contains(res.Stdout, "dns_he has no lego equivalent") {
 		t.Fatalf("import: %s", res)
 	}
 	for _, want := range []string{filepath.Join(ssl, "web.crt") + " does not hold the complete chain yet: the next `renewd renew` installs it there",
 		"installed the leaf alone to " + filepath.Join(ssl, "web.crt"), "renewed it from the CA https://acme.zerossl.com/v2/DV90",
 		"--remove -d web.takeover.example --ecc", "ALICLOUD_ACCESS_KEY is set in this environment (the old tool kept it as SAVED_Ali_Key in " + filepath.Join(home, "account.conf") + ")"} {
-		if !strings.Contains(res.stdout, want) {
+		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("import output lacks %q", want)
 		}
 	}
-	if strings.Contains(res.stdout+res.stderr, "NotARealSecret") {
+	if strings.Contains(res.Stdout+res.Stderr, "NotARealSecret") {
 		t.Error("a DNS secret was printed")
 	}
 	if data, err := os.ReadFile(filepath.Join(w.domains, "dns.takeover.example-wildcard.yaml")); err != nil ||

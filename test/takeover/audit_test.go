@@ -45,7 +45,7 @@ func (w *workspace) audit() (auditDoc, result) {
 	w.t.Helper()
 	res := w.renewd("audit", "nginx", "--json")
 	var doc auditDoc
-	if err := json.Unmarshal([]byte(res.stdout), &doc); err != nil {
+	if err := json.Unmarshal([]byte(res.Stdout), &doc); err != nil {
 		w.t.Fatalf("audit --json: %v\n%s", err, res)
 	}
 	return doc, res
@@ -115,7 +115,7 @@ func TestAuditNginx(t *testing.T) {
 		filepath.Join(ssl, "good.pem"), filepath.Join(ssl, "good.key"))), 0o644)
 
 	doc, res := w.audit()
-	if res.code != 1 || doc.Verdict != "fail" || doc.Source != "the files on disk" || !strings.Contains(doc.Warning, "nginx.conf") {
+	if res.Code != 1 || doc.Verdict != "fail" || doc.Source != "the files on disk" || !strings.Contains(doc.Warning, "nginx.conf") {
 		t.Fatalf("audit with a swapped key: %s", res)
 	}
 	for _, tc := range []struct {
@@ -152,8 +152,8 @@ func TestAuditNginx(t *testing.T) {
 	}
 	text := w.renewd("audit", "nginx")
 	leafLine := fmt.Sprintf("%s:%d", n.Conf, lineOf(t, n.Conf, "ssl_certificate "+filepath.Join(ssl, "leaf.pem")+";"))
-	if text.code != 1 || !strings.Contains(text.stdout, leafLine+": ssl_certificate "+filepath.Join(ssl, "leaf.pem")) ||
-		!strings.Contains(text.stdout, "fix: point ssl_certificate ("+leafLine+") at a full chain") || !strings.Contains(text.stdout, "overall: FAIL") {
+	if text.Code != 1 || !strings.Contains(text.Stdout, leafLine+": ssl_certificate "+filepath.Join(ssl, "leaf.pem")) ||
+		!strings.Contains(text.Stdout, "fix: point ssl_certificate ("+leafLine+") at a full chain") || !strings.Contains(text.Stdout, "overall: FAIL") {
 		t.Errorf("text output: %s", text)
 	}
 
@@ -161,7 +161,7 @@ func TestAuditNginx(t *testing.T) {
 	// files fail.
 	writeFile(t, filepath.Join(ssl, "mismatch.key"), mismatch.keyPEM, 0o600)
 	doc, res = w.audit()
-	if res.code != 1 || doc.Warning != "" || !strings.Contains(doc.Source, "-T") || doc.entry(t, filepath.Join(ssl, "mismatch.pem")).Verdict != "pass" {
+	if res.Code != 1 || doc.Warning != "" || !strings.Contains(doc.Source, "-T") || doc.entry(t, filepath.Join(ssl, "mismatch.pem")).Verdict != "pass" {
 		t.Fatalf("audit with the key back: %s", res)
 	}
 }

@@ -132,8 +132,8 @@ func TestBaotaPanel(t *testing.T) {
 	for _, want := range []string{"+  baota:", "site: " + site, "panel_dir: " + pn.dir, "webroot: " + pn.wwwroot,
 		"lacks intermediates; they were found in the tool's other certificate files", "does not hold the complete chain yet",
 		"echo 1 > " + filepath.Join(pn.dir, "data", "close_ssl_auto_renewal.pl"), "imported 1 certificate(s) without ordering"} {
-		if !strings.Contains(res.stdout, want) {
-			t.Errorf("import output lacks %q:\n%s", want, res.stdout)
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("import output lacks %q:\n%s", want, res.Stdout)
 		}
 	}
 	w.must("config", "check")
@@ -145,7 +145,7 @@ func TestBaotaPanel(t *testing.T) {
 	// leaf alone in the site's file, now managed by renewd.
 	doc, ares := w.audit()
 	e := doc.entry(t, siteFile)
-	if ares.code != 1 || !strings.Contains(doc.Source, filepath.Join("server", "nginx", "sbin", "nginx")+" -T") || e.ManagedBy != site ||
+	if ares.Code != 1 || !strings.Contains(doc.Source, filepath.Join("server", "nginx", "sbin", "nginx")+" -T") || e.ManagedBy != site ||
 		e.File == nil || e.File.Verdict != "fail" || !strings.Contains(strings.Join(e.Fixes, " "), "at a full chain") {
 		t.Fatalf("audit of the panel: %s", ares)
 	}
@@ -155,14 +155,14 @@ func TestBaotaPanel(t *testing.T) {
 	if pb.Orders(t) != ordersBefore {
 		t.Fatal("deploying the adopted certificate placed an order")
 	}
-	if doc, ares = w.audit(); ares.code != 0 {
+	if doc, ares = w.audit(); ares.Code != 0 {
 		t.Fatalf("audit after the deploy: %s", ares)
 	}
 
 	// A renewal through Pebble: the panel's order follows it.
 	before := time.Now().Add(-time.Second).Unix()
 	res = w.must("renew", "--now", site)
-	if pb.Orders(t) != ordersBefore+1 || !strings.Contains(res.stdout, "panel order(s) updated") {
+	if pb.Orders(t) != ordersBefore+1 || !strings.Contains(res.Stdout, "panel order(s) updated") {
 		t.Fatalf("renew --now: %s", res)
 	}
 	roots, err := chain.LoadRoots([]string{pb.RootFile})

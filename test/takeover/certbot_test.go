@@ -84,8 +84,8 @@ func TestImportCertbot(t *testing.T) {
 	for _, want := range []string{"dry run: nothing was written", "+++ " + filepath.Join(w.domains, "wr.yaml"), "+  http01: {webroot: " + webroot + "}",
 		"+  http01: {listen: '127.0.0.1:" + fmt.Sprint(pb.HTTPPort) + "'}", "+  fullchain: " + filepath.Join(live, "wr", "fullchain.pem"),
 		"mv " + filepath.Join(cb, "config", "renewal", "wr.conf"), "systemctl disable --now certbot.timer"} {
-		if !strings.Contains(res.stdout, want) {
-			t.Errorf("dry run output lacks %q:\n%s", want, res.stdout)
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, res.Stdout)
 		}
 	}
 	if entries, _ := os.ReadDir(w.domains); len(entries) != 0 {
@@ -96,7 +96,7 @@ func TestImportCertbot(t *testing.T) {
 	}
 
 	res = w.must("import", "certbot", filepath.Join(cb, "config"), "--apply")
-	if !strings.Contains(res.stdout, "imported 2 certificate(s) without ordering") {
+	if !strings.Contains(res.Stdout, "imported 2 certificate(s) without ordering") {
 		t.Fatalf("apply: %s", res)
 	}
 	w.must("config", "check")
@@ -110,7 +110,7 @@ func TestImportCertbot(t *testing.T) {
 		t.Fatalf("the import placed %d order(s) at Pebble", got-ordersBefore)
 	}
 	doc, ares := w.audit()
-	if ares.code != 0 || doc.entry(t, filepath.Join(live, "wr", "fullchain.pem")).ManagedBy != "wr" {
+	if ares.Code != 0 || doc.entry(t, filepath.Join(live, "wr", "fullchain.pem")).ManagedBy != "wr" {
 		t.Errorf("audit after the import: %s", ares)
 	}
 

@@ -1,16 +1,12 @@
 package takeover
 
 import (
-	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,40 +75,17 @@ func newWorkspace(t *testing.T, pb *harness.Pebble, roots []string, nginxLines s
 }
 
 // result of one renewd invocation.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.code, r.stdout, r.stderr)
-}
+type result = harness.Result
 
 func (w *workspace) renewd(args ...string) result {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, env.renewd, append([]string{"--config", w.config}, args...)...)
-	cmd.Env = append(append(os.Environ(), "RENEWD_CONFIG="), w.env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	res := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
-	default:
-		w.t.Fatalf("run renewd: %v", err)
-	}
-	return res
+	return harness.MustRunRenewd(w.t, env.renewd, w.config, w.env, 3*time.Minute, args...)
 }
 
 func (w *workspace) must(args ...string) result {
 	w.t.Helper()
 	res := w.renewd(args...)
-	if res.code != 0 {
+	if res.Code != 0 {
 		w.t.Fatalf("renewd %v: %s", args, res)
 	}
 	return res
@@ -125,8 +98,8 @@ func (w *workspace) status() map[string]map[string]any {
 	var out struct {
 		Certificates []map[string]any `json:"certificates"`
 	}
-	if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
-		w.t.Fatalf("status --json: %v\n%s", err, res.stdout)
+	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil {
+		w.t.Fatalf("status --json: %v\n%s", err, res.Stdout)
 	}
 	m := map[string]map[string]any{}
 	for _, c := range out.Certificates {

@@ -14,8 +14,6 @@ package takeover
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,19 +31,7 @@ var env struct {
 	dnsAddr   string         // challtestsrv DNS: every name is 127.0.0.1
 }
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("takeover: skipped by -short")
-		os.Exit(0)
-	}
-	code, err := setup(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "takeover setup:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.Main(m, "takeover", setup) }
 
 func setup(m *testing.M) (int, error) {
 	dir, err := os.MkdirTemp("", "renewd-takeover-")
@@ -57,11 +43,7 @@ func setup(m *testing.M) (int, error) {
 	env.renewd = filepath.Join(dir, "renewd")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if err := harness.Build(ctx, dir, map[string]string{
-		"renewd":              harness.RenewdPackage,
-		"pebble":              harness.PebblePackage,
-		"pebble-challtestsrv": harness.ChallTestSrvPackage,
-	}); err != nil {
+	if err := harness.Build(ctx, dir, harness.ACMEBinaries()); err != nil {
 		return 0, err
 	}
 	if env.tls, err = harness.NewTLSCA("renewd takeover TLS CA"); err != nil {
