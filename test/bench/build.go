@@ -27,8 +27,8 @@ type GoBench struct {
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op(?:\s+(\d+) B/op\s+(\d+) allocs/op)?`)
 
 func goBench(o options) []GoBench {
-	logf("go test -bench 10000 ./internal/renew")
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "10000$", "-benchmem", "-count", "1", "./internal/renew")
+	logf("go test -bench 10000 ./internal/renew ./internal/store")
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "10000$", "-benchmem", "-count", "1", "./internal/renew", "./internal/store")
 	cmd.Dir = o.root
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -87,7 +87,7 @@ func parseFlags() (options, string) {
 	flag.IntVar(&o.cluster, "cluster", 100, "certificates renewed on a three-node cluster (etcd, three renewd with their own nginx; 0: skip)")
 	flag.StringVar(&only, "only", "", "run only these parts, comma-separated ("+strings.Join(parts, ", ")+"), and merge them into the -json file of an earlier run, keeping the other parts' figures")
 	flag.BoolVar(&o.build, "build", true, "measure binary size and cold and warm build times")
-	flag.BoolVar(&o.gobench, "gobench", true, "run the in-process Go benchmarks of internal/renew")
+	flag.BoolVar(&o.gobench, "gobench", true, "run the in-process Go benchmarks of internal/renew and internal/store")
 	render := flag.String("render", "", "only rewrite the -md report from this JSON file of an earlier run")
 	flag.Parse()
 	for _, f := range splitList(ns) {

@@ -135,7 +135,7 @@ type StateIO struct {
 	Binary    string  `json:"binary"`
 	Certs     int     `json:"certs"`
 	Pass      Usage   `json:"pass"`
-	Recorded  int     `json:"recorded"`    // "failed" lines the pass printed
+	Recorded  int     `json:"recorded"`    // "failed" lines the pass printed (stdout and stderr)
 	Finished  bool    `json:"finished"`    // false: stopped after -state-timeout
 	Estimate  float64 `json:"estimate_s"`  // the whole pass at the rate it recorded, when stopped
 	WrittenMB float64 `json:"written_mib"` // rusage blocks written, 512 bytes each
@@ -160,7 +160,9 @@ func stateIO(o options, c *ca, binary string) *StateIO {
 	errf.Close()
 	r.Pass = u
 	r.WrittenMB = float64(u.Oublock) * 512 / (1 << 20)
-	r.Recorded = strings.Count(readFile(outFile), "  failed  ")
+	// A failure's line goes to stdout in the first release and to stderr
+	// since (a failure's cause is on stderr): count both.
+	r.Recorded = strings.Count(readFile(outFile), "  failed  ") + strings.Count(readFile(filepath.Join(dir, "renew.log")), "  failed  ")
 	r.Finished = u.WallS < o.stateTimeout.Seconds()-1
 	switch {
 	case r.Finished:
