@@ -110,7 +110,8 @@ func TestProbeFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps := stepsOf(s.Dir(), rec.ops)
-	if len(steps) < 18 {
+	if len(steps) < 13 { // mkdir, then open, write, close, remove in each of 3 directories
+
 		t.Fatalf("only %d calls: %v", len(steps), steps)
 	}
 	for _, st := range steps {
