@@ -2,20 +2,16 @@ package acme
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"github.com/renewd/renewd/internal/secret"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	legoacme "github.com/go-acme/lego/v4/acme"
 
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // legoDomains has the shape of lego's resolver error for failed
 // challenges (a map of domain to error, with Unwrap() []error).
@@ -139,7 +135,7 @@ func TestSummaryGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "# %s\n%s\n\n", tt.desc, got)
 	}
-	compareGolden(t, "summary", b.String())
+	golden.Compare(t, "summary", b.String())
 }
 
 // TestSummaryKeepsContext: an order's error wrapped by the caller keeps the
@@ -170,28 +166,5 @@ func TestSummaryMasked(t *testing.T) {
 		func(s string) string { return strings.ReplaceAll(s, "s3cr3t-value", secret.Placeholder) })
 	if got := Summary(err); strings.Contains(got, "s3cr3t") || !strings.Contains(got, secret.Placeholder) {
 		t.Errorf("summary not masked: %q", got)
-	}
-}
-
-// compareGolden compares got with testdata/<name>.golden, or rewrites the
-// file with -update.
-func compareGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test -update rewrites it)\n--- got\n%s--- want\n%s", path, got, want)
 	}
 }

@@ -2,16 +2,12 @@ package check
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/renewd/renewd/internal/golden"
 	"github.com/renewd/renewd/internal/testpki"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // renderText is WriteText's output for r, with the test server's random
 // port replaced so the text is the same on every run.
@@ -22,26 +18,6 @@ func renderText(t *testing.T, r *Report, addr string) string {
 		t.Fatal(err)
 	}
 	return strings.ReplaceAll(b.String(), addr, "127.0.0.1:PORT")
-}
-
-// compareGolden compares got with testdata/<name>.golden, or rewrites the
-// file with -update.
-func compareGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test -update rewrites it)\n--- got\n%s--- want\n%s", path, got, want)
-	}
 }
 
 func TestWriteTextSeveralEndpoints(t *testing.T) {
@@ -60,7 +36,7 @@ func TestWriteTextSeveralEndpoints(t *testing.T) {
 		if strict {
 			name += "-strict"
 		}
-		compareGolden(t, name, b.String())
+		golden.Compare(t, name, b.String())
 	}
 }
 
@@ -72,5 +48,5 @@ func TestWriteTextAllPass(t *testing.T) {
 	if err := WriteText(&b, []*Report{r}, true); err != nil {
 		t.Fatal(err)
 	}
-	compareGolden(t, "stored-pass", b.String())
+	golden.Compare(t, "stored-pass", b.String())
 }

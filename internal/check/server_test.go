@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/renewd/renewd/internal/golden"
 	"github.com/renewd/renewd/internal/testpki"
 )
 
@@ -236,7 +237,7 @@ func TestServer(t *testing.T) {
 			if r.Address != tc.addr || r.SNI != tc.sni || r.Source != Served {
 				t.Errorf("address, sni, source = %q, %q, %q", r.Address, r.SNI, r.Source)
 			}
-			compareGolden(t, tc.golden, renderText(t, r, tc.addr))
+			golden.Compare(t, tc.golden, renderText(t, r, tc.addr))
 		})
 	}
 }

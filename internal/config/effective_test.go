@@ -1,14 +1,13 @@
 package config
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+	"github.com/renewd/renewd/internal/golden"
+)
 
 // loadExamples loads the shipped configs/ with the variables the DNS-01
 // example needs and a CheckDNSProvider fake that knows alidns.
@@ -84,19 +83,7 @@ func TestEffectiveGolden(t *testing.T) {
 			t.Errorf("Effective shows the secret %q", secret)
 		}
 	}
-	golden := filepath.Join("testdata", "effective.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("Effective differs from %s (go test -run Golden -update to accept):\ngot:\n%s", golden, got)
-	}
+	golden.Compare(t, "effective", got)
 }
 
 func TestEffectiveShowsWhatRenewdUses(t *testing.T) {

@@ -2,13 +2,10 @@ package metrics
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -16,10 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/renewd/renewd/internal/golden"
 	"github.com/renewd/renewd/internal/renew"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // t0 is "now" in these tests.
 var t0 = time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)
@@ -100,19 +96,7 @@ func TestScrapeGolden(t *testing.T) {
 	m.ObserveACMERequest("POST", "finalize", 0, 3*time.Second)
 
 	got := scrape(t, m.Handler())
-	golden := filepath.Join("testdata", "scrape.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("scrape differs from %s (go test -run Golden -update to accept):\ngot:\n%s", golden, got)
-	}
+	golden.Compare(t, "scrape", got)
 }
 
 func TestCertificateSeries(t *testing.T) {

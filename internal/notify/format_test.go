@@ -6,12 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,9 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func TestKindsMatchConfig(t *testing.T) {
 	var names []string
@@ -128,19 +124,7 @@ func TestGoldenPayloads(t *testing.T) {
 				}
 				out.WriteString("\n\n")
 			}
-			golden := filepath.Join("testdata", tg.Type+"-"+tg.Format+".golden")
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out.String() != string(want) {
-				t.Errorf("payload differs from %s (go test -run Golden -update to accept):\n%s", golden, out.String())
-			}
+			golden.Compare(t, tg.Type+"-"+tg.Format, out.String())
 		})
 	}
 }

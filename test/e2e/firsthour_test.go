@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/renewd/renewd/internal/golden"
 )
 
 // useProxy points the workspace at a counting proxy in front of pb.
@@ -283,12 +285,12 @@ func TestFailureLines(t *testing.T) {
 	if strings.Contains(out, "one or more domains had a problem") {
 		t.Errorf("lego's empty first line is shown:\n%s", out)
 	}
-	compareGolden(t, "renew-404", normalize("$ renewd renew --now\n"+out, w, elsewhere))
+	golden.Compare(t, "renew-404", normalize("$ renewd renew --now\n"+out, w, elsewhere))
 
 	st := w.mustRenew("status")
-	compareGolden(t, "status-404", normalize("$ renewd status\n"+st.stdout, w, elsewhere))
+	golden.Compare(t, "status-404", normalize("$ renewd status\n"+st.stdout, w, elsewhere))
 	detail := w.mustRenew("status", "shop")
-	compareGolden(t, "status-name-404", normalize("$ renewd status shop\n"+detail.stdout, w, elsewhere))
+	golden.Compare(t, "status-name-404", normalize("$ renewd status shop\n"+detail.stdout, w, elsewhere))
 
 	var doc struct {
 		Certificates []struct {

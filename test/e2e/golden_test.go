@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto/x509"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,34 +9,8 @@ import (
 	"testing"
 
 	"github.com/renewd/renewd/internal/chain"
+	"github.com/renewd/renewd/internal/golden"
 )
-
-// update rewrites the golden files in testdata/ and the generated blocks
-// of the docs from what the real binary printed.
-var update = flag.Bool("update", false, "rewrite testdata/*.golden and the generated blocks of README.md and docs/")
-
-// compareGolden compares got with testdata/<name>.golden, or rewrites it
-// with -update.
-func compareGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./test/e2e -run %s -update creates it)", err, t.Name())
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (go test ./test/e2e -run %s -update rewrites it)\n--- got\n%s--- want\n%s", path, t.Name(), got, want)
-	}
-}
 
 func parseCerts(pemData []byte) ([]*x509.Certificate, error) { return chain.ParsePEM(pemData) }
 
@@ -67,17 +40,17 @@ func TestDocsShowGoldenOutput(t *testing.T) {
 			found++
 			m := generatedBlock.FindStringSubmatch(block)
 			head, name, body, fence := m[1], m[2], m[3], m[4]
-			golden, err := os.ReadFile(filepath.Join("testdata", name+".golden"))
+			want, err := os.ReadFile(filepath.Join("testdata", name+".golden"))
 			if err != nil {
 				t.Errorf("%s: %v", doc, err)
 				return block
 			}
-			if body != string(golden) && !*update {
+			if body != string(want) && !*golden.Update {
 				t.Errorf("%s: the block from %s.golden differs from it (go test ./test/e2e -run TestDocsShowGoldenOutput -update rewrites it)", doc, name)
 			}
-			return head + string(golden) + fence
+			return head + string(want) + fence
 		})
-		if *update && out != text {
+		if *golden.Update && out != text {
 			if err := os.WriteFile(doc, []byte(out), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -103,6 +76,6 @@ func TestHelpGolden(t *testing.T) {
 		if args[0] != "--help" {
 			name = "help-" + args[0]
 		}
-		compareGolden(t, name, "$ renewd "+strings.Join(args, " ")+"\n"+res.stdout)
+		golden.Compare(t, name, "$ renewd "+strings.Join(args, " ")+"\n"+res.stdout)
 	}
 }
