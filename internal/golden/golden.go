@@ -1,7 +1,7 @@
 // Package golden compares what a test produced with a file under testdata/
 // and rewrites that file when the test runs with -update. Every package
 // whose tests have golden files uses it, so -update means the same
-// everywhere: go test ./... -update rewrites them all.
+// in every package that has golden files.
 package golden
 
 import (
