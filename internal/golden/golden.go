@@ -1,7 +1,7 @@
 // Package golden compares what a test produced with a file under testdata/
 // and rewrites that file when the test runs with -update. Every package
-// whose tests have golden files uses it, so -update means the same
-// in every package that has golden files.
+// whose tests have golden files uses it, so -update means the same in
+// each of them.
 package golden
 
 import (
