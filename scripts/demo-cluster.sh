@@ -96,8 +96,12 @@ cluster:
   lease_ttl: 5s
   deploy_timeout: 1m
 YAML
+  # The certificates' files go in once every node has joined (below): a
+  # leader that ordered before web2 runs would send the CA to a port
+  # nobody answers yet.
+  mkdir -p "$N/pending"
   for c in canary shop; do
-    cat >"$N/domains.d/$c.yaml" <<YAML
+    cat >"$N/pending/$c.yaml" <<YAML
 $([ $c = canary ] && echo "canary: true")
 domains: [$c.cluster.example]
 challenge: {type: http-01, http01: {listen: "127.0.0.$i:$HTTP01"}}
@@ -108,6 +112,17 @@ YAML
   sleep 0.5
 done
 cat "$D/n1/renewd.yaml" | sed -n '/^cluster:/,$p'
+
+bold "Every node joined; the certificates' files go into domains.d and every node reloads (SIGHUP)"
+live=""
+for _ in $(seq 100); do
+  if [ "$("$D/bin/renewd" --config "$D/n1/renewd.yaml" cluster status 2>/dev/null | grep -c '^web[123] *yes')" = 3 ]; then live=1; break; fi
+  sleep 0.2
+done
+[ -n "$live" ] || { echo "the three nodes did not all join within 20s; see $D/n*/renewd.log" >&2; exit 1; }
+"$D/bin/renewd" --config "$D/n1/renewd.yaml" cluster status | sed -n '1,6p'
+for i in 1 2 3; do mv "$D/n$i/pending/"*.yaml "$D/n$i/domains.d/"; done
+for i in 1 2 3; do kill -HUP "${node_pid[$i]}"; done
 
 bold "The leader orders; every node takes the version, deploys it to its nginx and proves it served"
 served=""
