@@ -32,7 +32,7 @@ func (pb *pebble) setRenewalInfo(t *testing.T, leaf *x509.Certificate, ariRespon
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := httpsClient().Post(pb.mgmtURL+"/set-renewal-info/", "application/json", bytes.NewReader(body))
+	resp, err := httpsClient().Post(pb.MgmtURL+"/set-renewal-info/", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestARIClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	newClient := func() *acme.Client {
-		c, err := acme.New(config.ACME{Directory: pb.dirURL, Email: "e2e@example.com", CACertificates: []string{env.tlsCAFile}, Profile: "default"},
+		c, err := acme.New(config.ACME{Directory: pb.DirURL, Email: "e2e@example.com", CACertificates: []string{env.tlsCAFile}, Profile: "default"},
 			t.TempDir(), zaptest.NewLogger(t))
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +78,7 @@ func TestARIClient(t *testing.T) {
 	}
 	client := newClient()
 	cert := &config.Certificate{Name: "ari", Domains: []string{"ari.example.com"}, KeyType: "ec256",
-		Challenge: config.Challenge{Type: "http-01", HTTP01: config.HTTP01{Listen: fmt.Sprintf("127.0.0.1:%d", pb.httpPort)}}}
+		Challenge: config.Challenge{Type: "http-01", HTTP01: config.HTTP01{Listen: fmt.Sprintf("127.0.0.1:%d", pb.HTTPPort)}}}
 	obtain := func(c *acme.Client, previous *x509.Certificate) *x509.Certificate {
 		t.Helper()
 		issued, err := c.Obtain(ctx, cert, previous)
@@ -137,8 +137,8 @@ func TestARIClient(t *testing.T) {
 func TestARIRenewd(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
-	w.addCert("shop", listenCert(pb.httpPort, "ari.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
+	w.addCert("shop", listenCert(pb.HTTPPort, "ari.example.com"))
 	w.mustRenew("renew", "--now")
 	leaf1 := w.liveLeaf("shop")
 	if a := w.state()["shop"]["ari"]; a != nil {

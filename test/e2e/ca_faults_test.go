@@ -202,7 +202,7 @@ func proxiedWorkspace(t *testing.T, o pebbleOpts) (*pebble, *caProxy, *workspace
 	pb := startPebble(t, o)
 	proxy := startProxy(t, pb)
 	proxy.noARI.Store(true)
-	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.rootFile, retry: retrySettings})
+	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.RootFile, retry: retrySettings})
 	return pb, proxy, w
 }
 
@@ -231,7 +231,7 @@ func TestCARateLimited(t *testing.T) {
 			t.Parallel()
 			pb, proxy, w := proxiedWorkspace(t, pebbleOpts{})
 			domains := []string{"limited.example.com"}
-			w.addCert("shop", listenCert(pb.httpPort, domains...))
+			w.addCert("shop", listenCert(pb.HTTPPort, domains...))
 			w.mustRenew("renew", "--now")
 			before := snapshotLive(t, w, "shop")
 
@@ -289,7 +289,7 @@ func TestCAUnavailable(t *testing.T) {
 			t.Parallel()
 			pb, proxy, w := proxiedWorkspace(t, pebbleOpts{})
 			domains := []string{"maintenance.example.com"}
-			w.addCert("shop", listenCert(pb.httpPort, domains...))
+			w.addCert("shop", listenCert(pb.HTTPPort, domains...))
 			if tc.issueFirst {
 				w.mustRenew("renew", "--now")
 			}
@@ -317,7 +317,7 @@ func TestCAHangs(t *testing.T) {
 	t.Parallel()
 	pb, proxy, w := proxiedWorkspace(t, pebbleOpts{})
 	domains := []string{"hang.example.com"}
-	w.addCert("shop", listenCert(pb.httpPort, domains...))
+	w.addCert("shop", listenCert(pb.HTTPPort, domains...))
 	w.mustRenew("renew", "--now")
 	before := snapshotLive(t, w, "shop")
 
@@ -343,7 +343,7 @@ func TestCASlowPoll(t *testing.T) {
 	t.Parallel()
 	pb, proxy, w := proxiedWorkspace(t, pebbleOpts{})
 	domains := []string{"slowpoll.example.com"}
-	w.addCert("shop", listenCert(pb.httpPort, domains...))
+	w.addCert("shop", listenCert(pb.HTTPPort, domains...))
 	proxy.set(proxyFault{mode: slowPoll, retryAfter: "86400"})
 	run := renewdWithin(t, w, 2*time.Minute, "renew", "--now")
 	if run.code != 0 {
@@ -391,7 +391,7 @@ func TestCABadCertificateAnswer(t *testing.T) {
 		// the new one either; renewd must refuse it either way.
 		{desc: "another order's chain", want: []string{"other.example.com"}, bound: time.Minute,
 			fault: func(t *testing.T, w *workspace, pb *pebble, proxy *caProxy) proxyFault {
-				w.addCert("other", listenCert(pb.httpPort, "other.example.com"))
+				w.addCert("other", listenCert(pb.HTTPPort, "other.example.com"))
 				w.mustRenew("renew", "--now", "other")
 				w.checkComplete("other", []string{"other.example.com"}, 1)
 				foreign := proxy.lastCertificate()
@@ -406,7 +406,7 @@ func TestCABadCertificateAnswer(t *testing.T) {
 			t.Parallel()
 			pb, proxy, w := proxiedWorkspace(t, pebbleOpts{})
 			domains := []string{"shop.example.com", "www.shop.example.com"}
-			w.addCert("shop", listenCert(pb.httpPort, domains...))
+			w.addCert("shop", listenCert(pb.HTTPPort, domains...))
 			w.mustRenew("renew", "--now", "shop")
 			before := snapshotLive(t, w, "shop")
 
@@ -443,7 +443,7 @@ func TestCAUnsafeToken(t *testing.T) {
 				if mode == "webroot" {
 					w.addCert("site", fmt.Sprintf("domains: [token.example.com]\nchallenge:\n  type: http-01\n  http01: {webroot: %s}\n", webroot))
 				} else {
-					w.addCert("site", listenCert(pb.httpPort, "token.example.com"))
+					w.addCert("site", listenCert(pb.HTTPPort, "token.example.com"))
 				}
 				proxy.set(proxyFault{mode: unsafeToken, token: token})
 
@@ -492,7 +492,7 @@ func TestCAServerErrorNoNonceStorm(t *testing.T) {
 			t.Parallel()
 			pb, proxy, w := proxiedWorkspace(t, pebbleOpts{})
 			domains := []string{"finalize.example.com"}
-			w.addCert("shop", listenCert(pb.httpPort, domains...))
+			w.addCert("shop", listenCert(pb.HTTPPort, domains...))
 			w.mustRenew("renew", "--now")
 			before := snapshotLive(t, w, "shop")
 
@@ -538,9 +538,9 @@ func TestPebbleNonceReject(t *testing.T) {
 		t.Run(fmt.Sprint(percent), func(t *testing.T) {
 			t.Parallel()
 			pb := startPebble(t, pebbleOpts{nonceReject: percent})
-			w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile, retry: retrySettings})
+			w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile, retry: retrySettings})
 			domains := []string{"nonce.example.com"}
-			w.addCert("shop", listenCert(pb.httpPort, domains...))
+			w.addCert("shop", listenCert(pb.HTTPPort, domains...))
 			// lego retries a refused nonce for up to 20 seconds per
 			// request; at 100% the first request fails after that, at 90%
 			// a run took 35 to 50 seconds when measured.

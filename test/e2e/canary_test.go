@@ -24,8 +24,8 @@ import (
 func TestCanaryOrdersOnlyWhenNeeded(t *testing.T) {
 	t.Parallel()
 	pb, proxy, w := proxiedWorkspace(t, pebbleOpts{})
-	w.addCert("canary", "canary: true\n"+listenCert(pb.httpPort, "canary.gate.example.com"))
-	w.addCert("shop", listenCert(pb.httpPort, "shop.gate.example.com"))
+	w.addCert("canary", "canary: true\n"+listenCert(pb.HTTPPort, "canary.gate.example.com"))
+	w.addCert("shop", listenCert(pb.HTTPPort, "shop.gate.example.com"))
 	w.mustRenew("renew")
 	wantOrders := func(when string, n int) {
 		t.Helper()
@@ -77,9 +77,9 @@ func TestCanaryEmergencyGoesAhead(t *testing.T) {
 	pb := startPebble(t, pebbleOpts{})
 	proxy := startProxy(t, pb)
 	proxy.noARI.Store(true)
-	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.rootFile, profile: "shortlived"})
-	w.addCert("canary", "canary: true\n"+listenCert(pb.httpPort, "canary.short.example.com"))
-	w.addCert("shop", listenCert(pb.httpPort, "shop.short.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.RootFile, profile: "shortlived"})
+	w.addCert("canary", "canary: true\n"+listenCert(pb.HTTPPort, "canary.short.example.com"))
+	w.addCert("shop", listenCert(pb.HTTPPort, "shop.short.example.com"))
 	w.mustRenew("renew")
 
 	// The canary breaks: new names (so it is due) and a webroot that is
@@ -161,7 +161,7 @@ func challTXT(name string) ([]string, error) {
 func TestSIGTERMDuringDNSPropagation(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 	w.addCert("prop", fmt.Sprintf(`domains: [prop.sigterm.example.com]
 challenge:
   type: dns-01
@@ -234,8 +234,8 @@ func treeListing(t *testing.T, root string) []string {
 func TestReadOnlyCommandsChangeNothing(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
-	w.addCert("shop", listenCert(pb.httpPort, "shop.readonly.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
+	w.addCert("shop", listenCert(pb.HTTPPort, "shop.readonly.example.com"))
 	w.mustRenew("renew")
 	for _, dir := range []string{w.storage, filepath.Join(w.storage, "live")} {
 		if err := os.Chmod(dir, 0o750); err != nil { // a monitoring group reads it
@@ -254,8 +254,8 @@ func TestReadOnlyCommandsChangeNothing(t *testing.T) {
 	}
 
 	// A storage directory that does not exist yet is not created.
-	w2 := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
-	w2.addCert("shop", listenCert(pb.httpPort, "shop2.readonly.example.com"))
+	w2 := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
+	w2.addCert("shop", listenCert(pb.HTTPPort, "shop2.readonly.example.com"))
 	for _, args := range [][]string{{"status"}, {"config", "check"}} {
 		if res := w2.renewd(args...); res.code != 0 {
 			t.Errorf("renewd %v without storage: %s", args, res)
@@ -274,8 +274,8 @@ func TestReadOnlyCommandsChangeNothing(t *testing.T) {
 func TestKillDuringMigration(t *testing.T) {
 	t.Parallel()
 	pb, proxy, w := proxiedWorkspace(t, pebbleOpts{})
-	w.addCert("shop", listenCert(pb.httpPort, "shop.migrate.example.com"))
-	w.addCert("blog", listenCert(pb.httpPort, "blog.migrate.example.com"))
+	w.addCert("shop", listenCert(pb.HTTPPort, "shop.migrate.example.com"))
+	w.addCert("blog", listenCert(pb.HTTPPort, "blog.migrate.example.com"))
 	w.mustRenew("renew")
 	orders := proxy.orders()
 

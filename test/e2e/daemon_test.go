@@ -107,8 +107,8 @@ func (d *daemonProc) waitOutput(what string) {
 func TestDaemonLifecycle(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
-	w.addCert("first", listenCert(pb.httpPort, "first.daemon.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
+	w.addCert("first", listenCert(pb.HTTPPort, "first.daemon.example.com"))
 	d := w.startDaemon()
 	w.waitState("first", "first certificate issued by the daemon", func(r map[string]any) bool { return r["serial"] != nil })
 	w.checkComplete("first", []string{"first.daemon.example.com"}, 1)
@@ -121,7 +121,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	// `renew --now` works next to the daemon: it waits for the daemon's lock, not its life.
 	w.mustRenew("renew", "--now", "--wait", "1m", "first")
 
-	good := listenCert(pb.httpPort, "second.daemon.example.com")
+	good := listenCert(pb.HTTPPort, "second.daemon.example.com")
 	w.addCert("second", "domains: [second.daemon.example.com\n") // broken YAML
 	_ = d.cmd.Process.Signal(syscall.SIGHUP)
 	d.waitOutput("reload failed")
@@ -201,8 +201,8 @@ func TestSIGTERMMidRun(t *testing.T) {
 func TestCanaryHoldsTheRest(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
-	w.addCert("main", listenCert(pb.httpPort, "main.canary.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
+	w.addCert("main", listenCert(pb.HTTPPort, "main.canary.example.com"))
 	w.mustRenew("renew", "--now", "main")
 	oldTarget := w.liveTarget("main")
 
@@ -244,8 +244,8 @@ func TestConcurrentRenewNow(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
 	proxy := startProxy(t, pb)
-	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.rootFile, profile: "shortlived"})
-	w.addCert("one", "renew_before: 720h\n"+listenCert(pb.httpPort, "one.concurrent.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.RootFile, profile: "shortlived"})
+	w.addCert("one", "renew_before: 720h\n"+listenCert(pb.HTTPPort, "one.concurrent.example.com"))
 	w.mustRenew("renew", "--now")
 	w.writeGlobal(strings.Replace(string(mustRead(t, w.config)), "profile: shortlived\n", "profile: default\n", 1))
 	first := w.liveLeaf("one")

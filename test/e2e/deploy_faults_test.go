@@ -209,7 +209,7 @@ func TestNginxServesLeafOnly(t *testing.T) {
 	// An old worker keeps answering for a moment after a reload: the
 	// previous certificate, complete, on three fresh connections in a row,
 	// as renewd's own verification asks.
-	roots, err := chain.LoadRoots([]string{s.pb.rootFile})
+	roots, err := chain.LoadRoots([]string{s.pb.RootFile})
 	if err != nil {
 		t.Fatal(err)
 	}

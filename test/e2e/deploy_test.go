@@ -55,18 +55,18 @@ func newSite(t *testing.T, o siteOpts, domains ...string) *site {
 	writePlaceholder(t, s.fullchain, s.key)
 	challenge := fmt.Sprintf("http01: {webroot: %s}", s.webroot)
 	if o.standalone {
-		challenge = fmt.Sprintf("http01: {listen: \"127.0.0.1:%d\"}", s.pb.httpPort)
+		challenge = fmt.Sprintf("http01: {listen: \"127.0.0.1:%d\"}", s.pb.HTTPPort)
 	} else if o.listen {
 		upstream := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		s.ng.proxyChallenges(s.pb.httpPort, upstream)
+		s.ng.proxyChallenges(s.pb.HTTPPort, upstream)
 		challenge = fmt.Sprintf("http01: {listen: %q}", upstream)
 	} else if !o.standalone {
-		s.ng.webroot(s.pb.httpPort, s.webroot)
+		s.ng.webroot(s.pb.HTTPPort, s.webroot)
 	}
 	s.ng.tls(s.httpsPort, domains, s.fullchain, s.key, o.ssl...)
 	s.ng.start(s.httpsPort)
 
-	s.w = newWorkspace(t, acmeSettings{directory: s.pb.dirURL, rootFile: s.pb.rootFile, retry: o.retry})
+	s.w = newWorkspace(t, acmeSettings{directory: s.pb.DirURL, rootFile: s.pb.RootFile, retry: o.retry})
 	if o.reload == nil {
 		o.reload = s.ng.argv("-s", "reload")
 	}
@@ -100,7 +100,7 @@ func (s *site) served(sni string) []*x509.Certificate {
 func (s *site) servedSerial(sni string) string {
 	s.t.Helper()
 	served := s.served(sni)
-	roots, err := chain.LoadRoots([]string{s.pb.rootFile})
+	roots, err := chain.LoadRoots([]string{s.pb.RootFile})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestDeployToNginx(t *testing.T) {
 
 	// openssl, the way an operator checks a server.
 	out, err := exec.Command("openssl", "s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", s.httpsPort),
-		"-servername", "deploy.example.com", "-CAfile", s.pb.rootFile, "-verify_return_error", "-verify_hostname", "deploy.example.com").CombinedOutput()
+		"-servername", "deploy.example.com", "-CAfile", s.pb.RootFile, "-verify_return_error", "-verify_hostname", "deploy.example.com").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Verify return code: 0 (ok)") {
 		t.Errorf("openssl s_client: %v\n%s", err, out)
 	}

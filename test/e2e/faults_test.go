@@ -16,8 +16,8 @@ func TestLeafOnlyAnswer(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
 	proxy := startProxy(t, pb)
-	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.rootFile})
-	w.addCert("shop", listenCert(pb.httpPort, "leafonly.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.RootFile})
+	w.addCert("shop", listenCert(pb.HTTPPort, "leafonly.example.com"))
 
 	w.mustRenew("renew", "--now")
 	w.checkComplete("shop", []string{"leafonly.example.com"}, 1)
@@ -163,7 +163,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	const mapToken = "map-T0KEN-from-the-yaml"
 	const envToken = "env-T0KEN-from-the-process"
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 	w.env = []string{"RENEWD_E2E_TOKEN=" + secret, "RENEWD_E2E_MAP_TOKEN=" + mapToken, "ALICLOUD_SECRET_KEY=" + envToken}
 	w.addCert("sec", `domains: [sec.example.com]
 challenge:

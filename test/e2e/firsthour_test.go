@@ -18,7 +18,7 @@ import (
 func (w *workspace) useProxy(pb *pebble) *caProxy {
 	w.t.Helper()
 	p := startProxy(w.t, pb)
-	cfg := strings.Replace(string(mustRead(w.t, w.config)), pb.dirURL, p.dirURL, 1)
+	cfg := strings.Replace(string(mustRead(w.t, w.config)), pb.DirURL, p.dirURL, 1)
 	w.writeGlobal(cfg)
 	return p
 }
@@ -106,11 +106,11 @@ func TestConfigCheckPreflight(t *testing.T) {
 func TestOneBrokenCertificateBlocksNoOther(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 	w.appendGlobal("") // keep the layout
-	cfg := strings.Replace(string(mustRead(t, w.config)), "acme:\n", "acme:\n  staging_directory: "+pb.dirURL+"\n", 1)
+	cfg := strings.Replace(string(mustRead(t, w.config)), "acme:\n", "acme:\n  staging_directory: "+pb.DirURL+"\n", 1)
 	w.writeGlobal(cfg)
-	w.addCert("shop", listenCert(pb.httpPort, "shop.example.com"))
+	w.addCert("shop", listenCert(pb.HTTPPort, "shop.example.com"))
 	w.addCert("kiosk", "domains: [kiosk.example.com]\nchallenge:\n  type: dns-01\n  dns01:\n    provider: exec\n    env: {EXEC_PATH: \"${RENEWD_E2E_UNSET_KIOSK_SCRIPT}\"}\n")
 
 	res := w.mustRenew("renew", "--now", "shop")
@@ -273,8 +273,8 @@ func TestFailureLines(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
 	served, elsewhere := t.TempDir(), t.TempDir()
-	startNginxWebroot(t, pb.httpPort, served)
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	startNginxWebroot(t, pb.HTTPPort, served)
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 	w.addCert("shop", fmt.Sprintf("domains: [shop.example.com]\nchallenge:\n  type: http-01\n  http01: {webroot: %s}\n", elsewhere))
 
 	// As a terminal shows it: stdout and stderr in one stream.

@@ -21,19 +21,19 @@ func TestEABAndKeyTypes(t *testing.T) {
 	pb := startPebble(t, pebbleOpts{eab: true})
 
 	// Without EAB the CA refuses the account, and renewd says why.
-	plain := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
-	plain.addCert("noeab", listenCert(pb.httpPort, "noeab.example.com"))
+	plain := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
+	plain.addCert("noeab", listenCert(pb.HTTPPort, "noeab.example.com"))
 	if res := plain.renewd("renew", "--now"); res.code != 1 || !strings.Contains(res.stderr, "externalAccount") {
 		t.Errorf("a CA requiring EAB, no EAB configured: want exit 1 naming it, got %s", res)
 	}
 
 	// Through a pass-through proxy, to count the account requests.
 	proxy := startProxy(t, pb)
-	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.rootFile})
+	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.RootFile})
 	w.writeGlobal(strings.Replace(string(mustRead(t, w.config)), "  email: e2e@example.com\n",
 		fmt.Sprintf("  email: e2e@example.com\n  eab: {kid: %s, hmac_key: %s}\n", eabKID, eabHMAC), 1))
-	w.addCert("rsa", "key_type: rsa2048\n"+listenCert(pb.httpPort, "rsa.keys.example.com"))
-	w.addCert("ec384", "key_type: ec384\n"+listenCert(pb.httpPort, "ec384.keys.example.com"))
+	w.addCert("rsa", "key_type: rsa2048\n"+listenCert(pb.HTTPPort, "rsa.keys.example.com"))
+	w.addCert("ec384", "key_type: ec384\n"+listenCert(pb.HTTPPort, "ec384.keys.example.com"))
 	w.mustRenew("renew", "--now")
 
 	if k, ok := w.liveLeaf("rsa").PublicKey.(*rsa.PublicKey); !ok || k.N.BitLen() != 2048 {
@@ -98,8 +98,8 @@ func treeFiles(t *testing.T, dir string) map[string]string {
 func TestARIDaemon(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
-	w.addCert("shop", listenCert(pb.httpPort, "ari-daemon.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
+	w.addCert("shop", listenCert(pb.HTTPPort, "ari-daemon.example.com"))
 	w.mustRenew("renew", "--now")
 	w.mustRenew("renew") // records Pebble's window
 	leaf1 := w.liveLeaf("shop")

@@ -33,7 +33,7 @@ func TestKilledOrderLeftoversCleaned(t *testing.T) {
 	t.Run("dns-01", func(t *testing.T) {
 		t.Parallel()
 		pb := startPebble(t, pebbleOpts{})
-		w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+		w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 		calls := filepath.Join(t.TempDir(), "calls")
 		script := filepath.Join(t.TempDir(), "dns.sh")
 		writeScript(t, script, fmt.Sprintf("echo \"$1 $2 $3\" >> %s\nexec %s \"$@\"\n", calls, dnsScript(t)))

@@ -77,8 +77,8 @@ func lockHeld(storage string) (bool, error) {
 func TestWaitRunsOut(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
-	w.addCert("busy", listenCert(pb.httpPort, "busy.lock.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
+	w.addCert("busy", listenCert(pb.HTTPPort, "busy.lock.example.com"))
 	w.mustRenew("renew", "--now")
 	stateBefore := w.stateBytes()
 	versionsBefore := versions(t, w.storage, "busy")
@@ -113,8 +113,8 @@ func TestLockHolderKilled(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
 	hangURL := "https://" + hangingServer(t) + "/dir"
-	w := newWorkspace(t, acmeSettings{directory: hangURL, rootFile: pb.rootFile})
-	w.addCert("killed", listenCert(pb.httpPort, "killed.lock.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: hangURL, rootFile: pb.RootFile})
+	w.addCert("killed", listenCert(pb.HTTPPort, "killed.lock.example.com"))
 
 	cmd := exec.Command(env.renewd, "--config", w.config, "renew", "--now")
 	cmd.Env = append(os.Environ(), "RENEWD_CONFIG=")
@@ -152,7 +152,7 @@ func TestLockHolderKilled(t *testing.T) {
 	}
 
 	// The operator points renewd at a CA that works; the lock is free.
-	w.writeGlobal(strings.Replace(string(mustRead(t, w.config)), hangURL, pb.dirURL, 1))
+	w.writeGlobal(strings.Replace(string(mustRead(t, w.config)), hangURL, pb.DirURL, 1))
 	start := time.Now()
 	res := w.mustRenew("renew", "--now")
 	if strings.Contains(res.stderr, waitingLine) {

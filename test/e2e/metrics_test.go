@@ -62,11 +62,11 @@ func wantSample(t *testing.T, m map[string]float64, name string, want float64) {
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	w.appendGlobal(fmt.Sprintf("metrics: {listen: %q}\n", addr))
-	w.addCert("canary", "canary: true\n"+listenCert(pb.httpPort, "canary.metrics.example.com"))
-	w.addCert("shop", listenCert(pb.httpPort, "shop.metrics.example.com"))
+	w.addCert("canary", "canary: true\n"+listenCert(pb.HTTPPort, "canary.metrics.example.com"))
+	w.addCert("shop", listenCert(pb.HTTPPort, "shop.metrics.example.com"))
 
 	d := w.startDaemon()
 	d.waitOutput("renewal pass done")
@@ -97,7 +97,7 @@ func TestMetrics(t *testing.T) {
 	// shop is due and held.
 	w.addCert("canary", "canary: true\ndomains: [canary2.metrics.example.com]\nchallenge:\n  type: http-01\n  http01: {webroot: "+
 		filepath.Join(w.dir, "no-such-webroot")+"}\n")
-	w.addCert("shop", listenCert(pb.httpPort, "shop.metrics.example.com", "www.shop.metrics.example.com"))
+	w.addCert("shop", listenCert(pb.HTTPPort, "shop.metrics.example.com", "www.shop.metrics.example.com"))
 	_ = d.cmd.Process.Signal(syscall.SIGHUP)
 	w.waitState("shop", "shop held by the canary", func(r map[string]any) bool { return r["held_by"] != nil })
 	if err := waitFor("the held pass in the metrics", 30*time.Second, func() error {

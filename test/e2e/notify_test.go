@@ -101,7 +101,7 @@ func TestNotifications(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
 	hook := newWebhook(t)
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 	w.appendGlobal(notifyConfig(webhookTarget("ops", hook.URL)))
 	// The first try answers challenges on a port Pebble does not check.
 	w.addCert("shop", listenCert(freePort(t), "shop.notify.example.com"))
@@ -129,7 +129,7 @@ func TestNotifications(t *testing.T) {
 		t.Errorf("a repeated failure was announced again: %v", got)
 	}
 
-	w.addCert("shop", listenCert(pb.httpPort, "shop.notify.example.com"))
+	w.addCert("shop", listenCert(pb.HTTPPort, "shop.notify.example.com"))
 	run(0)
 	if got, want := hook.kinds(), []string{"renewal_failed:shop", "recovered:shop"}; !slices.Equal(got, want) {
 		t.Errorf("after the recovery: events %v, want %v", got, want)
@@ -165,7 +165,7 @@ func TestNotifyHangDoesNotDelay(t *testing.T) {
 	hang, broken := newWebhook(t), newWebhook(t)
 	hang.hold = make(chan struct{})
 	broken.code = http.StatusInternalServerError
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 	w.appendGlobal(notifyConfig(webhookTarget("hang", hang.URL), webhookTarget("broken", broken.URL)))
 	w.addCert("bad", listenCert(freePort(t), "bad.notify.example.com"))
 
@@ -181,7 +181,7 @@ func TestNotifyHangDoesNotDelay(t *testing.T) {
 	}
 
 	// The hanging request is still open: a new certificate renews anyway.
-	w.addCert("good", listenCert(pb.httpPort, "good.notify.example.com"))
+	w.addCert("good", listenCert(pb.HTTPPort, "good.notify.example.com"))
 	_ = d.cmd.Process.Signal(syscall.SIGHUP)
 	w.waitState("good", "a renewal while a webhook hangs", func(r map[string]any) bool { return r["serial"] != nil })
 	w.checkComplete("good", []string{"good.notify.example.com"}, 1)

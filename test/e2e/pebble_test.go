@@ -82,16 +82,11 @@ const (
 )
 
 // pebble is one running Pebble.
+// Its directory, ports and roots are harness.Pebble's (DirURL, HTTPPort,
+// RootFile...).
 type pebble struct {
 	*harness.Pebble
-	dirURL  string // ACME directory
-	mgmtURL string // management API (roots, intermediates, ARI)
-	// httpPort is where Pebble sends HTTP-01 validation requests: renewd's
-	// listen address or nginx must be on 127.0.0.1:httpPort.
-	httpPort int
-	roots    [][]byte // PEM of every root, alternates included
-	rootFile string   // all roots in one file, for trust.extra_roots
-	proc     *process
+	proc *process
 }
 
 func startPebble(t *testing.T, o pebbleOpts) *pebble {
@@ -104,8 +99,7 @@ func startPebble(t *testing.T, o pebbleOpts) *pebble {
 		Bin: filepath.Join(env.bin, "pebble"), TLS: env.tls.TLSCA, DNSAddr: env.dnsAddr,
 		ChainLength: o.chainLength, AlternateRoots: o.alternateRoots, NonceReject: reject, EAB: o.eab,
 	})
-	return &pebble{Pebble: pb, dirURL: pb.DirURL, mgmtURL: pb.MgmtURL, httpPort: pb.HTTPPort,
-		roots: pb.Roots, rootFile: pb.RootFile, proc: wrapProcess(pb.Proc)}
+	return &pebble{Pebble: pb, proc: wrapProcess(pb.Proc)}
 }
 
 // get fetches a path from Pebble's management API.
@@ -117,7 +111,7 @@ func (pb *pebble) get(t *testing.T, path string) []byte {
 func parseRoots(t *testing.T, pb *pebble) []*x509.Certificate {
 	t.Helper()
 	var out []*x509.Certificate
-	for _, p := range pb.roots {
+	for _, p := range pb.Roots {
 		block, _ := pem.Decode(p)
 		if block == nil {
 			t.Fatal("pebble root is not PEM")

@@ -20,7 +20,7 @@ func limitedWorkspace(t *testing.T, o harness.ProxyOptions, rateLimit string, n 
 	t.Helper()
 	pb := startPebble(t, pebbleOpts{})
 	proxy := startProxyWith(t, pb, o)
-	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.rootFile})
+	w := newWorkspace(t, acmeSettings{directory: proxy.dirURL, rootFile: pb.RootFile})
 	w.writeGlobal(fmt.Sprintf(`storage: %s
 acme:
   directory: %s
@@ -32,9 +32,9 @@ acme:
 trust:
   extra_roots: [%s]
 retry: {initial: 5m, max: 24h}
-`, w.storage, proxy.dirURL, env.tlsCAFile, rateLimit, pb.rootFile))
+`, w.storage, proxy.dirURL, env.tlsCAFile, rateLimit, pb.RootFile))
 	for i := range n {
-		w.addCert(fmt.Sprintf("c%02d", i), listenCert(pb.httpPort, fmt.Sprintf("c%02d.limit.example.com", i)))
+		w.addCert(fmt.Sprintf("c%02d", i), listenCert(pb.HTTPPort, fmt.Sprintf("c%02d.limit.example.com", i)))
 	}
 	return pb, proxy, w
 }

@@ -16,9 +16,9 @@ import (
 func TestHTTP01Listen(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 	domains := []string{"listen.example.com", "www.listen.example.com"}
-	w.addCert("shop", listenCert(pb.httpPort, domains...))
+	w.addCert("shop", listenCert(pb.HTTPPort, domains...))
 
 	res := w.mustRenew("renew", "--now")
 	for _, step := range []string{"order", "chain", "stored", "done"} {
@@ -78,8 +78,8 @@ func TestHTTP01Webroot(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
 	webroot := t.TempDir()
-	startNginxWebroot(t, pb.httpPort, webroot)
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	startNginxWebroot(t, pb.HTTPPort, webroot)
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 	domains := []string{"webroot.example.com"}
 	w.addCert("site", fmt.Sprintf("domains: [webroot.example.com]\nchallenge:\n  type: http-01\n  http01: {webroot: %s}\n", webroot))
 
@@ -115,7 +115,7 @@ esac
 func TestDNS01Wildcard(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 	domains := []string{"*.wild.example.com", "wild.example.com"}
 	w.addCert("wild", fmt.Sprintf(`domains: ["*.wild.example.com", wild.example.com]
 challenge:
@@ -135,8 +135,8 @@ challenge:
 func TestChainLength3(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{chainLength: 3})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
-	w.addCert("long", listenCert(pb.httpPort, "long.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
+	w.addCert("long", listenCert(pb.HTTPPort, "long.example.com"))
 	w.mustRenew("renew", "--now")
 	// PEBBLE_CHAIN_LENGTH counts intermediates: three, stored in issuing order.
 	b := w.checkComplete("long", []string{"long.example.com"}, 3)
@@ -155,8 +155,8 @@ func TestPreferredChain(t *testing.T) {
 	pb := startPebble(t, pebbleOpts{alternateRoots: 2})
 	roots := parseRoots(t, pb)
 	want := roots[len(roots)-1].Subject.CommonName
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile, preferredChain: want})
-	w.addCert("alt", listenCert(pb.httpPort, "alt.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile, preferredChain: want})
+	w.addCert("alt", listenCert(pb.HTTPPort, "alt.example.com"))
 	w.mustRenew("renew", "--now")
 	b := w.checkComplete("alt", []string{"alt.example.com"}, 1)
 	if got := issuerCN(b.Intermediates[len(b.Intermediates)-1]); got != want {
@@ -168,8 +168,8 @@ func TestPreferredChain(t *testing.T) {
 func TestBadNonces(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{nonceReject: 20})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
-	w.addCert("nonce", listenCert(pb.httpPort, "nonce.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
+	w.addCert("nonce", listenCert(pb.HTTPPort, "nonce.example.com"))
 	w.mustRenew("renew", "--now")
 	w.checkComplete("nonce", []string{"nonce.example.com"}, 1)
 }
@@ -179,8 +179,8 @@ func TestBadNonces(t *testing.T) {
 func TestShortlivedProfile(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile, profile: "shortlived"})
-	w.addCert("short", listenCert(pb.httpPort, "short.example.com"))
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile, profile: "shortlived"})
+	w.addCert("short", listenCert(pb.HTTPPort, "short.example.com"))
 	w.mustRenew("renew", "--now")
 	b := w.checkComplete("short", []string{"short.example.com"}, 1)
 	if life := b.Leaf.NotAfter.Sub(b.Leaf.NotBefore); life > 7*24*time.Hour {
@@ -197,9 +197,9 @@ func TestShortlivedProfile(t *testing.T) {
 func TestSharedResponder(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	w := newWorkspace(t, acmeSettings{directory: pb.dirURL, rootFile: pb.rootFile})
+	w := newWorkspace(t, acmeSettings{directory: pb.DirURL, rootFile: pb.RootFile})
 	for i := range 3 {
-		w.addCert(fmt.Sprintf("c%d", i), listenCert(pb.httpPort, fmt.Sprintf("c%d.shared.example.com", i)))
+		w.addCert(fmt.Sprintf("c%d", i), listenCert(pb.HTTPPort, fmt.Sprintf("c%d.shared.example.com", i)))
 	}
 	res := w.mustRenew("renew", "--now")
 	if !strings.Contains(res.stdout, "3 renewed") {

@@ -16,8 +16,8 @@ import (
 func TestRecordFIFO(t *testing.T) {
 	t.Parallel()
 	pb, proxy, w := proxiedWorkspace(t, pebbleOpts{})
-	w.addCert("shop", listenCert(pb.httpPort, "shop.fifo.example.com"))
-	w.addCert("blog", listenCert(pb.httpPort, "blog.fifo.example.com"))
+	w.addCert("shop", listenCert(pb.HTTPPort, "shop.fifo.example.com"))
+	w.addCert("blog", listenCert(pb.HTTPPort, "blog.fifo.example.com"))
 	w.mustRenew("renew")
 	orders := proxy.orders()
 	blogBefore := w.state()["blog"]
@@ -59,7 +59,7 @@ func TestImmutableArchiveOrdersNothing(t *testing.T) {
 		t.Fatalf("chattr (e2fsprogs) is needed: %v", err)
 	}
 	pb, proxy, w := proxiedWorkspace(t, pebbleOpts{})
-	w.addCert("shop", listenCert(pb.httpPort, "shop.immutable.example.com"))
+	w.addCert("shop", listenCert(pb.HTTPPort, "shop.immutable.example.com"))
 	w.mustRenew("renew")
 	orders := proxy.orders()
 	dir := filepath.Join(w.storage, "archive", "shop")
