@@ -14,11 +14,13 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 
 	"github.com/renewd/renewd/internal/acme"
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/internal/store"
 )
 
 // Exit codes, as documented in the README.
@@ -232,4 +234,25 @@ func certNames(cfg *config.Config) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
+}
+
+// lockedStore opens the storage and takes the renewal lock, waiting up to
+// wait for a renewal another renewd process runs (saying so on stderr),
+// for a command that changes a certificate's files or record. A lock still
+// held after wait is exit 3. The caller releases the lock.
+func lockedStore(ctx context.Context, dir string, wait time.Duration, stderr io.Writer) (*store.Store, func() error, error) {
+	st, err := store.Open(dir)
+	if err != nil {
+		return nil, nil, fail(exitUsage, "storage: %v", err)
+	}
+	release, _, err := st.LockWait(ctx, wait, func() {
+		fmt.Fprintf(stderr, "renewd: waiting for the running renewal (up to %s)\n", wait)
+	})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, nil, fail(exitLocked, "another renewal is still running after %s; try again later", wait)
+	}
+	if err != nil {
+		return nil, nil, fail(exitFailed, "%v", err)
+	}
+	return st, release, nil
 }

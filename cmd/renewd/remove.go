@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
-
-	"github.com/renewd/renewd/internal/store"
 )
 
 // cmdRemove is `renewd remove NAME [--purge]`: renewd stops managing NAME.
@@ -41,18 +38,9 @@ func cmdRemove(g globals, args []string, stdout, stderr io.Writer) error {
 		// in etcd; one node cannot stop the others. See docs/cluster.md.
 		return fail(exitUsage, "%s: renewd remove does not work on a cluster node yet; to stop managing it, move %s out of the config directory on every node and reload each (systemctl reload renewd)", name, c.File)
 	}
-	st, err := store.Open(cfg.Storage)
+	st, release, err := lockedStore(context.Background(), cfg.Storage, *wait, stderr)
 	if err != nil {
-		return fail(exitUsage, "storage: %v", err)
-	}
-	release, _, err := st.LockWait(context.Background(), *wait, func() {
-		fmt.Fprintf(stderr, "renewd: waiting for the running renewal (up to %s)\n", *wait)
-	})
-	if errors.Is(err, store.ErrLocked) {
-		return fail(exitLocked, "another renewal is still running after %s; try again later", *wait)
-	}
-	if err != nil {
-		return fail(exitFailed, "%v", err)
+		return err
 	}
 	defer func() { _ = release() }()
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -79,19 +78,10 @@ func cmdRevoke(ctx context.Context, g globals, args []string, stdout, stderr io.
 		}
 		return fail(exitUsage, "%s: renewd revoke does not work on a cluster node yet (this node's certificates live in etcd); %s", name, hint)
 	}
-	st, err := store.Open(cfg.Storage)
-	if err != nil {
-		return fail(exitUsage, "storage: %v", err)
-	}
 	// The record changes: no renewal may run meanwhile.
-	release, _, err := st.LockWait(ctx, *wait, func() {
-		fmt.Fprintf(stderr, "renewd: waiting for the running renewal (up to %s)\n", *wait)
-	})
-	if errors.Is(err, store.ErrLocked) {
-		return fail(exitLocked, "another renewal is still running after %s; try again later", *wait)
-	}
+	st, release, err := lockedStore(ctx, cfg.Storage, *wait, stderr)
 	if err != nil {
-		return fail(exitFailed, "%v", err)
+		return err
 	}
 	defer func() { _ = release() }()
 
