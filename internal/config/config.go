@@ -109,6 +109,13 @@ type Config struct {
 	Invalid []*Invalid `yaml:"-"`
 
 	lines map[string]int // field path -> line in Path
+	// index is each certificate's position in Certificates, made by Load
+	// and never changed after, so that Certificate is a lookup, not a scan
+	// (it runs once per certificate in a pass: 10,000 made it quadratic).
+	// A Config changed or copied after Load (tests, `add`'s one-certificate
+	// copy) still answers right: a position that does not hold the name is
+	// ignored.
+	index map[string]int
 }
 
 // Configured reports whether a certificate file of domains_dir is called
@@ -360,6 +367,9 @@ func (d *Deploy) Enabled() bool {
 
 // Certificate returns the certificate called name, or nil if there is none.
 func (c *Config) Certificate(name string) *Certificate {
+	if i, ok := c.index[name]; ok && i < len(c.Certificates) && c.Certificates[i].Name == name {
+		return c.Certificates[i]
+	}
 	for _, cert := range c.Certificates {
 		if cert.Name == name {
 			return cert

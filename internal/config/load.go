@@ -123,6 +123,10 @@ func LoadValid(path string, opts Options) (cfg *Config, invalid []*Invalid, err 
 	c.lines = src.lines
 	c.Invalid = invalid
 	slices.SortFunc(c.Certificates, func(a, b *Certificate) int { return strings.Compare(a.Name, b.Name) })
+	c.index = make(map[string]int, len(c.Certificates))
+	for i, cert := range c.Certificates {
+		c.index[cert.Name] = i
+	}
 	applyPanelNginx(c, src)
 	c.expanded = expanded
 	c.register()

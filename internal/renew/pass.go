@@ -150,18 +150,8 @@ func (r *Renewer) saveChanges() map[string]error {
 // and live/ files stay where they are.
 func (r *Renewer) prune() []string {
 	var pruned []string
-	// Valid, or left out of this run for a problem in its file: a set, as
-	// Config.Configured scans the list (10,000 certificates made that
-	// quadratic, the most of a pass with nothing due).
-	configured := make(map[string]bool, len(r.Config.Certificates)+len(r.Config.Invalid))
-	for _, c := range r.Config.Certificates {
-		configured[c.Name] = true
-	}
-	for _, ic := range r.Config.Invalid {
-		configured[ic.Name] = true
-	}
 	for _, name := range sortedNames(r.persisted) {
-		if configured[name] {
+		if r.Config.Configured(name) { // valid, or left out of this run for a problem in its file
 			continue
 		}
 		if err := r.Store.DeleteRecord(name); err != nil {
