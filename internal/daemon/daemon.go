@@ -116,7 +116,7 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 			return d.stop(running, passDone)
 		case <-passDone:
 			running = false
-			if kicked { // asked for while that pass ran: run one now
+			if kicked { // asked for (a kick, a reload) while that pass ran: run one now
 				kicked, running = false, d.startPass(ctx, rt, passDone)
 			}
 		case <-hup:
@@ -124,8 +124,11 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan struct{}) error {
 				rt, sched = nrt, nsched
 				next = sched.Next(d.now())
 				// A certificate added to domains.d should not wait for
-				// the next tick.
-				if !running {
+				// the next tick. A pass still running was planned with
+				// the old configuration: one more runs when it ends.
+				if running {
+					kicked = true
+				} else {
 					running = d.startPass(ctx, rt, passDone)
 				}
 			}

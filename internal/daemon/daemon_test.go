@@ -363,3 +363,56 @@ func TestIdleAfterEachPass(t *testing.T) {
 		t.Errorf("events %v, want the pass, then Idle", got)
 	}
 }
+
+// TestReloadDuringPass: a SIGHUP that arrives while a pass runs (a
+// certificate was just added to domains.d) is not lost: one more pass runs,
+// with the new configuration, as soon as the running one ends.
+func TestReloadDuringPass(t *testing.T) {
+	clock := newFakeClock(start)
+	entered, release := make(chan string, 4), make(chan struct{})
+	runtime := func(name string) *Runtime {
+		return &Runtime{Schedule: "@every 1h", Renew: func(ctx context.Context) (string, error) {
+			entered <- name
+			if name == "old" {
+				<-release
+			}
+			return "ok", nil
+		}}
+	}
+	var mu sync.Mutex
+	config := "old"
+	d := &Daemon{Log: zaptest.NewLogger(t), Now: clock.Now, After: clock.After,
+		Load: func() (*Runtime, error) { mu.Lock(); defer mu.Unlock(); return runtime(config), nil }}
+	ctx, cancel := context.WithCancel(context.Background())
+	hup := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, hup) }()
+	defer func() { cancel(); <-done }()
+
+	next := func() string {
+		t.Helper()
+		select {
+		case name := <-entered:
+			return name
+		case <-time.After(10 * time.Second): // a guard against a hang, not a wait for time
+			t.Fatal("no renewal pass")
+			return ""
+		}
+	}
+	if got := next(); got != "old" {
+		t.Fatalf("first pass ran %q", got)
+	}
+	mu.Lock()
+	config = "new"
+	mu.Unlock()
+	hup <- struct{}{} // taken by the loop while the first pass is still running
+	select {
+	case name := <-entered:
+		t.Fatalf("a second pass (%s) started while the first still ran", name)
+	default:
+	}
+	close(release)
+	if got := next(); got != "new" {
+		t.Fatalf("the pass after the reload ran %q, want the new configuration", got)
+	}
+}
