@@ -76,6 +76,12 @@ func nginx(cfg *config.Config, opts Options) []error {
 	if !used {
 		return nil
 	}
+	return nginxPrograms(cfg, opts)
+}
+
+// nginxPrograms reports nginx.test and nginx.reload programs that cannot
+// be run.
+func nginxPrograms(cfg *config.Config, opts Options) []error {
 	var errs []error
 	for _, f := range []struct {
 		field string
@@ -86,6 +92,28 @@ func nginx(cfg *config.Config, opts Options) []error {
 		}
 	}
 	return errs
+}
+
+// BeforeOrder is the part of Check that renew repeats before each order
+// for c: the programs a deploy of c will run (nginx.test and nginx.reload
+// when c deploys to nginx, then c's hooks) can be run. Found only after
+// the order, a missing program would cost an order at the CA for a
+// certificate that cannot be deployed. It returns the first problem.
+func BeforeOrder(cfg *config.Config, c *config.Certificate, opts Options) error {
+	if opts.LookPath == nil {
+		opts.LookPath = exec.LookPath
+	}
+	if c.Deploy.Nginx {
+		if errs := nginxPrograms(cfg, opts); len(errs) > 0 {
+			return errs[0]
+		}
+	}
+	for i, h := range c.Deploy.Hooks {
+		if err := runnable(h, opts); err != nil {
+			return c.Problem(fmt.Sprintf("deploy.hooks[%d][0]", i), "%v", err)
+		}
+	}
+	return nil
 }
 
 // runnable says why argv[0] cannot be run, nil when it can.

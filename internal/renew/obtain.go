@@ -16,6 +16,7 @@ import (
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/crashpoint"
 	"github.com/renewd/renewd/internal/deploy"
+	"github.com/renewd/renewd/internal/preflight"
 	"github.com/renewd/renewd/internal/store"
 )
 
@@ -142,8 +143,8 @@ func (r *Renewer) checkFiles(c *config.Certificate, files store.Files) (*x509.Ce
 
 // preflight checks what can be checked before an ACME order, so that a
 // local mistake does not spend an order (and a CA rate limit): the
-// webroot, the deploy directories, and that the storage can take the new
-// version.
+// webroot, the deploy directories, the programs the deploy runs (nginx,
+// hooks), and that the storage can take the new version.
 func (r *Renewer) preflight(c *config.Certificate) error {
 	if w := c.Challenge.HTTP01.Webroot; c.Challenge.Type == "http-01" && w != "" {
 		fi, err := os.Stat(w)
@@ -155,6 +156,9 @@ func (r *Renewer) preflight(c *config.Certificate) error {
 		}
 	}
 	if err := deploy.Preflight(c.Deploy); err != nil {
+		return err
+	}
+	if err := preflight.BeforeOrder(r.Config, c, preflight.Options{}); err != nil {
 		return err
 	}
 	if r.dryRun {

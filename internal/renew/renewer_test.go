@@ -688,6 +688,40 @@ func TestRunPreflightWebroot(t *testing.T) {
 	}
 }
 
+// TestRunPreflightPrograms: a deploy that would run a program that is not
+// there (nginx, a hook) fails before the order, naming the field.
+func TestRunPreflightPrograms(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-program")
+	for _, tt := range []struct {
+		name   string
+		set    func(*config.Config, *config.Certificate)
+		global bool // the problem is in renewd.yaml
+		field  string
+	}{
+		{"nginx", func(g *config.Config, c *config.Certificate) {
+			g.Nginx = config.Nginx{Test: []string{missing, "-t"}, Reload: []string{"true"}}
+			c.Deploy = config.Deploy{Nginx: true}
+		}, true, "nginx.test[0]"},
+		{"hook", func(_ *config.Config, c *config.Certificate) {
+			c.Deploy = config.Deploy{Hooks: [][]string{{"true"}, {missing, "x"}}}
+		}, false, "deploy.hooks[1][0]"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := certCfg("shop", false)
+			h := newHarness(t, c)
+			tt.set(h.r.Config, c)
+			res := h.run(Options{})["shop"]
+			var fe *config.FieldError
+			if res.Outcome != Failed || !errors.As(res.Err, &fe) || fe.Field != tt.field || !strings.Contains(res.Err.Error(), missing) {
+				t.Fatalf("outcome %q, err %v; want a failure on %s naming %s", res.Outcome, res.Err, tt.field, missing)
+			}
+			if calls := h.issuer.called(); len(calls) != 0 {
+				t.Errorf("an order was spent on a certificate that cannot be deployed: %v", calls)
+			}
+		})
+	}
+}
+
 // TestRunConcurrencyBound holds every order in the fake issuer and releases
 // them one by one: the number in flight must reach Concurrency (so the bound
 // is not also a serialisation) and never exceed it.
