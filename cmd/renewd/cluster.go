@@ -66,6 +66,13 @@ func startCluster(ctx context.Context, cfg *config.Config, st *store.Store, log 
 	if err != nil {
 		return nil, fail(exitFailed, "cluster: %v", err)
 	}
+	if err := cluster.CheckKey(ctx, cli, cfg.Cluster.Prefix, key); err != nil {
+		_ = cli.Close()
+		if errors.Is(err, cluster.ErrKeyMismatch) {
+			return nil, fail(exitUsage, "cluster: %v", err)
+		}
+		return nil, fail(exitFailed, "cluster: %v", err)
+	}
 	node, err := cluster.Join(ctx, cli, cfg.Cluster, log.Named("cluster"))
 	if err != nil {
 		_ = cli.Close()

@@ -14,6 +14,7 @@ package cluster
 //	tokens/<name>/<token>          HTTP-01 key authorizations, bound to the leader's lease
 //	acks/<token>/<node>            a node can answer token, bound to its lease
 //	requests/<id>, results/<id>    `renew --now` asked of the leader by any node
+//	keycheck                       the check value of the cluster key (CheckKey)
 type keys struct{ prefix string }
 
 func (k keys) records() string               { return k.prefix + "records/" }
@@ -39,3 +40,4 @@ func (k keys) ack(token, node string) string   { return k.acks(token) + node }
 func (k keys) requests() string                { return k.prefix + "requests/" }
 func (k keys) request(id string) string        { return k.requests() + id }
 func (k keys) result(id string) string         { return k.prefix + "results/" + id }
+func (k keys) keyCheck() string                { return k.prefix + "keycheck" }
