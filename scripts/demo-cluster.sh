@@ -3,8 +3,9 @@
 # through a real three-member etcd cluster. Each node has its own nginx on
 # its own address (127.0.0.1, .2, .3); Pebble validates HTTP-01 at
 # 127.0.0.2, which need not be the leader: the token is shared through
-# etcd. The demo shows every node serving the same serial, then kills the
-# leader and renews from another node. Everything runs on loopback in
+# etcd. The demo shows every node serving the same serial, a node with
+# another cluster key refused, then kills the leader and renews from
+# another node. Everything runs on loopback in
 # .demo-cluster/ and is removed at the end (KEEP_DEMO=1 keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,8 @@ HTTP01=${DEMO_HTTP_PORT:-5102} DNS=${DEMO_DNS_PORT:-8153} CHALL=${DEMO_CHALL_POR
 ETCD=${DEMO_ETCD_PORT:-23900}
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 pids=()
 declare -A node_pid
 cleanup() {
@@ -27,13 +29,11 @@ cleanup() {
   if [ "${KEEP_DEMO:-}" = 1 ]; then echo "kept $D"; else rm -rf "$D"; fi
 }
 trap cleanup EXIT
-wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0; sleep 0.1; done; echo "nothing listens on $1:$2" >&2; exit 1; }
 rm -rf "$D"; mkdir -p "$D/bin"
 
 bold "Build renewd and etcd (the server version pinned in go.mod, embedded by test/cluster/etcdnode)"
 go build -o "$D/bin/renewd" ./cmd/renewd
 go build -o "$D/bin/etcdnode" ./test/cluster/etcdnode
-PEBBLE_BIN=$(go tool -n pebble) CHALL_BIN=$(go tool -n pebble-challtestsrv)
 
 bold "A three-member etcd cluster on 127.0.0.1:$((ETCD+1))..$((ETCD+3))"
 initial="e1=http://127.0.0.1:$((ETCD+11)),e2=http://127.0.0.1:$((ETCD+12)),e3=http://127.0.0.1:$((ETCD+13))"
@@ -47,17 +47,7 @@ endpoints="[http://127.0.0.1:$((ETCD+1)), http://127.0.0.1:$((ETCD+2)), http://1
 bold "A local ACME CA (Pebble); every name resolves to 127.0.0.2, so the CA validates at node 2"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=localhost" \
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$D/pebble.key" -out "$D/pebble.pem" 2>/dev/null
-cat > "$D/pebble.json" <<JSON
-{"pebble": {"listenAddress": "127.0.0.1:$PEBBLE", "managementListenAddress": "127.0.0.1:$PEBBLE_MGMT",
-  "certificate": "$D/pebble.pem", "privateKey": "$D/pebble.key", "httpPort": $HTTP01, "tlsPort": 5101,
-  "ocspResponderURL": "", "externalAccountBindingRequired": false, "retryAfter": {"authz": 1, "order": 1},
-  "profiles": {"default": {"description": "90 days", "validityPeriod": 7776000}}}}
-JSON
-"$CHALL_BIN" -dnsserver "127.0.0.1:$DNS" -management "127.0.0.1:$CHALL" -http01 "" -https01 "" -tlsalpn01 "" -doh "" \
-  -defaultIPv4 127.0.0.2 -defaultIPv6 "" >"$D/challtestsrv.log" 2>&1 & pids+=($!)
-PEBBLE_VA_NOSLEEP=1 PEBBLE_AUTHZREUSE=0 "$PEBBLE_BIN" -config "$D/pebble.json" -dnsserver "127.0.0.1:$DNS" >"$D/pebble.log" 2>&1 & pids+=($!)
-wait_port 127.0.0.1 "$PEBBLE_MGMT"
-curl -sf --cacert "$D/pebble.pem" "https://127.0.0.1:$PEBBLE_MGMT/roots/0" >"$D/pebble-root.pem"
+start_ca "$D/pebble.pem" "$D/pebble.pem" "$D/pebble.key" "$PEBBLE" "$PEBBLE_MGMT" "$HTTP01" 5101 "$DNS" "$CHALL" 127.0.0.2
 head -c 32 /dev/urandom >"$D/cluster.key"; chmod 0600 "$D/cluster.key"
 
 bold "Three nodes: web1, web2, web3, each with its own nginx on 127.0.0.N:$HTTPS and its own renewd"
@@ -140,6 +130,13 @@ for i in 1 2 3; do
     -verify_return_error 2>/dev/null | openssl x509 -noout -serial)
   echo "web$i (127.0.0.$i:$HTTPS): $serial, chain verified"
 done
+
+bold "A fourth node with another cluster.key_file is refused before it joins"
+mkdir -p "$D/n4/domains.d"; head -c 32 /dev/urandom >"$D/n4/other.key"; chmod 0600 "$D/n4/other.key"
+sed -e "s|^storage: .*|storage: $D/n4/storage|" -e "s|node: web1|node: web4|" -e "s|key_file: .*|key_file: $D/n4/other.key|" \
+  "$D/n1/renewd.yaml" >"$D/n4/renewd.yaml"
+echo '$ renewd run   # on web4'
+"$D/bin/renewd" --config "$D/n4/renewd.yaml" run 2>&1 | sed 's/^/  /' && exit 1 || echo "exit $? (web1..web3 go on)"
 
 leader=$("$D/bin/renewd" --config "$D/n1/renewd.yaml" cluster status --json | sed -n 's/.*"leader": "\(web[0-9]\)".*/\1/p')
 bold "kill -9 the leader ($leader); another node leads within the 5s lease"

@@ -13,7 +13,8 @@ HTTP01=${DEMO_HTTP_PORT:-5002} DNS=${DEMO_DNS_PORT:-8053} CHALL=${DEMO_CHALL_POR
 METRICS=${DEMO_METRICS_PORT:-9402}
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 pids=()
 cleanup() {
   [ -f "$D/nginx/nginx.pid" ] && "$NGINX" -p "$D/nginx" -c "$D/nginx/nginx.conf" -s quit 2>/dev/null || true
@@ -22,7 +23,6 @@ cleanup() {
   if [ "${KEEP_DEMO:-}" = 1 ]; then echo "kept $D"; else rm -rf "$D"; fi
 }
 trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "nothing listens on $1" >&2; exit 1; }
 for port in $PEBBLE $PEBBLE_MGMT $HTTP01 $DNS $CHALL $HTTPS $METRICS; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is in use; set DEMO_*_PORT (see scripts/demo.sh) to free ones" >&2; exit 1
@@ -32,7 +32,6 @@ rm -rf "$D"; mkdir -p "$D"/{bin,etc/domains.d,webroot,elsewhere,nginx/tmp,storag
 
 bold "Build renewd; the pinned Pebble and challtestsrv come from go.mod via go tool"
 go build -o "$D/bin/renewd" ./cmd/renewd
-PEBBLE_BIN=$(go tool -n pebble) CHALL_BIN=$(go tool -n pebble-challtestsrv)
 "$D/bin/renewd" version
 
 bold "Start a local ACME CA: Pebble on :$PEBBLE, challtestsrv DNS on :$DNS"
@@ -41,17 +40,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" -keyout "$D/pebble.key" -out "$D/pebble.csr" 2>/dev/null
 openssl x509 -req -in "$D/pebble.csr" -CA "$D/tls-ca.pem" -CAkey "$D/tls-ca.key" -CAcreateserial -days 1 \
   -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1') -out "$D/pebble.pem" 2>/dev/null
-cat > "$D/pebble.json" <<JSON
-{"pebble": {"listenAddress": "127.0.0.1:$PEBBLE", "managementListenAddress": "127.0.0.1:$PEBBLE_MGMT",
-  "certificate": "$D/pebble.pem", "privateKey": "$D/pebble.key", "httpPort": $HTTP01, "tlsPort": 5001,
-  "ocspResponderURL": "", "externalAccountBindingRequired": false, "retryAfter": {"authz": 1, "order": 1},
-  "profiles": {"default": {"description": "90 days", "validityPeriod": 7776000}}}}
-JSON
-"$CHALL_BIN" -dnsserver "127.0.0.1:$DNS" -management "127.0.0.1:$CHALL" -http01 "" -https01 "" -tlsalpn01 "" -doh "" \
-  -defaultIPv4 127.0.0.1 -defaultIPv6 "" >"$D/challtestsrv.log" 2>&1 & pids+=($!)
-PEBBLE_VA_NOSLEEP=1 PEBBLE_AUTHZREUSE=0 "$PEBBLE_BIN" -config "$D/pebble.json" -dnsserver "127.0.0.1:$DNS" >"$D/pebble.log" 2>&1 & pids+=($!)
-wait_port "$PEBBLE_MGMT"; wait_port "$CHALL"
-curl -sf --cacert "$D/tls-ca.pem" "https://127.0.0.1:$PEBBLE_MGMT/roots/0" >"$D/pebble-root.pem"
+start_ca "$D/tls-ca.pem" "$D/pebble.pem" "$D/pebble.key" "$PEBBLE" "$PEBBLE_MGMT" "$HTTP01" 5001 "$DNS" "$CHALL" 127.0.0.1
 echo "Pebble root: $(openssl x509 -in "$D/pebble-root.pem" -noout -subject)"
 
 bold "Start nginx: ACME challenges on :$HTTP01 (webroot), HTTPS on :$HTTPS with placeholder certificates"
@@ -83,7 +72,7 @@ http {
 }
 CONF
 "$NGINX" -p "$D/nginx" -c "$D/nginx/nginx.conf"
-wait_port "$HTTP01"; wait_port "$HTTPS"
+wait_port 127.0.0.1 "$HTTP01"; wait_port 127.0.0.1 "$HTTPS"
 
 bold "Configure renewd: one YAML file per certificate"
 cat > "$D/dns-exec.sh" <<SH
