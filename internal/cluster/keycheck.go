@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -33,7 +34,12 @@ func keyCheck(key []byte) string {
 // leading, sealing keys the others cannot open). A cluster that has
 // versions but no check value yet (made by a release without this check)
 // takes the check value only from a key that opens one of its versions.
+//
+// It gives up after 30 s, and at once when etcd has no leader (no quorum):
+// a node that cannot check its key does not join.
 func CheckKey(ctx context.Context, cli *clientv3.Client, prefix string, key []byte) error {
+	ctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), 30*time.Second)
+	defer cancel()
 	k := keys{prefix}
 	ours := keyCheck(key)
 	resp, err := cli.Get(ctx, k.keyCheck())
