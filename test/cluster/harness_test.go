@@ -86,7 +86,7 @@ func newCluster(t *testing.T, name string, certs ...certSpec) *testCluster {
 		certs = []certSpec{{name: "site"}}
 	}
 	c := &testCluster{t: t, name: name, prefix: "/renewd-test/" + name + "/", ca: startCAProxy(t), cli: etcdClient(t), certs: certs}
-	c.port = harness.MustFreePortOn(t, nodeIPs[1:]...)
+	c.port = harness.MustFreePortOn(t, nodeIPs...)
 	base := t.TempDir()
 	for i, ip := range nodeIPs {
 		n := &node{c: c, name: fmt.Sprintf("n%d", i+1), ip: ip, dir: filepath.Join(base, fmt.Sprintf("n%d", i+1)),
