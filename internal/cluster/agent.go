@@ -70,8 +70,9 @@ type unreported struct {
 	req deployRequest
 }
 
-// reportRetry bounds the delay between attempts to report a verdict again.
-const reportRetry = 30 * time.Second
+// retryMax bounds the delay between attempts to report a verdict or to
+// serve and acknowledge a token again.
+const retryMax = 30 * time.Second
 
 type servedToken struct{ addr, webroot, token string }
 
@@ -156,16 +157,36 @@ func (a *Agent) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.syncTokens(ctx, toks.Kvs)
+	// Tokens not served or not acknowledged yet (key -> key authorization),
+	// tried again after a second, then after longer delays, until they
+	// are or they are withdrawn.
+	failed := a.syncTokens(ctx, toks.Kvs)
+	var retry <-chan time.Time
+	delay := time.Second
 	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer wcancel()
 	next := reqs.Header.Revision + 1
 	deploys := a.Cli.Watch(wctx, a.k.deploys(), clientv3.WithPrefix(), clientv3.WithRev(next))
 	tokens := a.Cli.Watch(wctx, a.k.tokens(), clientv3.WithPrefix(), clientv3.WithRev(next))
 	for {
+		if len(failed) > 0 && retry == nil {
+			retry = time.After(delay)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-retry:
+			retry = nil
+			for _, key := range sortedKeys(failed) {
+				if a.serveToken(ctx, key, failed[key]) {
+					delete(failed, key)
+				}
+			}
+			if len(failed) > 0 {
+				delay = min(2*delay, retryMax)
+			} else {
+				delay = time.Second
+			}
 		case resp, ok := <-deploys:
 			if err := watchErr(resp, ok); err != nil {
 				return err
@@ -180,10 +201,14 @@ func (a *Agent) follow(ctx context.Context) error {
 				return err
 			}
 			for _, ev := range resp.Events {
+				key := string(ev.Kv.Key)
+				delete(failed, key)
 				if ev.Type == clientv3.EventTypePut {
-					a.serveToken(ctx, string(ev.Kv.Key), string(ev.Kv.Value))
+					if !a.serveToken(ctx, key, string(ev.Kv.Value)) {
+						failed[key] = string(ev.Kv.Value)
+					}
 				} else {
-					a.forgetToken(ctx, string(ev.Kv.Key))
+					a.forgetToken(ctx, key)
 				}
 			}
 		}
@@ -252,7 +277,7 @@ func (a *Agent) worker(ctx context.Context) {
 		case <-retry:
 			retry = nil
 			if a.reportAgain(ctx) {
-				delay = min(2*delay, reportRetry)
+				delay = min(2*delay, retryMax)
 			} else {
 				delay = time.Second
 			}
