@@ -56,12 +56,23 @@ type Agent struct {
 	seal *sealer
 	conf atomic.Pointer[agentConfig] // SetConfig
 
-	mu      sync.Mutex
-	applied map[string]Verdict     // this node's last verdict, by name
-	tokens  map[string]servedToken // token key -> what was done to serve it
-	kick    chan struct{}
-	pending map[string]deployRequest
+	mu         sync.Mutex
+	applied    map[string]Verdict     // this node's last verdict, by name
+	tokens     map[string]servedToken // token key -> what was done to serve it
+	kick       chan struct{}
+	pending    map[string]deployRequest
+	unreported map[string]unreported // verdicts etcd did not take yet, by name
 }
+
+// unreported is a verdict whose report failed; the worker reports it again.
+type unreported struct {
+	v   Verdict
+	req deployRequest
+}
+
+// retryMax bounds the delay between attempts to report a verdict or to
+// serve and acknowledge a token again.
+const retryMax = 30 * time.Second
 
 type servedToken struct{ addr, webroot, token string }
 
@@ -84,6 +95,7 @@ func (a *Agent) config() *agentConfig { return a.conf.Load() }
 // Run follows etcd until ctx ends.
 func (a *Agent) Run(ctx context.Context) {
 	a.k, a.applied, a.tokens, a.kick, a.pending = keys{a.Prefix}, map[string]Verdict{}, map[string]servedToken{}, make(chan struct{}, 1), map[string]deployRequest{}
+	a.unreported = map[string]unreported{}
 	s, err := newSealer(a.Key)
 	if err != nil {
 		a.Log.Error("cluster key unusable; this node cannot take new versions", zap.Error(err))
@@ -145,16 +157,36 @@ func (a *Agent) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.syncTokens(ctx, toks.Kvs)
+	// Tokens not served or not acknowledged yet (key -> key authorization),
+	// tried again after a second, then after longer delays, until they
+	// are or they are withdrawn.
+	failed := a.syncTokens(ctx, toks.Kvs)
+	var retry <-chan time.Time
+	delay := time.Second
 	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer wcancel()
 	next := reqs.Header.Revision + 1
 	deploys := a.Cli.Watch(wctx, a.k.deploys(), clientv3.WithPrefix(), clientv3.WithRev(next))
 	tokens := a.Cli.Watch(wctx, a.k.tokens(), clientv3.WithPrefix(), clientv3.WithRev(next))
 	for {
+		if len(failed) > 0 && retry == nil {
+			retry = time.After(delay)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-retry:
+			retry = nil
+			for _, key := range sortedKeys(failed) {
+				if a.serveToken(ctx, key, failed[key]) {
+					delete(failed, key)
+				}
+			}
+			if len(failed) > 0 {
+				delay = min(2*delay, retryMax)
+			} else {
+				delay = time.Second
+			}
 		case resp, ok := <-deploys:
 			if err := watchErr(resp, ok); err != nil {
 				return err
@@ -169,10 +201,14 @@ func (a *Agent) follow(ctx context.Context) error {
 				return err
 			}
 			for _, ev := range resp.Events {
+				key := string(ev.Kv.Key)
+				delete(failed, key)
 				if ev.Type == clientv3.EventTypePut {
-					a.serveToken(ctx, string(ev.Kv.Key), string(ev.Kv.Value))
+					if !a.serveToken(ctx, key, string(ev.Kv.Value)) {
+						failed[key] = string(ev.Kv.Value)
+					}
 				} else {
-					a.forgetToken(ctx, string(ev.Kv.Key))
+					a.forgetToken(ctx, key)
 				}
 			}
 		}
@@ -218,22 +254,61 @@ func (a *Agent) onRequest(key string, value []byte) {
 }
 
 // worker applies the pending requests in batches: one nginx reload for
-// all that arrived together.
+// all that arrived together. A verdict etcd did not take (a write failed
+// while etcd elected a leader, or the connection dropped) is reported
+// again after a second, then after longer delays: the leader waits for it,
+// and the watch that brought the request may well go on without a break,
+// so nothing else would bring the request back.
 func (a *Agent) worker(ctx context.Context) {
+	var retry <-chan time.Time
+	delay := time.Second
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.kick:
+			a.mu.Lock()
+			batch := a.pending
+			a.pending = map[string]deployRequest{}
+			a.mu.Unlock()
+			if len(batch) > 0 {
+				a.apply(ctx, batch)
+			}
+		case <-retry:
+			retry = nil
+			if a.reportAgain(ctx) {
+				delay = min(2*delay, retryMax)
+			} else {
+				delay = time.Second
+			}
 		}
 		a.mu.Lock()
-		batch := a.pending
-		a.pending = map[string]deployRequest{}
+		failed := len(a.unreported) > 0
 		a.mu.Unlock()
-		if len(batch) > 0 {
-			a.apply(ctx, batch)
+		if failed && retry == nil {
+			retry = time.After(delay)
 		}
 	}
+}
+
+// reportAgain reports the verdicts whose report failed; it returns whether
+// some still are not reported.
+func (a *Agent) reportAgain(ctx context.Context) bool {
+	a.mu.Lock()
+	again := a.unreported
+	a.unreported = map[string]unreported{}
+	a.mu.Unlock()
+	for _, name := range sortedKeys(again) {
+		a.mu.Lock()
+		_, newer := a.pending[name]
+		a.mu.Unlock()
+		if !newer { // else the next batch applies and reports the newer one
+			a.report(ctx, name, again[name].v, again[name].req)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.unreported) > 0
 }
 
 // apply takes each requested version into the local storage, deploys
@@ -241,6 +316,11 @@ func (a *Agent) worker(ctx context.Context) {
 func (a *Agent) apply(ctx context.Context, batch map[string]deployRequest) {
 	verdicts := map[string]Verdict{}
 	var items []*deploy.Item
+	a.mu.Lock()
+	for name := range batch {
+		delete(a.unreported, name) // a newer request: its verdict is the one to report
+	}
+	a.mu.Unlock()
 	for _, name := range sortedKeys(batch) {
 		req := batch[name]
 		if a.serves(name, req.Version) {
@@ -344,16 +424,24 @@ func checkVersion(cert *config.Certificate, f store.Files, roots *x509.CertPool)
 	return certs[0], nil
 }
 
-// report writes this node's verdict; until it is written the request
-// counts as not applied, so a lost connection makes the next read apply it
-// again.
+// report writes this node's verdict. Until it is written the request
+// counts as not applied (a read after a lost connection applies it again)
+// and the worker tries to report it again.
 func (a *Agent) report(ctx context.Context, name string, v Verdict, req deployRequest) {
 	data, _ := json.Marshal(v)
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	_, err := a.Cli.Put(rctx, a.k.served(a.Node.Name, name), string(data))
 	cancel()
 	if err != nil {
-		a.Log.Warn("verdict not reported; it is reported again when etcd answers", zap.String("certificate", name), zap.Error(err))
+		if ctx.Err() != nil {
+			return
+		}
+		a.Log.Warn("verdict not reported; reporting it again shortly", zap.String("certificate", name), zap.Error(err))
+		a.mu.Lock()
+		if _, newer := a.pending[name]; !newer {
+			a.unreported[name] = unreported{v: v, req: req}
+		}
+		a.mu.Unlock()
 		return
 	}
 	a.mu.Lock()

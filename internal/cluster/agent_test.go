@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -156,5 +157,81 @@ func TestFleetDeployerWaitsForEveryNode(t *testing.T) {
 	errs = fd.Deploy(context.Background(), []*deploy.Item{item})
 	if err := errs["shop"]; err == nil || !strings.Contains(err.Error(), "node n3: no report within 2s") {
 		t.Errorf("deploy error %v, want n3 named for not reporting", err)
+	}
+}
+
+// failFirstPut fails the first Put of a key under prefix, as a write does
+// while etcd elects a leader of its own; the watches of the client go on.
+type failFirstPut struct {
+	clientv3.KV
+	prefix string
+
+	mu     sync.Mutex
+	failed int
+}
+
+func (f *failFirstPut) Put(ctx context.Context, key, val string, opts ...clientv3.OpOption) (*clientv3.PutResponse, error) {
+	if strings.HasPrefix(key, f.prefix) {
+		f.mu.Lock()
+		first := f.failed == 0
+		f.failed++
+		f.mu.Unlock()
+		if first {
+			return nil, rpctypes.ErrLeaderChanged
+		}
+	}
+	return f.KV.Put(ctx, key, val, opts...)
+}
+
+// TestAgentReportsAgain: a verdict whose write fails is written again
+// (the leader waits for it, and the agent's watch, still open, brings the
+// request no second time), without deploying the version again.
+func TestAgentReportsAgain(t *testing.T) {
+	cli, cc := startEtcd(t)
+	key := bytes.Repeat([]byte{1}, 32)
+	n1, _ := join(t, cli, cc, "n1")
+	leader, err := NewStore(cli, cc.Prefix, key, lead(t, n1, cc.Prefix), openLocal(t), "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := testpki.New(t, time.Now())
+	root := b.Root()
+	inter := b.Issue(root, testpki.CA(true))
+	leaf := b.Issue(inter, testpki.Names("shop.example.com"))
+	cert := &config.Certificate{Name: "shop", Domains: []string{"shop.example.com"}, Deploy: config.Deploy{Fullchain: "/x/f.pem", Key: "/x/k.pem", Nginx: true}}
+
+	own, err := Connect(context.Background(), cc, zap.NewNop()) // n2's client, whose first report fails
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = own.Close() })
+	flaky := &failFirstPut{KV: own.KV, prefix: keys{cc.Prefix}.servedAll("n2")}
+	own.KV = flaky
+	n2, _ := join(t, cli, cc, "n2")
+	d := &fakeDeployer{}
+	a := &Agent{Node: n2, Cli: own, Prefix: cc.Prefix, Key: key, Local: openLocal(t), Responder: acme.NewResponder(zap.NewNop()), Log: zap.NewNop()}
+	a.SetConfig(&config.Config{Certificates: []*config.Certificate{cert}}, testpki.Pool(root), d)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go a.Run(ctx)
+
+	v, err := leader.SaveVersion("shop", filesOf(leaf, inter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := waitVerdict(t, cli, cc.Prefix, "n2", "shop", func(x Verdict) bool { return x.Version == v })
+	if got.Verdict != VerdictComplete {
+		t.Errorf("n2 verdict %+v, want complete", got)
+	}
+	flaky.mu.Lock()
+	puts := flaky.failed
+	flaky.mu.Unlock()
+	if puts != 2 {
+		t.Errorf("%d writes of n2's verdict, want 2: the one that failed and the one after it", puts)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.items) != 1 {
+		t.Errorf("n2 deployed %v, want the version once", d.items)
 	}
 }

@@ -99,12 +99,15 @@ func (t *Tokens) Withdraw(cert, token string) {
 }
 
 // syncTokens serves the tokens present now and forgets the ones this node
-// served that are gone.
-func (a *Agent) syncTokens(ctx context.Context, kvs []*mvccpb.KeyValue) {
-	present := map[string]bool{}
+// served that are gone. It returns the tokens it could not serve or
+// acknowledge (key -> key authorization), to try again.
+func (a *Agent) syncTokens(ctx context.Context, kvs []*mvccpb.KeyValue) map[string]string {
+	present, failed := map[string]bool{}, map[string]string{}
 	for _, kv := range kvs {
 		present[string(kv.Key)] = true
-		a.serveToken(ctx, string(kv.Key), string(kv.Value))
+		if !a.serveToken(ctx, string(kv.Key), string(kv.Value)) {
+			failed[string(kv.Key)] = string(kv.Value)
+		}
 	}
 	a.mu.Lock()
 	var gone []string
@@ -117,17 +120,22 @@ func (a *Agent) syncTokens(ctx context.Context, kvs []*mvccpb.KeyValue) {
 	for _, key := range gone {
 		a.forgetToken(ctx, key)
 	}
+	return failed
 }
 
 // serveToken answers a published token as the certificate's challenge
 // says (renewd's responder, or a file in the webroot) and acknowledges it
-// under this node's lease.
-func (a *Agent) serveToken(ctx context.Context, key, keyAuth string) {
+// under this node's lease. It returns false when it could not do either
+// and trying again may help (the listener's port was taken, etcd refused
+// the acknowledgement, the node has no session for now): the leader waits
+// for the acknowledgement, and nothing else brings the token back while
+// the watch goes on.
+func (a *Agent) serveToken(ctx context.Context, key, keyAuth string) bool {
 	cert, token, ok := strings.Cut(strings.TrimPrefix(key, a.k.tokens()), "/")
 	c := a.config().cfg.Certificate(cert)
 	if !ok || c == nil || c.Challenge.Type != "http-01" {
 		a.Log.Warn("a published token for a certificate this node does not answer HTTP-01 for", zap.String("certificate", cert))
-		return
+		return true // nothing to try again: the leader names this node
 	}
 	a.mu.Lock()
 	_, done := a.tokens[key]
@@ -141,8 +149,8 @@ func (a *Agent) serveToken(ctx context.Context, key, keyAuth string) {
 			st.addr, err = c.Challenge.HTTP01.Listen, a.Responder.Serve(c.Challenge.HTTP01.Listen, token, keyAuth)
 		}
 		if err != nil {
-			a.Log.Warn("cannot answer a published token", zap.String("certificate", cert), zap.Error(err))
-			return
+			a.Log.Warn("cannot answer a published token; trying again shortly", zap.String("certificate", cert), zap.Error(err))
+			return false
 		}
 		a.mu.Lock()
 		a.tokens[key] = st
@@ -150,13 +158,17 @@ func (a *Agent) serveToken(ctx context.Context, key, keyAuth string) {
 	}
 	sess, _ := a.Node.Session()
 	if sess == nil {
-		return
+		return false
 	}
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := a.Cli.Put(actx, a.k.ack(token, a.Node.Name), "", clientv3.WithLease(sess.Lease())); err != nil {
-		a.Log.Warn("cannot acknowledge a token", zap.String("certificate", cert), zap.Error(err))
+		if ctx.Err() == nil {
+			a.Log.Warn("cannot acknowledge a token; trying again shortly", zap.String("certificate", cert), zap.Error(err))
+		}
+		return false
 	}
+	return true
 }
 
 // forgetToken stops answering a withdrawn token and takes back this

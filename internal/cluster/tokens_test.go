@@ -82,3 +82,41 @@ func fetch(t *testing.T, addr, token string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestTokenAcknowledgedAgain: a node whose acknowledgement etcd refuses
+// (a write while etcd elects a leader) acknowledges again, so Publish
+// returns once it can answer instead of failing the order; the agent's
+// watch goes on meanwhile and brings the token no second time.
+func TestTokenAcknowledgedAgain(t *testing.T) {
+	cli, cc := startEtcd(t)
+	addr := freeAddr(t)
+	own, err := Connect(context.Background(), cc, zap.NewNop()) // n1's client, whose first acknowledgement fails
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = own.Close() })
+	flaky := &failFirstPut{KV: own.KV, prefix: cc.Prefix + "acks/"}
+	own.KV = flaky
+	n, _ := join(t, cli, cc, "n1")
+	cert := &config.Certificate{Name: "shop", Domains: []string{"shop.example.com"},
+		Challenge: config.Challenge{Type: "http-01", HTTP01: config.HTTP01{Listen: addr}}}
+	a := &Agent{Node: n, Cli: own, Prefix: cc.Prefix, Key: bytes.Repeat([]byte{1}, 32), Local: openLocal(t),
+		Responder: acme.NewResponder(zap.NewNop()), Log: zap.NewNop()}
+	a.SetConfig(&config.Config{Certificates: []*config.Certificate{cert}}, nil, &fakeDeployer{})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go a.Run(ctx)
+
+	tokens := &Tokens{Node: n, Cli: cli, Prefix: cc.Prefix, Timeout: 20 * time.Second, Log: zap.NewNop()}
+	if err := tokens.Publish(context.Background(), "shop", "tok-1", "tok-1.keyauth"); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	if got := fetch(t, addr, "tok-1"); got != "tok-1.keyauth" {
+		t.Errorf("%s answers %q", addr, got)
+	}
+	flaky.mu.Lock()
+	defer flaky.mu.Unlock()
+	if flaky.failed != 2 {
+		t.Errorf("%d acknowledgements written, want 2: the one that failed and the one after it", flaky.failed)
+	}
+}

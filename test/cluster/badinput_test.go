@@ -76,7 +76,7 @@ func TestBadInput(t *testing.T) {
 		}
 		dir := t.TempDir()
 		cfg := readFile(t, n2.config)
-		cfg = strings.Replace(cfg, "endpoints: "+yamlList(n2.endpoints), fmt.Sprintf("endpoints: [\"http://127.0.0.1:%d\"]", port), 1)
+		cfg = strings.Replace(cfg, "endpoints: "+yamlList(n2.endpoints), fmt.Sprintf("endpoints: [\"http://%s:%d\"]", n2.ip, port), 1)
 		cfg = strings.Replace(cfg, "storage: "+n2.storage, "domains_dir: "+filepath.Join(n2.dir, "domains.d")+"\nstorage: "+filepath.Join(dir, "storage"), 1)
 		config := filepath.Join(dir, "renewd.yaml")
 		if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {

@@ -86,7 +86,7 @@ func newCluster(t *testing.T, name string, certs ...certSpec) *testCluster {
 		certs = []certSpec{{name: "site"}}
 	}
 	c := &testCluster{t: t, name: name, prefix: "/renewd-test/" + name + "/", ca: startCAProxy(t), cli: etcdClient(t), certs: certs}
-	c.port = harness.MustFreePortOn(t, nodeIPs[1:]...)
+	c.port = harness.MustFreePortOn(t, nodeIPs...)
 	base := t.TempDir()
 	for i, ip := range nodeIPs {
 		n := &node{c: c, name: fmt.Sprintf("n%d", i+1), ip: ip, dir: filepath.Join(base, fmt.Sprintf("n%d", i+1)),
@@ -420,18 +420,43 @@ func (c *testCluster) waitLeader(within time.Duration, want ...string) string {
 	return got
 }
 
-// waitStableLeader waits until the same node has led for stable.
+// etcdTerm is the highest raft term the package's etcd members report: it
+// grows with each election etcd holds for a leader of its own.
+func (c *testCluster) etcdTerm() uint64 {
+	c.t.Helper()
+	var term uint64
+	var errs []error
+	for _, ep := range env.etcd.Endpoints {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := c.cli.Status(ctx, ep)
+		cancel()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		term = max(term, st.RaftTerm)
+	}
+	if term == 0 {
+		c.t.Fatalf("no etcd member told its raft term: %v", errors.Join(errs...))
+	}
+	return term
+}
+
+// waitStableLeader waits until the same node has led for stable while
+// etcd held no election of its own: each such election renews every
+// lease, a session the nodes gave up on included.
 func (c *testCluster) waitStableLeader(within, stable time.Duration) string {
 	c.t.Helper()
 	var leader string
+	var term uint64
 	var since time.Time
 	err := harness.WaitFor("a stable leader", within, func() error {
-		now := c.leader()
-		if now != leader || now == "" {
-			leader, since = now, time.Now()
+		now, nowTerm := c.leader(), c.etcdTerm()
+		if now != leader || now == "" || nowTerm != term {
+			leader, term, since = now, nowTerm, time.Now()
 		}
 		if leader == "" || time.Since(since) < stable {
-			return fmt.Errorf("leader %q since %s", leader, since.Format(time.StampMilli))
+			return fmt.Errorf("leader %q since %s (etcd's term %d)", leader, since.Format(time.StampMilli), term)
 		}
 		return nil
 	})

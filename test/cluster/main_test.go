@@ -1,7 +1,7 @@
 // Package cluster runs renewd's cluster mode end to end, with real
 // components only: a 3-member etcd cluster (etcdnode, which embeds the etcd
 // server pinned in go.mod), Pebble and pebble-challtestsrv (go.mod tools),
-// three `renewd run` daemons on 127.0.0.1, .2 and .3, each with its own
+// three `renewd run` daemons on 127.0.0.2, .3 and .4, each with its own
 // Debian nginx, storage and domains.d, and the built renewd CLI as an
 // operator runs it. Each scenario kills, stops, partitions or breaks one
 // part and checks what docs/cluster.md promises, counting the orders the
@@ -45,8 +45,12 @@ var env struct {
 }
 
 // nodeIPs are the nodes' loopback addresses: a port used by a node must be
-// free on all of them.
-var nodeIPs = []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+// free on all of them. None is 127.0.0.1: the test packages that run at
+// the same time (e2e, clients, takeover) take their ports there, each a
+// port the kernel found free, and a node binds some of its ports again
+// and again (its HTTP-01 responder, on Pebble's HTTP port, for every
+// token): on 127.0.0.1, one of them could hold such a port just then.
+var nodeIPs = []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}
 
 func TestMain(m *testing.M) { harness.Main(m, "cluster", setup) }
 
@@ -92,7 +96,7 @@ func setup(m *testing.M) (int, error) {
 	env.etcd = harness.StartEtcd(tb, env.etcdnode)
 	env.pebble = harness.StartPebble(tb, harness.PebbleOptions{
 		Bin: filepath.Join(dir, "pebble"), TLS: env.tls, DNSAddr: env.chall.DNSAddr,
-		NonceReject: -1, HTTPIPs: nodeIPs[1:], Profiles: map[string]int{"default": 7776000},
+		NonceReject: -1, HTTPIPs: nodeIPs, Profiles: map[string]int{"default": 7776000},
 	})
 	code := m.Run()
 	if code != 0 {
@@ -103,7 +107,7 @@ func setup(m *testing.M) (int, error) {
 
 // freePort returns a port free right now on every node address that no
 // other call returned.
-func freePort() (int, error) { return harness.FreePortOn(nodeIPs[1:]...) }
+func freePort() (int, error) { return harness.FreePortOn(nodeIPs...) }
 
 // writeKey writes a fresh 32-byte cluster key, as `head -c 32
 // /dev/urandom` would.

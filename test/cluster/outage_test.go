@@ -58,11 +58,12 @@ func TestEtcdQuorumLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitAlive(60*time.Second, "n1", "n2", "n3")
-	// etcd extends every lease when it elects a new leader of its own, so
-	// a session the nodes gave up on may hold the leadership a few seconds
-	// more (its key is still first: the fence holds); wait until it is
-	// settled.
-	leader := c.waitStableLeader(60*time.Second, leaseTTL+2*time.Second)
+	// etcd renews every lease for its TTL and its election timeout when it
+	// elects a new leader of its own (it may take two elections to settle
+	// after members come back), so a session the nodes gave up on may hold
+	// the leadership that long after etcd's last election (its key is
+	// still first: the fence holds); wait until it is settled.
+	leader := c.waitStableLeader(90*time.Second, leaseTTL+etcdElection+2*time.Second)
 	for _, n := range c.nodes {
 		n.waitLog("etcd reachable again; catching up", 60*time.Second)
 	}
