@@ -325,6 +325,15 @@ func TestCAHangs(t *testing.T) {
 	// renewd waits 30s for the CA's response headers; generous margin.
 	run := renewdWithin(t, w, 2*time.Minute, "renew", "--now")
 	next := checkFailedOnce(t, w, "shop", run, "timeout")
+	// The proxy hears of the abandoned request when the closed connection
+	// reaches its handler, which a busy machine may schedule after renewd
+	// has exited.
+	_ = waitFor("the proxy to see the hung request abandoned", 10*time.Second, func() error {
+		if proxy.gaveUp.Load() == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	if proxy.faulted.Load() != 1 || proxy.gaveUp.Load() != 1 {
 		t.Errorf("%d requests hung, %d abandoned by renewd: want 1 and 1", proxy.faulted.Load(), proxy.gaveUp.Load())
 	}

@@ -171,13 +171,13 @@ func TestDaemonRetriesSurviveRestart(t *testing.T) {
 // certificate.
 func TestSIGTERMMidRun(t *testing.T) {
 	t.Parallel()
-	hang := hangingServer(t)
+	hang, conns := hangingServer(t)
 	w := newWorkspace(t, acmeSettings{directory: "https://" + hang + "/dir", rootFile: env.tlsCAFile})
 	w.addCert("stuck", listenCert(freePort(t), "stuck.daemon.example.com"))
 	d := w.startDaemon()
 	d.waitOutput("renewd started")
 	if err := waitFor("the daemon's request to the CA", 30*time.Second, func() error {
-		if hangConns.Load() == 0 {
+		if conns.Load() == 0 {
 			return errors.New("no connection yet")
 		}
 		return nil

@@ -37,8 +37,10 @@ func TestDryRun(t *testing.T) {
 			t.Errorf("dry-run output lacks %q:\n%s", want, res.stdout)
 		}
 	}
-	if staging.count(pebbleNewOrder) != 1 {
-		t.Errorf("the staging directory saw %d orders, want 1", staging.count(pebbleNewOrder))
+	// Orders Pebble created, not POSTs to newOrder: Pebble refuses 5% of
+	// good nonces, and lego sends a refused new order again.
+	if n := staging.orders(); n != 1 {
+		t.Errorf("the staging directory created %d orders, want 1", n)
 	}
 	if got := s.w.liveTarget("site"); got != liveBefore {
 		t.Errorf("a dry run moved live/site from %s to %s", liveBefore, got)

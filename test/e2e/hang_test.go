@@ -8,12 +8,10 @@ import (
 	"testing"
 )
 
-// hangConns counts connections the hanging servers accepted.
-var hangConns atomic.Int64
-
 // hangingServer accepts TCP connections and never answers: a CA that is
-// up but stuck. It returns its address.
-func hangingServer(t *testing.T) string {
+// up but stuck. It returns its address and the count of connections it
+// accepted (its own: tests that run at once each have theirs).
+func hangingServer(t *testing.T) (string, *atomic.Int64) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -21,13 +19,14 @@ func hangingServer(t *testing.T) string {
 	}
 	var mu sync.Mutex
 	var conns []net.Conn
+	accepted := &atomic.Int64{}
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			hangConns.Add(1)
+			accepted.Add(1)
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
@@ -42,7 +41,7 @@ func hangingServer(t *testing.T) string {
 		}
 		mu.Unlock()
 	})
-	return l.Addr().String()
+	return l.Addr().String(), accepted
 }
 
 // lockedWriter serialises writes to a buffer shared by stdout and stderr.

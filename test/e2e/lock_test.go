@@ -112,7 +112,8 @@ func TestWaitRunsOut(t *testing.T) {
 func TestLockHolderKilled(t *testing.T) {
 	t.Parallel()
 	pb := startPebble(t, pebbleOpts{})
-	hangURL := "https://" + hangingServer(t) + "/dir"
+	hang, _ := hangingServer(t)
+	hangURL := "https://" + hang + "/dir"
 	w := newWorkspace(t, acmeSettings{directory: hangURL, rootFile: pb.RootFile})
 	w.addCert("killed", listenCert(pb.HTTPPort, "killed.lock.example.com"))
 
