@@ -42,7 +42,15 @@ func (t *Tokens) Publish(ctx context.Context, cert, token, keyAuth string) error
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	wch := t.Cli.Watch(clientv3.WithRequireLeader(ctx), k.acks(token), clientv3.WithPrefix())
+	// Look again when a node acknowledges, and when the nodes change: one
+	// that leaves (its lease ends) is no longer waited for.
+	watchAcks := func() clientv3.WatchChan {
+		return t.Cli.Watch(clientv3.WithRequireLeader(ctx), k.acks(token), clientv3.WithPrefix())
+	}
+	watchNodes := func() clientv3.WatchChan {
+		return t.Cli.Watch(clientv3.WithRequireLeader(ctx), k.nodes(), clientv3.WithPrefix(), clientv3.WithFilterPut())
+	}
+	wch, nch := watchAcks(), watchNodes()
 	if _, err := t.Cli.Put(ctx, k.token(cert, token), keyAuth, clientv3.WithLease(sess.Lease())); err != nil {
 		return fmt.Errorf("etcd: publish the token: %w", err)
 	}
@@ -57,7 +65,11 @@ func (t *Tokens) Publish(ctx context.Context, cert, token, keyAuth string) error
 				strings.Join(missing, ", "), timeout, cert)
 		case _, ok := <-wch:
 			if !ok {
-				wch = t.Cli.Watch(clientv3.WithRequireLeader(ctx), k.acks(token), clientv3.WithPrefix())
+				wch = watchAcks()
+			}
+		case _, ok := <-nch:
+			if !ok {
+				nch = watchNodes()
 			}
 		}
 	}

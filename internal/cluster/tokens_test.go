@@ -120,3 +120,44 @@ func TestTokenAcknowledgedAgain(t *testing.T) {
 		t.Errorf("%d acknowledgements written, want 2: the one that failed and the one after it", flaky.failed)
 	}
 }
+
+// TestTokensNodeLeaves: a node that leaves while the leader waits for its
+// acknowledgement (it stopped, its lease ended) is no longer waited for:
+// Publish returns once every node still alive has acknowledged, instead of
+// failing the order after its timeout.
+func TestTokensNodeLeaves(t *testing.T) {
+	cli, cc := startEtcd(t)
+	k := keys{cc.Prefix}
+	leader, _ := join(t, cli, cc, "n1")
+	_, leave := join(t, cli, cc, "n2") // no agent: it never acknowledges
+	if _, err := cli.Put(context.Background(), k.ack("tok-1", "n1"), ""); err != nil {
+		t.Fatal(err)
+	}
+	tokens := &Tokens{Node: leader, Cli: cli, Prefix: cc.Prefix, Timeout: 30 * time.Second, Log: zap.NewNop()}
+	done := make(chan error, 1)
+	go func() { done <- tokens.Publish(context.Background(), "shop", "tok-1", "tok-1.keyauth") }()
+	// Publish waits for n2 once the token is out.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) { // polling etcd, not waiting for time
+		resp, err := cli.Get(context.Background(), k.token("shop", "tok-1"))
+		if err == nil && len(resp.Kvs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the token was never published")
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Publish returned before n2 acknowledged or left: %v", err)
+	default:
+	}
+	leave()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Publish after n2 left: %v", err)
+		}
+	case <-time.After(20 * time.Second): // a guard, well under the 30s timeout
+		t.Fatal("Publish still waits for a node that left")
+	}
+}
