@@ -16,6 +16,7 @@ import (
 	"github.com/renewd/renewd/internal/acme"
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/deploy"
+	"github.com/renewd/renewd/internal/store"
 	"github.com/renewd/renewd/internal/testpki"
 )
 
@@ -59,19 +60,8 @@ func waitVerdict(t *testing.T, cli *clientv3.Client, prefix, node, name string, 
 // open the key, says so in its verdict, deploys nothing and keeps what it
 // serves.
 func TestAgentTakesVersions(t *testing.T) {
-	cli, cc := startEtcd(t)
 	key := bytes.Repeat([]byte{1}, 32)
-	n1, _ := join(t, cli, cc, "n1")
-	l1 := lead(t, n1, cc.Prefix)
-	leader, err := NewStore(cli, cc.Prefix, key, l1, openLocal(t), "n1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := testpki.New(t, time.Now())
-	root := b.Root()
-	inter := b.Issue(root, testpki.CA(true))
-	leaf := b.Issue(inter, testpki.Names("shop.example.com"))
-	files := filesOf(leaf, inter)
+	cli, cc, leader, root, files := leaderAndChain(t, key)
 	cert := &config.Certificate{Name: "shop", Domains: []string{"shop.example.com"}, Deploy: config.Deploy{Fullchain: "/x/fullchain.pem", Key: "/x/key.pem", Nginx: true}}
 	cfg := &config.Config{Certificates: []*config.Certificate{cert}}
 
@@ -183,12 +173,12 @@ func (f *failFirstPut) Put(ctx context.Context, key, val string, opts ...clientv
 	return f.KV.Put(ctx, key, val, opts...)
 }
 
-// TestAgentReportsAgain: a verdict whose write fails is written again
-// (the leader waits for it, and the agent's watch, still open, brings the
-// request no second time), without deploying the version again.
-func TestAgentReportsAgain(t *testing.T) {
+// leaderAndChain starts etcd, makes node n1 its leader with a Store sealing
+// with key, and builds a chain for shop.example.com (root, intermediate,
+// leaf) for the leader to store and the agents to take.
+func leaderAndChain(t *testing.T, key []byte) (*clientv3.Client, config.Cluster, *Store, *testpki.Cert, store.Files) {
+	t.Helper()
 	cli, cc := startEtcd(t)
-	key := bytes.Repeat([]byte{1}, 32)
 	n1, _ := join(t, cli, cc, "n1")
 	leader, err := NewStore(cli, cc.Prefix, key, lead(t, n1, cc.Prefix), openLocal(t), "n1")
 	if err != nil {
@@ -198,6 +188,15 @@ func TestAgentReportsAgain(t *testing.T) {
 	root := b.Root()
 	inter := b.Issue(root, testpki.CA(true))
 	leaf := b.Issue(inter, testpki.Names("shop.example.com"))
+	return cli, cc, leader, root, filesOf(leaf, inter)
+}
+
+// TestAgentReportsAgain: a verdict whose write fails is written again
+// (the leader waits for it, and the agent's watch, still open, brings the
+// request no second time), without deploying the version again.
+func TestAgentReportsAgain(t *testing.T) {
+	key := bytes.Repeat([]byte{1}, 32)
+	cli, cc, leader, root, files := leaderAndChain(t, key)
 	cert := &config.Certificate{Name: "shop", Domains: []string{"shop.example.com"}, Deploy: config.Deploy{Fullchain: "/x/f.pem", Key: "/x/k.pem", Nginx: true}}
 
 	own, err := Connect(context.Background(), cc, zap.NewNop()) // n2's client, whose first report fails
@@ -215,7 +214,7 @@ func TestAgentReportsAgain(t *testing.T) {
 	t.Cleanup(cancel)
 	go a.Run(ctx)
 
-	v, err := leader.SaveVersion("shop", filesOf(leaf, inter))
+	v, err := leader.SaveVersion("shop", files)
 	if err != nil {
 		t.Fatal(err)
 	}

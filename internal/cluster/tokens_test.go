@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
 	"github.com/renewd/renewd/internal/acme"
@@ -23,19 +24,10 @@ import (
 func TestTokensReachEveryNode(t *testing.T) {
 	cli, cc := startEtcd(t)
 	addrs := []string{freeAddr(t), freeAddr(t)}
-	start := func(name, addr string) {
+	for i, name := range []string{"n1", "n2"} {
 		n, _ := join(t, cli, cc, name)
-		cert := &config.Certificate{Name: "shop", Domains: []string{"shop.example.com"},
-			Challenge: config.Challenge{Type: "http-01", HTTP01: config.HTTP01{Listen: addr}}}
-		a := &Agent{Node: n, Cli: cli, Prefix: cc.Prefix, Key: bytes.Repeat([]byte{1}, 32), Local: openLocal(t),
-			Responder: acme.NewResponder(zap.NewNop()), Log: zap.NewNop()}
-		a.SetConfig(&config.Config{Certificates: []*config.Certificate{cert}}, nil, &fakeDeployer{})
-		ctx, cancel := context.WithCancel(context.Background())
-		t.Cleanup(cancel)
-		go a.Run(ctx)
+		runTokenAgent(t, n, cli, cc.Prefix, addrs[i])
 	}
-	start("n1", addrs[0])
-	start("n2", addrs[1])
 	leader, _ := Join(context.Background(), cli, config.Cluster{Node: "n1-leader-session", Prefix: cc.Prefix, LeaseTTL: 5 * time.Second}, zap.NewNop())
 	tokens := &Tokens{Node: leader, Cli: cli, Prefix: cc.Prefix, Timeout: 20 * time.Second, Log: zap.NewNop()}
 	// The leader's own membership is a live node too, with no agent here:
@@ -60,6 +52,20 @@ func TestTokensReachEveryNode(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "n3") || !strings.Contains(err.Error(), "not asking the CA to validate") {
 		t.Errorf("Publish with a node that cannot answer = %v", err)
 	}
+}
+
+// runTokenAgent runs node n's agent, through client cli, for one
+// certificate, shop, whose HTTP-01 tokens it answers on addr.
+func runTokenAgent(t *testing.T, n *Node, cli *clientv3.Client, prefix, addr string) {
+	t.Helper()
+	cert := &config.Certificate{Name: "shop", Domains: []string{"shop.example.com"},
+		Challenge: config.Challenge{Type: "http-01", HTTP01: config.HTTP01{Listen: addr}}}
+	a := &Agent{Node: n, Cli: cli, Prefix: prefix, Key: bytes.Repeat([]byte{1}, 32), Local: openLocal(t),
+		Responder: acme.NewResponder(zap.NewNop()), Log: zap.NewNop()}
+	a.SetConfig(&config.Config{Certificates: []*config.Certificate{cert}}, nil, &fakeDeployer{})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go a.Run(ctx)
 }
 
 func freeAddr(t *testing.T) string {
@@ -98,14 +104,7 @@ func TestTokenAcknowledgedAgain(t *testing.T) {
 	flaky := &failFirstPut{KV: own.KV, prefix: cc.Prefix + "acks/"}
 	own.KV = flaky
 	n, _ := join(t, cli, cc, "n1")
-	cert := &config.Certificate{Name: "shop", Domains: []string{"shop.example.com"},
-		Challenge: config.Challenge{Type: "http-01", HTTP01: config.HTTP01{Listen: addr}}}
-	a := &Agent{Node: n, Cli: own, Prefix: cc.Prefix, Key: bytes.Repeat([]byte{1}, 32), Local: openLocal(t),
-		Responder: acme.NewResponder(zap.NewNop()), Log: zap.NewNop()}
-	a.SetConfig(&config.Config{Certificates: []*config.Certificate{cert}}, nil, &fakeDeployer{})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go a.Run(ctx)
+	runTokenAgent(t, n, own, cc.Prefix, addr)
 
 	tokens := &Tokens{Node: n, Cli: cli, Prefix: cc.Prefix, Timeout: 20 * time.Second, Log: zap.NewNop()}
 	if err := tokens.Publish(context.Background(), "shop", "tok-1", "tok-1.keyauth"); err != nil {
