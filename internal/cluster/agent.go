@@ -70,8 +70,8 @@ type unreported struct {
 	req deployRequest
 }
 
-// retryMax bounds the delay between attempts to report a verdict or to
-// serve and acknowledge a token again.
+// retryMax bounds the delay between attempts to follow etcd, to report a
+// verdict or to serve and acknowledge a token again.
 const retryMax = 30 * time.Second
 
 type servedToken struct{ addr, webroot, token string }
@@ -102,7 +102,7 @@ func (a *Agent) Run(ctx context.Context) {
 	}
 	a.seal = s
 	go a.worker(ctx)
-	delay := time.Second
+	wait := newBackoff(retryMax)
 	down := false
 	for ctx.Err() == nil {
 		err := a.follow(ctx)
@@ -119,15 +119,16 @@ func (a *Agent) Run(ctx context.Context) {
 			a.Outage(true, err)
 		}
 		down = true
-		a.Log.Warn("lost etcd; serving what this node has, following again when it answers", zap.Error(err), zap.Duration("retry_in", delay))
+		a.Log.Warn("lost etcd; serving what this node has, following again when it answers", zap.Error(err), zap.Duration("retry_in", wait.delay))
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(delay):
+		case <-time.After(wait.delay):
 		}
-		delay = min(2*delay, 30*time.Second)
+		wait.failed()
 		if _, err := a.Cli.Get(ctx, a.k.deploys(), clientv3.WithPrefix(), clientv3.WithCountOnly()); err == nil {
-			delay, down = time.Second, false
+			wait.reset()
+			down = false
 			if a.Outage != nil {
 				a.Outage(false, nil)
 			}
@@ -162,7 +163,7 @@ func (a *Agent) follow(ctx context.Context) error {
 	// are or they are withdrawn.
 	failed := a.syncTokens(ctx, toks.Kvs)
 	var retry <-chan time.Time
-	delay := time.Second
+	wait := newBackoff(retryMax)
 	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer wcancel()
 	next := reqs.Header.Revision + 1
@@ -170,7 +171,7 @@ func (a *Agent) follow(ctx context.Context) error {
 	tokens := a.Cli.Watch(wctx, a.k.tokens(), clientv3.WithPrefix(), clientv3.WithRev(next))
 	for {
 		if len(failed) > 0 && retry == nil {
-			retry = time.After(delay)
+			retry = time.After(wait.delay)
 		}
 		select {
 		case <-ctx.Done():
@@ -183,9 +184,9 @@ func (a *Agent) follow(ctx context.Context) error {
 				}
 			}
 			if len(failed) > 0 {
-				delay = min(2*delay, retryMax)
+				wait.failed()
 			} else {
-				delay = time.Second
+				wait.reset()
 			}
 		case resp, ok := <-deploys:
 			if err := watchErr(resp, ok); err != nil {
@@ -261,7 +262,7 @@ func (a *Agent) onRequest(key string, value []byte) {
 // so nothing else would bring the request back.
 func (a *Agent) worker(ctx context.Context) {
 	var retry <-chan time.Time
-	delay := time.Second
+	wait := newBackoff(retryMax)
 	for {
 		select {
 		case <-ctx.Done():
@@ -277,16 +278,16 @@ func (a *Agent) worker(ctx context.Context) {
 		case <-retry:
 			retry = nil
 			if a.reportAgain(ctx) {
-				delay = min(2*delay, retryMax)
+				wait.failed()
 			} else {
-				delay = time.Second
+				wait.reset()
 			}
 		}
 		a.mu.Lock()
 		failed := len(a.unreported) > 0
 		a.mu.Unlock()
 		if failed && retry == nil {
-			retry = time.After(delay)
+			retry = time.After(wait.delay)
 		}
 	}
 }

@@ -158,7 +158,7 @@ func (n *Node) Run(ctx context.Context) {
 
 // reregister retries register until it succeeds or ctx ends.
 func (n *Node) reregister(ctx context.Context) {
-	delay := time.Second
+	wait := newBackoff(n.ttl)
 	for ctx.Err() == nil {
 		sess, err := n.register(ctx)
 		if err == nil {
@@ -169,9 +169,9 @@ func (n *Node) reregister(ctx context.Context) {
 		n.log.Warn("cannot register in the cluster yet", zap.String("node", n.Name), zap.Error(err))
 		select {
 		case <-ctx.Done():
-		case <-time.After(delay):
+		case <-time.After(wait.delay):
 		}
-		delay = min(2*delay, n.ttl)
+		wait.failed()
 	}
 }
 
