@@ -95,23 +95,22 @@ func nginxPrograms(cfg *config.Config, opts Options) []error {
 }
 
 // BeforeOrder is the part of Check that renew repeats before each order
-// for c: the programs a deploy of c will run (nginx.test and nginx.reload
-// when c deploys to nginx, then c's hooks) can be run. Found only after
-// the order, a missing program would cost an order at the CA for a
-// certificate that cannot be deployed. It returns the first problem.
+// for c: its HTTP-01 webroot, and the programs a deploy of c will run
+// (nginx.test and nginx.reload when c deploys to nginx, then c's hooks).
+// Found only after the order, such a problem would cost an order at the
+// CA for a certificate that cannot be validated or deployed. It returns
+// the first problem. (The deploy directories are deploy.Preflight's.)
 func BeforeOrder(cfg *config.Config, c *config.Certificate, opts Options) error {
 	if opts.LookPath == nil {
 		opts.LookPath = exec.LookPath
 	}
+	errs := webrootOf(c)
 	if c.Deploy.Nginx {
-		if errs := nginxPrograms(cfg, opts); len(errs) > 0 {
-			return errs[0]
-		}
+		errs = append(errs, nginxPrograms(cfg, opts)...)
 	}
-	for i, h := range c.Deploy.Hooks {
-		if err := runnable(h, opts); err != nil {
-			return c.Problem(fmt.Sprintf("deploy.hooks[%d][0]", i), "%v", err)
-		}
+	errs = append(errs, hooks(c, opts)...)
+	if len(errs) > 0 {
+		return errs[0]
 	}
 	return nil
 }
@@ -133,12 +132,7 @@ func runnable(argv []string, opts Options) error {
 // certificate reports the problems of one certificate: its webroot, its
 // deploy directories and its hooks.
 func certificate(c *config.Certificate, opts Options) []error {
-	var errs []error
-	if w := c.Challenge.HTTP01.Webroot; c.Challenge.Type == "http-01" && w != "" {
-		if err := webroot(w); err != nil {
-			errs = append(errs, c.Problem("challenge.http01.webroot", "%v", err))
-		}
-	}
+	errs := webrootOf(c)
 	for _, f := range []struct{ field, path string }{
 		{"deploy.fullchain", c.Deploy.Fullchain}, {"deploy.key", c.Deploy.Key}, {"deploy.pkcs12.path", c.Deploy.PKCS12.Path},
 	} {
@@ -151,6 +145,23 @@ func certificate(c *config.Certificate, opts Options) []error {
 			errs = append(errs, c.Problem(f.field, "%v", err))
 		}
 	}
+	return append(errs, hooks(c, opts)...)
+}
+
+// webrootOf reports c's HTTP-01 webroot, when it has one, if renewd cannot
+// write its tokens there.
+func webrootOf(c *config.Certificate) []error {
+	if w := c.Challenge.HTTP01.Webroot; c.Challenge.Type == "http-01" && w != "" {
+		if err := webroot(w); err != nil {
+			return []error{c.Problem("challenge.http01.webroot", "%v", err)}
+		}
+	}
+	return nil
+}
+
+// hooks reports c's deploy hooks that cannot be run.
+func hooks(c *config.Certificate, opts Options) []error {
+	var errs []error
 	for i, h := range c.Deploy.Hooks {
 		if err := runnable(h, opts); err != nil {
 			errs = append(errs, c.Problem(fmt.Sprintf("deploy.hooks[%d][0]", i), "%v", err))

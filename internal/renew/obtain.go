@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -143,22 +142,13 @@ func (r *Renewer) checkFiles(c *config.Certificate, files store.Files) (*x509.Ce
 
 // preflight checks what can be checked before an ACME order, so that a
 // local mistake does not spend an order (and a CA rate limit): the
-// webroot, the deploy directories, the programs the deploy runs (nginx,
-// hooks), and that the storage can take the new version.
+// webroot and the programs the deploy runs (nginx, hooks), the deploy
+// directories, and that the storage can take the new version.
 func (r *Renewer) preflight(c *config.Certificate) error {
-	if w := c.Challenge.HTTP01.Webroot; c.Challenge.Type == "http-01" && w != "" {
-		fi, err := os.Stat(w)
-		if err != nil {
-			return fmt.Errorf("http-01 webroot: %w (create it and point nginx's location /.well-known/acme-challenge/ at it)", err)
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("http-01 webroot %s is not a directory", w)
-		}
-	}
-	if err := deploy.Preflight(c.Deploy); err != nil {
+	if err := preflight.BeforeOrder(r.Config, c, preflight.Options{}); err != nil {
 		return err
 	}
-	if err := preflight.BeforeOrder(r.Config, c, preflight.Options{}); err != nil {
+	if err := deploy.Preflight(c.Deploy); err != nil {
 		return err
 	}
 	if r.dryRun {
