@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"path/filepath"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/renewd/renewd/internal/config"
+	"github.com/renewd/renewd/test/harness"
 )
 
 // startEtcd runs a real one-member etcd inside the test (the same server
@@ -50,12 +50,9 @@ func startEtcd(t *testing.T) (*clientv3.Client, config.Cluster) {
 	return cli, cc
 }
 
+// freeURL is a loopback URL on a port the test harness hands out: one no
+// other test package running at the same time is given.
 func freeURL(t *testing.T) url.URL {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)}
+	return url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", harness.MustFreePort(t))}
 }

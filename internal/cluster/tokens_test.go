@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,7 +22,7 @@ import (
 // makes Publish fail, naming it, so the CA is not asked to validate.
 func TestTokensReachEveryNode(t *testing.T) {
 	cli, cc := startEtcd(t)
-	addrs := []string{freeAddr(t), freeAddr(t)}
+	addrs := []string{freeURL(t).Host, freeURL(t).Host}
 	for i, name := range []string{"n1", "n2"} {
 		n, _ := join(t, cli, cc, name)
 		runTokenAgent(t, n, cli, cc.Prefix, addrs[i])
@@ -68,16 +67,6 @@ func runTokenAgent(t *testing.T, n *Node, cli *clientv3.Client, prefix, addr str
 	go a.Run(ctx)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func fetch(t *testing.T, addr, token string) string {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/.well-known/acme-challenge/" + token)
@@ -95,7 +84,7 @@ func fetch(t *testing.T, addr, token string) string {
 // watch goes on meanwhile and brings the token no second time.
 func TestTokenAcknowledgedAgain(t *testing.T) {
 	cli, cc := startEtcd(t)
-	addr := freeAddr(t)
+	addr := freeURL(t).Host
 	own, err := Connect(context.Background(), cc, zap.NewNop()) // n1's client, whose first acknowledgement fails
 	if err != nil {
 		t.Fatal(err)
