@@ -136,7 +136,10 @@ mkdir -p "$D/n4/domains.d"; head -c 32 /dev/urandom >"$D/n4/other.key"; chmod 06
 sed -e "s|^storage: .*|storage: $D/n4/storage|" -e "s|node: web1|node: web4|" -e "s|key_file: .*|key_file: $D/n4/other.key|" \
   "$D/n1/renewd.yaml" >"$D/n4/renewd.yaml"
 echo '$ renewd run   # on web4'
-"$D/bin/renewd" --config "$D/n4/renewd.yaml" run 2>&1 | sed 's/^/  /' && exit 1 || echo "exit $? (web1..web3 go on)"
+# (timeout: were web4 let in, its daemon would run on and the demo hang)
+rc=0; timeout 30 "$D/bin/renewd" --config "$D/n4/renewd.yaml" run 2>&1 | sed 's/^/  /' || rc=$?
+[ "$rc" = 2 ] || { echo "web4 was not refused with exit 2 (exit $rc)" >&2; exit 1; }
+echo "exit 2 (web1..web3 go on)"
 
 leader=$("$D/bin/renewd" --config "$D/n1/renewd.yaml" cluster status --json | sed -n 's/.*"leader": "\(web[0-9]\)".*/\1/p')
 bold "kill -9 the leader ($leader); another node leads within the 5s lease"
