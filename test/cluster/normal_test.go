@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -26,6 +27,14 @@ func TestNormalRenewal(t *testing.T) {
 	res := n3.cli("renew", "--now")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "run by the leader, n1:") || !strings.Contains(res.Stdout, "2 renewed, 0 failed") {
 		t.Fatalf("renew --now on n3: %s", res)
+	}
+	// The leader logs the request it ran for n3, and how it ended.
+	n1.waitLog("renewal asked by a node done", 10*time.Second)
+	for _, line := range strings.Split(n1.log(), "\n") {
+		if strings.Contains(line, "renewal asked by a node done") &&
+			(!strings.Contains(line, `"from":"n3@`) || !strings.Contains(line, `"summary":"2 renewed, 0 failed`) || !strings.Contains(line, `"failed":false`)) {
+			t.Errorf("the leader's log of the request: %s; want from n3, 2 renewed, not failed", line)
+		}
 	}
 	after := c.waitServing(converge, c.nodes...)
 	for name, serial := range after {
