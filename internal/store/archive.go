@@ -406,16 +406,28 @@ func (s *Store) clearUnfinished(versionDir string) {
 // when there is none. Versions without the mark, such as one an operator
 // moved live/<name> away from, are never returned.
 func (s *Store) Unfinished(name string) (string, error) {
+	if err := ValidName(name); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(s.archiveRoot(), name)
+	if s.memo.noUnfinished(name, dir) {
+		return "", nil
+	}
+	seen, err := os.Lstat(dir) // before the listing: a version renamed in after it changes what was seen
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil // never stored
+	}
 	versions, err := s.Versions(name)
 	if err != nil {
 		return "", err
 	}
 	for i := len(versions) - 1; i >= 0; i-- {
-		_, err := os.Lstat(filepath.Join(s.archiveRoot(), name, versions[i], unfinishedMark))
+		_, err := os.Lstat(filepath.Join(dir, versions[i], unfinishedMark))
 		if err == nil {
 			return versions[i], nil
 		}
 	}
+	s.memo.keepNoUnfinished(name, seen)
 	return "", nil
 }
 

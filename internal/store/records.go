@@ -235,7 +235,11 @@ func forEach(n, workers int, f func(i int)) {
 // readRecord reads state/<name>.json: the record, or why it is unusable,
 // or err for an I/O failure that says nothing about the file.
 func (s *Store) readRecord(name string) (r *Record, bad string, err error) {
-	data, err := readBounded(s.recordPath(name), maxRecordSize)
+	path := s.recordPath(name)
+	if r := s.memo.record(name, path); r != nil {
+		return r, "", nil
+	}
+	data, fi, err := readBoundedInfo(path, maxRecordSize)
 	var unusable *unusableError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -246,7 +250,14 @@ func (s *Store) readRecord(name string) (r *Record, bad string, err error) {
 		return nil, "", fmt.Errorf("read record %s: %w", name, err)
 	}
 	r, why := parseRecord(name, data)
-	return r, why, nil
+	if why != "" {
+		s.memo.forget(name)
+		return nil, why, nil
+	}
+	if s.memo != nil {
+		s.memo.keep(name, fi, r.Clone())
+	}
+	return r, "", nil
 }
 
 // parseRecord decodes and checks one record file; bad says why it is
@@ -383,6 +394,7 @@ func (s *Store) DeleteRecord(name string) error {
 	}
 	s.recordMu.Lock()
 	defer s.recordMu.Unlock()
+	s.memo.forget(name)
 	err := s.fs.Remove(s.recordPath(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

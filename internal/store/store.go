@@ -39,6 +39,8 @@ type Store struct {
 
 	recordMu sync.Mutex // serialises writing and removing record files in this process
 	liveMu   sync.Mutex // serialises naming versions and swapping live links in this process
+
+	memo *memo // records parsed before and still on disk as they were (memo.go); nil when read-only
 }
 
 // Open opens dir for renewals: it creates the layout (directories 0700,
@@ -85,7 +87,7 @@ func open(dir string, fsys fileSystem, now func() time.Time) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage directory %s: %w", dir, err)
 	}
-	s := &Store{dir: abs, fs: fsys, now: now}
+	s := &Store{dir: abs, fs: fsys, now: now, memo: newMemo()}
 	if err := s.prepare(); err != nil {
 		return nil, err
 	}
