@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // immutable makes path immutable (chattr +i), which stops even root, for
@@ -83,6 +84,9 @@ func TestProbeImmutable(t *testing.T) {
 				if err := s.Probe("shop"); err != nil {
 					t.Fatal(err)
 				}
+				// The shared directories are probed again once the
+				// last probe is sharedProbeEvery old.
+				s.now = fixedClock(t0.Add(sharedProbeEvery))
 			}
 			immutable(t, tt.dir(s))
 			err := s.Probe("shop")
@@ -133,5 +137,55 @@ func TestProbeFaults(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestProbeSharedOncePerWindow: live/ and state/ are probed once per
+// sharedProbeEvery while they pass, archive/<name> every time, and a
+// failed probe is not remembered as a pass.
+func TestProbeSharedOncePerWindow(t *testing.T) {
+	s := openTest(t)
+	rec := &faultFS{}
+	s.fs = rec
+	probes := func() (archive, shared int) {
+		for _, op := range rec.ops {
+			if op.op != "open" {
+				continue
+			}
+			switch filepath.Dir(op.path) {
+			case filepath.Join(s.archiveRoot(), "shop"):
+				archive++
+			case s.liveRoot(), s.stateRoot():
+				shared++
+			}
+		}
+		rec.ops = nil
+		return archive, shared
+	}
+	for i, tt := range []struct {
+		at              time.Duration
+		archive, shared int
+	}{
+		{0, 1, 2},
+		{sharedProbeEvery - time.Second, 1, 0},
+		{sharedProbeEvery, 1, 2},
+		{sharedProbeEvery + time.Second, 1, 0},
+		{-time.Minute, 1, 2}, // the clock went back: probe
+	} {
+		s.now = fixedClock(t0.Add(tt.at))
+		if err := s.Probe("shop"); err != nil {
+			t.Fatal(err)
+		}
+		if a, sh := probes(); a != tt.archive || sh != tt.shared {
+			t.Errorf("probe %d at +%v: %d archive and %d shared probe files, want %d and %d", i, tt.at, a, sh, tt.archive, tt.shared)
+		}
+	}
+	immutable(t, s.stateRoot())
+	s.now = fixedClock(t0.Add(time.Hour))
+	if err := s.Probe("shop"); err == nil {
+		t.Fatal("Probe passed an immutable state/")
+	}
+	if !s.sharedProbeDue() {
+		t.Error("a failed probe counts as a pass: the next Probe would not look at state/")
 	}
 }

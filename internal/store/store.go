@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,8 @@ type Store struct {
 
 	recordMu sync.Mutex // serialises writing and removing record files in this process
 	liveMu   sync.Mutex // serialises naming versions and swapping live links in this process
+
+	sharedProbed atomic.Pointer[time.Time] // when Probe last found live/ and state/ writable
 
 	memo *memo // records parsed before and still on disk as they were (memo.go); nil when read-only
 }
@@ -181,7 +184,9 @@ func (s *Store) lockPath() string    { return filepath.Join(s.dir, "renewd.lock"
 // certificate name will write: archive/<name>, live/ and state/. A
 // directory made immutable (chattr +i) or on a read-only mount passes a
 // look at its mode bits but not this: an order whose certificate could
-// not be stored would be thrown away.
+// not be stored would be thrown away. live/ and state/, shared by every
+// certificate, are probed at most once per sharedProbeEvery while they
+// pass; archive/<name> every time.
 func (s *Store) Probe(name string) error {
 	if s.readOnly {
 		return fmt.Errorf("probe: %w", ErrReadOnly)
@@ -193,10 +198,39 @@ func (s *Store) Probe(name string) error {
 	if _, err := ensureDir(s.fs, nameDir); err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
-	for _, dir := range []string{nameDir, s.liveRoot(), s.stateRoot()} {
+	dirs := []string{nameDir}
+	if s.sharedProbeDue() {
+		dirs = append(dirs, s.liveRoot(), s.stateRoot())
+	}
+	for _, dir := range dirs {
 		if err := probeDir(s.fs, dir, false); err != nil {
+			s.sharedProbed.Store(nil)
 			return fmt.Errorf("storage: cannot write in %s: %w (check it is not immutable (lsattr), read-only or full)", dir, err)
 		}
 	}
+	if len(dirs) > 1 {
+		now := s.now()
+		s.sharedProbed.Store(&now)
+	}
 	return nil
+}
+
+// sharedProbeEvery is how often Probe writes a test file in live/ and
+// state/, which every certificate shares. A pass of a thousand
+// certificates probed them two thousand times, each a new file: on some
+// file systems creating a file costs far more than writing one. A
+// directory that turns read-only between two probes still costs no
+// order: the version stored in archive/ is made live by the next pass
+// (docs/crash-safety.md).
+const sharedProbeEvery = 10 * time.Second
+
+// sharedProbeDue reports whether live/ and state/ have not been probed
+// successfully in the last sharedProbeEvery.
+func (s *Store) sharedProbeDue() bool {
+	last := s.sharedProbed.Load()
+	if last == nil {
+		return true
+	}
+	age := s.now().Sub(*last)
+	return age < 0 || age >= sharedProbeEvery
 }
