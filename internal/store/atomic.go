@@ -90,7 +90,8 @@ func createTemp(fsys fileSystem, dir, base string, data []byte, perm os.FileMode
 }
 
 // createFile creates path, which must not exist, with exactly perm, and
-// writes and fsyncs data. On error the file is removed.
+// writes and fsyncs data (an empty file is not fsynced; see
+// createOwnedFile). On error the file is removed.
 func createFile(fsys fileSystem, path string, data []byte, perm os.FileMode) error {
 	return createOwnedFile(fsys, path, data, perm, noOwner)
 }
@@ -119,8 +120,13 @@ func createOwnedFile(fsys fileSystem, path string, data []byte, perm os.FileMode
 	if _, err := f.Write(data); err != nil {
 		return fail(err)
 	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
+	// An empty file has no data to flush: the directory fsync that
+	// follows every createFile makes its entry and inode durable. The
+	// unfinished mark of every stored version is one.
+	if len(data) > 0 {
+		if err := f.Sync(); err != nil {
+			return fail(err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		_ = fsys.Remove(path)
