@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -179,36 +180,93 @@ func describeChain(b *chain.Bundle) string {
 // live/<name> back at an older version on purpose is adopted too: the
 // record follows the link, and the pass deploys that version.
 func (r *Renewer) reconcile(certs []*config.Certificate) {
-	for _, c := range certs {
-		if !r.dryRun {
-			r.finishUnfinished(c)
+	// Looking is reads only, and with thousands of certificates it is most
+	// of a pass with nothing due: look at all of them in parallel, then
+	// act, in order, on the few that need it.
+	need := make([]bool, len(certs))
+	forEach(len(certs), reconcileLookers, func(i int) {
+		need[i] = r.needsReconcile(certs[i])
+	})
+	for i, c := range certs {
+		if need[i] {
+			r.reconcileOne(c)
 		}
-		version, err := r.Store.LiveVersion(c.Name)
-		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				r.Log.Warn("live version unreadable", zap.String("certificate", c.Name), zap.Error(err))
-			}
-			continue
-		}
-		if rec := r.peek(c.Name); rec != nil && rec.Version == version {
-			continue
-		}
-		files, version, err := r.Store.Live(c.Name)
-		if err != nil {
-			r.Log.Warn("live version unreadable", zap.String("certificate", c.Name), zap.Error(err))
-			continue
-		}
-		leaf, err := chain.ParsePEM(files.Cert)
-		if err != nil {
-			continue
-		}
-		r.mu.Lock()
-		rec := r.record(c)
-		store.RecordFromCert(rec, leaf[0])
-		rec.Version = version
-		r.mu.Unlock()
-		r.step(c.Name, "found", fmt.Sprintf("live version %s was not recorded; adopting it", version))
 	}
+}
+
+// reconcileLookers bounds the certificates reconcile looks at at once.
+const reconcileLookers = 8
+
+// needsReconcile reports whether c has an unfinished version to finish, or
+// a live version its record does not name, or a live link that cannot be
+// read (reconcileOne logs it).
+func (r *Renewer) needsReconcile(c *config.Certificate) bool {
+	if !r.dryRun {
+		if v, err := r.Store.Unfinished(c.Name); err == nil && v != "" {
+			return true
+		}
+	}
+	version, err := r.Store.LiveVersion(c.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.records[c.Name]
+	return rec == nil || rec.Version != version
+}
+
+func (r *Renewer) reconcileOne(c *config.Certificate) {
+	if !r.dryRun {
+		r.finishUnfinished(c)
+	}
+	version, err := r.Store.LiveVersion(c.Name)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			r.Log.Warn("live version unreadable", zap.String("certificate", c.Name), zap.Error(err))
+		}
+		return
+	}
+	if rec := r.peek(c.Name); rec != nil && rec.Version == version {
+		return
+	}
+	files, version, err := r.Store.Live(c.Name)
+	if err != nil {
+		r.Log.Warn("live version unreadable", zap.String("certificate", c.Name), zap.Error(err))
+		return
+	}
+	leaf, err := chain.ParsePEM(files.Cert)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	rec := r.record(c)
+	store.RecordFromCert(rec, leaf[0])
+	rec.Version = version
+	r.mu.Unlock()
+	r.step(c.Name, "found", fmt.Sprintf("live version %s was not recorded; adopting it", version))
+}
+
+// forEach calls f(0) ... f(n-1), at most workers at a time, and returns
+// when all have returned.
+func forEach(n, workers int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, workers) {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // finishUnfinished makes live a version renewd stored completely and died

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -46,7 +45,7 @@ func (r *Renewer) Pass(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep := &Report{Start: start, Repairs: repairs}
 	r.begin(recs, repairs, opts.DryRun)
-	rep.Before = store.CloneRecords(r.records)
+	rep.Before = r.beforePass()
 	r.announce(repairs)
 
 	// A record keeps whole seconds. The time of a request stays exact: a
@@ -64,13 +63,46 @@ func (r *Renewer) Pass(ctx context.Context, opts Options) (*Report, error) {
 		rep.Pruned = r.prune()
 	}
 	r.mu.Lock()
-	rep.After = store.CloneRecords(r.records)
+	rep.After = afterPass(rep.Before, r.records)
 	r.mu.Unlock()
 	for i := range rep.Results {
 		rep.Results[i].Record = rep.After[rep.Results[i].Name]
 	}
 	rep.End = r.now()
 	return rep, nil
+}
+
+// beforePass copies the records at the start of a pass. A record as it
+// is on disk is the copy begin made of it, which nothing changes (saves
+// replace it): no second copy of thousands of records.
+func (r *Renewer) beforePass() map[string]*store.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	before := make(map[string]*store.Record, len(r.records))
+	for name, rec := range r.records {
+		if p, ok := r.persisted[name]; ok && rec.Same(p) {
+			before[name] = p
+		} else {
+			before[name] = rec.Clone()
+		}
+	}
+	return before
+}
+
+// afterPass copies the records at the end of a pass. A record the pass
+// did not change is the very copy in before: in a pass with thousands of
+// certificates and nothing due, copying each twice was most of its
+// memory. Reports are read, never changed, by their consumers.
+func afterPass(before, now map[string]*store.Record) map[string]*store.Record {
+	after := make(map[string]*store.Record, len(now))
+	for name, rec := range now {
+		if b, ok := before[name]; ok && rec.Same(b) {
+			after[name] = b
+		} else {
+			after[name] = rec.Clone()
+		}
+	}
+	return after
 }
 
 // begin makes recs the pass's working copy: configured certificates only
@@ -120,9 +152,8 @@ func (r *Renewer) saveChanges() map[string]error {
 	r.mu.Lock()
 	var changed []*store.Record
 	for _, name := range sortedNames(r.records) {
-		rec := r.records[name].Clone()
-		if old := r.persisted[name]; old == nil || !reflect.DeepEqual(old.Clone(), rec) {
-			changed = append(changed, rec)
+		if cur := r.records[name]; !cur.Same(r.persisted[name]) {
+			changed = append(changed, cur.Clone())
 		}
 	}
 	r.mu.Unlock()
@@ -174,6 +205,15 @@ func (r *Renewer) record(c *config.Certificate) *store.Record {
 		r.records[c.Name] = rec
 	}
 	return rec
+}
+
+// view returns name's record itself, nil when there is none: only while
+// no certificate of the pass is being worked on, and not to be changed
+// or kept.
+func (r *Renewer) view(name string) *store.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.records[name]
 }
 
 // peek returns a copy of name's record, nil when there is none.

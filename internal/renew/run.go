@@ -42,7 +42,12 @@ func (r *Renewer) run(ctx context.Context, certs []*config.Certificate, opts Opt
 	for _, c := range certs {
 		named := slices.Contains(opts.Names, c.Name)
 		forced := (opts.Force || opts.DryRun) && (len(opts.Names) == 0 || named)
-		rec := r.peek(c.Name)
+		// Nothing runs yet: the record can be looked at in place. A
+		// canary's is copied, as the gate keeps it past the canary's run.
+		rec := r.view(c.Name)
+		if c.Canary {
+			rec = rec.Clone()
+		}
 		if forced && rec != nil && rec.RenewTime != nil && !since.IsZero() && !rec.RenewTime.Before(since) {
 			forced = false
 			r.step(c.Name, "skip", "renewed since this renewal was asked for (by another renewd while this one waited, or by an earlier leader)")
