@@ -99,10 +99,11 @@ func (a *Analysis) crossCheck(opts Options, prior *verification) {
 }
 
 // verification is a successful x509.Verify of leaf for server
-// authentication with the intermediates inter against roots at now. Build's path finder makes one to find the path; when it then
-// verifies that path, crossCheck would ask x509 the very same question
-// (the path's intermediates are the whole pool in the usual case), so it
-// takes this answer instead. An x509 verification is a function of its
+// authentication with the intermediates inter against roots at now.
+// Build's path finder makes one to find the path; when it then verifies
+// that path, crossCheck would ask x509 the very same question (the path's
+// intermediates are the whole pool in the usual case), so it takes this
+// answer instead. An x509 verification is a function of its
 // inputs, so the answer is the one x509 would give again; with any input
 // different, even the order the intermediates went into the pool (x509
 // stops after 100 signature checks, so the order could matter for hostile
