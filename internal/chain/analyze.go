@@ -107,6 +107,13 @@ type Analysis struct {
 // complete also passes Go's x509.Verify. Like the clients it models it
 // does no revocation checking and no host name check.
 func Analyze(certs []*x509.Certificate, opts Options) *Analysis {
+	return analyze(certs, opts, nil)
+}
+
+// analyze is Analyze; prior, if not nil, is an x509 verification already
+// made in this call, which crossCheck takes instead of asking x509 the same
+// question again.
+func analyze(certs []*x509.Certificate, opts Options, prior *verification) *Analysis {
 	a := &Analysis{Certs: certs, now: opts.now()}
 	if len(certs) == 0 || slices.Contains(certs, nil) {
 		a.add(AspectChain, KindNoLeaf, true, nil, "no certificate was given")
@@ -120,7 +127,7 @@ func Analyze(certs []*x509.Certificate, opts Options) *Analysis {
 	a.judgeLeafUsage()
 	a.judgeCAs()
 	a.judgeCrypto()
-	a.crossCheck(opts)
+	a.crossCheck(opts, prior)
 	return a
 }
 

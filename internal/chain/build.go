@@ -50,13 +50,13 @@ func Build(ctx context.Context, certs []*x509.Certificate, key crypto.Signer, do
 	}
 	f := newPathFinder(leaf, certs[1:], opts)
 	for level := 0; ; level++ {
-		if chain := f.verified(); chain != nil {
-			return f.finish(chain, certs)
+		if chain, v := f.verified(); chain != nil {
+			return f.finish(chain, certs, v)
 		}
 		path, missing := f.walk()
 		if !missing || opts.Fetcher == nil {
 			// Nothing to fetch: let Verify say precisely what is wrong.
-			return f.finish(append([]*x509.Certificate{leaf}, path...), certs)
+			return f.finish(append([]*x509.Certificate{leaf}, path...), certs, nil)
 		}
 		last := leaf
 		if len(path) > 0 {
@@ -103,19 +103,24 @@ func (f *pathFinder) add(c *x509.Certificate) {
 }
 
 // verified returns leaf + intermediates of the best chain x509.Verify finds
-// from the whole pool, or nil if there is none. x509 handles cross-signed
-// and alternative paths; "best" keeps as much of what the CA sent as
-// possible, then prefers the shortest chain.
-func (f *pathFinder) verified() []*x509.Certificate {
+// from the whole pool, or nil if there is none, and that verification, for
+// Verify to reuse (see verification). x509 handles cross-signed and
+// alternative paths; "best" keeps as much of what the CA sent as possible,
+// then prefers the shortest chain.
+func (f *pathFinder) verified() ([]*x509.Certificate, *verification) {
 	inter := x509.NewCertPool()
+	v := &verification{leaf: f.leaf, roots: f.opts.Roots, now: f.opts.now()}
 	for _, c := range f.pool {
 		if !isSelfSigned(c) {
 			inter.AddCert(c)
+			v.inter.add(c)
 		}
 	}
-	chains, err := f.leaf.Verify(f.opts.verifyOptions(inter))
+	opts := f.opts
+	opts.Now = v.now
+	chains, err := f.leaf.Verify(opts.verifyOptions(inter))
 	if err != nil || len(chains) == 0 {
-		return nil
+		return nil, nil
 	}
 	best := chains[0]
 	for _, ch := range chains[1:] {
@@ -126,7 +131,7 @@ func (f *pathFinder) verified() []*x509.Certificate {
 	if len(best) > 1 {
 		best = best[:len(best)-1] // the trusted root
 	}
-	return best
+	return best, v
 }
 
 func (f *pathFinder) better(a, b []*x509.Certificate) bool {
@@ -246,9 +251,16 @@ func (f *pathFinder) fetchIssuer(ctx context.Context, last *x509.Certificate, le
 }
 
 // finish verifies chain (leaf first, in path order) and records on the
-// Bundle what had to change in sent, the CA's answer, to get it.
-func (f *pathFinder) finish(chain, sent []*x509.Certificate) (*Bundle, error) {
-	b, err := Verify(chain, f.opts)
+// Bundle what had to change in sent, the CA's answer, to get it. v is the
+// x509 verification chain came from, if it did: Verify then judges at
+// v's time, so that its cross-check asks x509 the same question and takes
+// v's answer.
+func (f *pathFinder) finish(chain, sent []*x509.Certificate, v *verification) (*Bundle, error) {
+	opts := f.opts
+	if v != nil {
+		opts.Now = v.now
+	}
+	b, err := verify(chain, opts, v)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ func issuedBy(child, parent *x509.Certificate) error {
 	if !bytes.Equal(child.RawIssuer, parent.RawSubject) {
 		return fmt.Errorf("its issuer is %q", child.Issuer.String())
 	}
-	if err := child.CheckSignatureFrom(parent); err != nil {
+	if err := checkSignatureFrom(child, parent); err != nil {
 		return fmt.Errorf("signature check: %w", err)
 	}
 	return nil

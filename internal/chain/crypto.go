@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 )
 
 // judgeCrypto checks the signature algorithms and keys on the path. SHA-1
@@ -72,18 +74,60 @@ func signatureOK(err error) bool {
 
 // crossCheck makes sure a path judged complete is one Go's own verifier
 // accepts too, with the certificates given as intermediates, so the
-// analysis is never more lenient than crypto/x509.
-func (a *Analysis) crossCheck(opts Options) {
+// analysis is never more lenient than crypto/x509. When prior already
+// asked x509 exactly this (see verification), its answer stands.
+func (a *Analysis) crossCheck(opts Options, prior *verification) {
 	if !a.Trusted || len(a.Fatal()) > 0 {
 		return
 	}
 	inter := x509.NewCertPool()
+	var given poolOrder
 	for _, c := range a.Certs {
 		if c != a.Leaf {
 			inter.AddCert(c)
+			if prior != nil {
+				given.add(c)
+			}
 		}
+	}
+	if prior.answers(a.Leaf, given, opts) {
+		return
 	}
 	if _, err := a.Leaf.Verify(opts.verifyOptions(inter)); err != nil {
 		a.add(AspectChain, KindRejected, true, a.Leaf, "not trusted: Go's verifier rejects the chain: %v", err)
+	}
+}
+
+// verification is a successful x509.Verify of leaf for server
+// authentication with the intermediates inter against roots at now.
+// Build's path finder makes one to find the path; when it then verifies
+// that path, crossCheck would ask x509 the very same question (the path's
+// intermediates are the whole pool in the usual case), so it takes this
+// answer instead. An x509 verification is a function of its
+// inputs, so the answer is the one x509 would give again; with any input
+// different, even the order the intermediates went into the pool (x509
+// stops after 100 signature checks, so the order could matter for hostile
+// input), crossCheck asks x509.
+type verification struct {
+	leaf  *x509.Certificate
+	inter poolOrder
+	roots *x509.CertPool
+	now   time.Time
+}
+
+// answers reports whether v was made with exactly these inputs: the same
+// leaf, the same intermediates, the same trust store and the same time.
+func (v *verification) answers(leaf *x509.Certificate, inter poolOrder, opts Options) bool {
+	return v != nil && v.leaf == leaf && v.roots == opts.Roots &&
+		!opts.Now.IsZero() && v.now.Equal(opts.Now) && slices.Equal(v.inter, inter)
+}
+
+// poolOrder is the DER of the certificates put into an x509.CertPool, in
+// the order they went in, without the repeats AddCert ignores.
+type poolOrder []string
+
+func (p *poolOrder) add(c *x509.Certificate) {
+	if !slices.Contains(*p, string(c.Raw)) {
+		*p = append(*p, string(c.Raw))
 	}
 }

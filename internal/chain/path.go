@@ -153,7 +153,7 @@ func (a *Analysis) givenIssuer(cur *x509.Certificate, used map[*x509.Certificate
 // to check only because its algorithm is insecure (SHA-1) still links, so
 // that judgeCrypto can name it.
 func signs(parent, child *x509.Certificate) bool {
-	return signatureOK(parent.CheckSignature(child.SignatureAlgorithm, child.RawTBSCertificate, child.Signature))
+	return signatureOK(checkSignature(parent, child))
 }
 
 // keyIDsMatch reports whether child's authority key identifier, when it

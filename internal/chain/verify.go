@@ -50,13 +50,19 @@ func (o Options) verifyOptions(inter *x509.CertPool) x509.VerifyOptions {
 // (wrapped) for the rest; each message names the certificates by position
 // and says what to change.
 func Verify(certs []*x509.Certificate, opts Options) (*Bundle, error) {
+	return verify(certs, opts, nil)
+}
+
+// verify is Verify; prior, if not nil, is an x509 verification already
+// made in this call (see verification).
+func verify(certs []*x509.Certificate, opts Options, prior *verification) (*Bundle, error) {
 	if len(certs) == 0 {
 		return nil, errors.New("verify chain: no certificates")
 	}
 	if err := checkNonNil(certs); err != nil {
 		return nil, fmt.Errorf("verify chain: %w", err)
 	}
-	a := Analyze(certs, opts)
+	a := analyze(certs, opts, prior)
 	if err := a.Err(); err != nil {
 		return nil, err
 	}
