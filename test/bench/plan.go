@@ -20,7 +20,12 @@ type PlanResult struct {
 	PrepareS   float64           `json:"prepare_s"`
 	StateBytes int64             `json:"state_json_bytes"`
 	Commands   map[string]Timing `json:"commands"`
-	Error      string            `json:"error,omitempty"`
+	// Ticks are the daemon's scheduling passes with nothing due, as
+	// `renewd run` logs them ("renewal pass done", duration), after its
+	// startup pass; TickMedianS is their median.
+	Ticks       []float64 `json:"daemon_ticks_s,omitempty"`
+	TickMedianS float64   `json:"daemon_tick_median_s,omitempty"`
+	Error       string    `json:"error,omitempty"`
 }
 
 // Timing is several runs of one command.
@@ -88,7 +93,57 @@ func planning(o options, c *ca, binary string) *PlanResult {
 		logf("  %s: median wall %.3f s (min %.3f), median cpu %.3f s, max RSS %.1f MiB, %d rows",
 			t.Command, t.MedianWallS, t.MinWallS, t.MedianCPUS, kib(t.MaxRSSKiB), t.Rows)
 	}
+	ticks, err := daemonTicks(renewd, cfg, dir, o.planRuns)
+	if err != nil {
+		r.Error = strings.TrimPrefix(r.Error+"; ", "; ") + "daemon ticks: " + err.Error()
+		logf("  daemon ticks: %v", err)
+	}
+	if len(ticks) > 0 {
+		r.Ticks, r.TickMedianS = ticks, median(ticks)
+		logf("  renewd run, a tick with nothing due: median %.3f s of %d ticks %v", r.TickMedianS, len(ticks), ticks)
+	}
 	return r
+}
+
+// daemonTicks runs `renewd run` on cfg with a schedule of @every 2s and
+// returns the durations of its first n scheduling passes after the
+// startup pass, as the daemon logs them. The daemon keeps its
+// configuration between ticks and, since issue 13, what it read of the
+// storage, so a tick is what a running daemon pays, hour after hour.
+func daemonTicks(renewd, cfg, dir string, n int) ([]float64, error) {
+	tickCfg := filepath.Join(dir, "renewd-ticks.yaml")
+	mustWrite(tickCfg, []byte(strings.TrimRight(readFile(cfg), "\n")+"\nschedule: \"@every 2s\"\n"), 0o644)
+	logFile := filepath.Join(dir, "ticks.log")
+	d, err := startIdleDaemon(renewd, tickCfg, logFile)
+	if err != nil {
+		return nil, err
+	}
+	defer d.stop(&IdleResult{})
+	deadline := time.Now().Add(time.Duration(n+2) * time.Minute)
+	for time.Now().Before(deadline) {
+		passes := passDurations(readFile(logFile))
+		if len(passes) > n {
+			return passes[1 : n+1], nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("fewer than %d ticks in %s; see %s", n, time.Duration(n+2)*time.Minute, logFile)
+}
+
+// passDurations returns the duration (seconds) of every "renewal pass
+// done" line of a daemon's JSON log, in order.
+func passDurations(log string) []float64 {
+	var out []float64
+	for _, line := range strings.Split(log, "\n") {
+		var l struct {
+			Msg      string  `json:"msg"`
+			Duration float64 `json:"duration"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "renewal pass done" {
+			out = append(out, l.Duration)
+		}
+	}
+	return out
 }
 
 // countRows checks the output is what it claims: the certificates in
