@@ -218,6 +218,7 @@ func (r *Renewer) pollARI(ctx context.Context, c *config.Certificate) bool {
 	if rec == nil || rec.Serial != serial {
 		return false
 	}
+	rec = r.record(c)
 	var before store.ARI
 	if rec.ARI != nil {
 		before = *rec.ARI

@@ -113,7 +113,13 @@ func (r *Renewer) begin(recs map[string]*store.Record, repairs []store.Repair, d
 	defer r.mu.Unlock()
 	r.dryRun = dryRun
 	r.issued = map[string]time.Time{}
-	r.persisted = store.CloneRecords(recs)
+	// The working copy shares each record with persisted until the pass
+	// changes it: record() copies it first (copy on write). A pass with
+	// thousands of certificates and nothing due copies none.
+	r.persisted = make(map[string]*store.Record, len(recs))
+	for name, rec := range recs {
+		r.persisted[name] = rec
+	}
 	for _, rp := range repairs {
 		delete(r.persisted, rp.Name)
 	}
@@ -196,12 +202,18 @@ func (r *Renewer) prune() []string {
 	return pruned
 }
 
-// record returns c's record in the working copy, creating it. The caller
-// holds r.mu.
+// record returns c's record in the working copy for the caller to change,
+// creating it, or copying it first while it is still the one persisted
+// shares (see begin). Every change to a record in a pass goes through it.
+// The caller holds r.mu.
 func (r *Renewer) record(c *config.Certificate) *store.Record {
 	rec := r.records[c.Name]
-	if rec == nil {
+	switch {
+	case rec == nil:
 		rec = &store.Record{Name: c.Name, Domains: c.Domains}
+		r.records[c.Name] = rec
+	case rec == r.persisted[c.Name]:
+		rec = rec.Clone()
 		r.records[c.Name] = rec
 	}
 	return rec
