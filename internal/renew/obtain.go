@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,6 +15,7 @@ import (
 	"github.com/renewd/renewd/internal/config"
 	"github.com/renewd/renewd/internal/crashpoint"
 	"github.com/renewd/renewd/internal/deploy"
+	"github.com/renewd/renewd/internal/parallel"
 	"github.com/renewd/renewd/internal/preflight"
 	"github.com/renewd/renewd/internal/store"
 )
@@ -184,7 +184,7 @@ func (r *Renewer) reconcile(certs []*config.Certificate) {
 	// of a pass with nothing due: look at all of them in parallel, then
 	// act, in order, on the few that need it.
 	need := make([]bool, len(certs))
-	forEach(len(certs), reconcileLookers, func(i int) {
+	parallel.ForEach(len(certs), reconcileLookers, func(i int) {
 		need[i] = r.needsReconcile(certs[i])
 	})
 	for i, c := range certs {
@@ -248,25 +248,6 @@ func (r *Renewer) reconcileOne(c *config.Certificate) {
 	rec.Version = version
 	r.mu.Unlock()
 	r.step(c.Name, "found", fmt.Sprintf("live version %s was not recorded; adopting it", version))
-}
-
-// forEach calls f(0) ... f(n-1), at most workers at a time, and returns
-// when all have returned.
-func forEach(n, workers int, f func(i int)) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(n, workers) {
-		wg.Go(func() {
-			for i := range next {
-				f(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 // finishUnfinished makes live a version renewd stored completely and died

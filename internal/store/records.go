@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
+
+	"github.com/renewd/renewd/internal/parallel"
 )
 
 // One record per certificate: state/<name>.json. One update writes one
@@ -192,7 +193,7 @@ func (s *Store) readRecords() (recs map[string]*Record, bad map[string]string, e
 		err error
 	}
 	out := make([]read, len(names))
-	forEach(len(names), recordReaders, func(i int) {
+	parallel.ForEach(len(names), recordReaders, func(i int) {
 		out[i].r, out[i].why, out[i].err = s.readRecord(names[i])
 	})
 	for i, name := range names {
@@ -212,25 +213,6 @@ func (s *Store) readRecords() (recs map[string]*Record, bad map[string]string, e
 // with thousands of certificates spends its time in open and read calls,
 // which overlap well.
 const recordReaders = 8
-
-// forEach calls f(0) ... f(n-1), at most workers at a time, and returns
-// when all have returned.
-func forEach(n, workers int, f func(i int)) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(n, workers) {
-		wg.Go(func() {
-			for i := range next {
-				f(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-}
 
 // readRecord reads state/<name>.json: the record, or why it is unusable,
 // or err for an I/O failure that says nothing about the file.
