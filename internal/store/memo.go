@@ -5,7 +5,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -60,18 +59,6 @@ type fileID struct {
 	dev, ino     uint64
 	size         int64
 	mtime, ctime int64 // nanoseconds since the epoch
-}
-
-// idOf returns fi's identity; false when the platform gives none.
-func idOf(fi fs.FileInfo) (fileID, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || fi == nil {
-		return fileID{}, false
-	}
-	return fileID{
-		dev: uint64(st.Dev), ino: st.Ino, size: st.Size, //nolint:unconvert // Dev's type differs by platform
-		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(),
-	}, true
 }
 
 // settled reports whether the file last changed more than racyWindow
