@@ -183,9 +183,13 @@ func (r *Renewer) reconcile(certs []*config.Certificate) {
 	// Looking is reads only, and with thousands of certificates it is most
 	// of a pass with nothing due: look at all of them in parallel, then
 	// act, in order, on the few that need it.
+	var live map[string]string
+	if l, ok := r.Store.(liveLister); ok {
+		live, _ = l.LiveVersions() // nil: ask for each
+	}
 	need := make([]bool, len(certs))
 	parallel.ForEach(len(certs), reconcileLookers, func(i int) {
-		need[i] = r.needsReconcile(certs[i])
+		need[i] = r.needsReconcile(certs[i], live)
 	})
 	for i, c := range certs {
 		if need[i] {
@@ -194,19 +198,36 @@ func (r *Renewer) reconcile(certs []*config.Certificate) {
 	}
 }
 
+// liveLister is a Storage that can name every live version at once, for
+// less than asking for each (the file store: one lstat of live/ while it
+// is unchanged).
+type liveLister interface {
+	LiveVersions() (map[string]string, bool)
+}
+
 // reconcileLookers bounds the certificates reconcile looks at at once.
 const reconcileLookers = 8
 
 // needsReconcile reports whether c has an unfinished version to finish, or
 // a live version its record does not name, or a live link that cannot be
-// read (reconcileOne logs it).
-func (r *Renewer) needsReconcile(c *config.Certificate) bool {
+// read (reconcileOne logs it). live, when not nil, holds every live
+// version (a name without one is absent).
+func (r *Renewer) needsReconcile(c *config.Certificate, live map[string]string) bool {
 	if !r.dryRun {
 		if v, err := r.Store.Unfinished(c.Name); err == nil && v != "" {
 			return true
 		}
 	}
-	version, err := r.Store.LiveVersion(c.Name)
+	var version string
+	var err error
+	if live != nil {
+		var ok bool
+		if version, ok = live[c.Name]; !ok {
+			err = store.ErrNotFound
+		}
+	} else {
+		version, err = r.Store.LiveVersion(c.Name)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return false
 	}

@@ -464,6 +464,40 @@ func (s *Store) LiveVersion(name string) (string, error) {
 	return s.versionOf(name, target)
 }
 
+// LiveVersions returns the version every link in live/ names, by
+// certificate name (a name without a link is absent), as LiveVersion
+// would return them one by one. ok is false when one of them gives an
+// error: ask LiveVersion for each name then. A writable Store remembers
+// the answer while live/ is unchanged (memo.go), so a pass over thousands
+// of certificates pays one lstat for all their live versions. The map is
+// not to be changed.
+func (s *Store) LiveVersions() (versions map[string]string, ok bool) {
+	fi, err := os.Lstat(s.liveRoot()) // before the listing, as for records
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return map[string]string{}, true
+	case err != nil || !fi.IsDir():
+		return nil, false
+	}
+	if v := s.memo.liveVersions(fi); v != nil {
+		return v, true
+	}
+	names, err := s.liveNames()
+	if err != nil {
+		return nil, false
+	}
+	versions = make(map[string]string, len(names))
+	for _, name := range names {
+		v, err := s.LiveVersion(name)
+		if err != nil {
+			return nil, false
+		}
+		versions[name] = v
+	}
+	s.memo.keepLive(fi, versions)
+	return versions, true
+}
+
 // MakeLive points live/<name> at an archived version, atomically, and
 // clears its unfinished mark: for a version that was written completely
 // but not yet made live when renewd died (see Unfinished). The caller

@@ -26,6 +26,9 @@ import (
 //   - archive/<name> is remembered the same way, by the directory's own
 //     identity, when it holds no unfinished version: every version enters
 //     it by a rename, which moves the directory's times.
+//   - live/ is remembered whole, by its identity: a link's target cannot
+//     change in place, so one lstat of the directory answers for every
+//     certificate's live version.
 //   - The memory lives as long as the Store: a reload (SIGHUP) or a
 //     restart starts from the disk again. A read-only Store (status,
 //     check) reads once and remembers nothing.
@@ -36,6 +39,12 @@ type memo struct {
 	// when it held no unfinished version. A version can only arrive there
 	// by a rename into that directory, which changes its identity.
 	settled map[string]fileID
+	// live is what every link in live/ named when live/ had identity
+	// liveID (valid when live != nil). A link enters, changes or leaves
+	// live/ only by a rename, a symlink or an unlink in it, each of which
+	// changes the directory's identity.
+	live   map[string]string
+	liveID fileID
 
 	now  func() time.Time // the wall clock file times are compared with; a test seam
 	hits atomic.Int64     // answers given from memory, for tests
@@ -155,4 +164,40 @@ func (m *memo) keepNoUnfinished(name string, fi fs.FileInfo) {
 		return
 	}
 	m.settled[name] = id
+}
+
+// liveVersions returns the remembered live versions when live/, as fi
+// describes it now, is as it was when they were read; nil otherwise. The
+// map is shared: callers must not change it.
+func (m *memo) liveVersions(fi fs.FileInfo) map[string]string {
+	if m == nil {
+		return nil
+	}
+	id, ok := idOf(fi)
+	if !ok {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live == nil || m.liveID != id {
+		return nil
+	}
+	m.hits.Add(1)
+	return m.live
+}
+
+// keepLive remembers versions as what live/ held when it looked as fi
+// (taken before it was listed) says, unless it changed too recently.
+func (m *memo) keepLive(fi fs.FileInfo, versions map[string]string) {
+	if m == nil {
+		return
+	}
+	id, ok := idOf(fi)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !ok || !id.settled(m.now()) {
+		m.live = nil
+		return
+	}
+	m.live, m.liveID = versions, id
 }

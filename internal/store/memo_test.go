@@ -150,3 +150,57 @@ func TestMemoSeesANewUnfinishedVersion(t *testing.T) {
 		t.Fatalf("Unfinished of a name never stored = %q, %v", v, err)
 	}
 }
+
+// TestLiveVersions: every live version at once, as LiveVersion gives them
+// one by one; remembered while live/ is unchanged; a new version, a link
+// removed or an entry LiveVersion cannot read is seen at the next look.
+func TestLiveVersions(t *testing.T) {
+	ca := newTestCA(t)
+	shop, _ := ca.issue(t, 1, t0, "shop.example.com")
+	blog, _ := ca.issue(t, 2, t0, "blog.example.com")
+	shop2, _ := ca.issue(t, 3, t1, "shop.example.com")
+	s := openTest(t)
+	settle(s)
+	look := func() map[string]string {
+		t.Helper()
+		got, ok := s.LiveVersions()
+		if !ok {
+			t.Fatal("LiveVersions not ok")
+		}
+		for name, v := range got {
+			if one, err := s.LiveVersion(name); err != nil || one != v {
+				t.Fatalf("LiveVersions says %s is %q; LiveVersion says %q, %v", name, v, one, err)
+			}
+		}
+		return got
+	}
+	if got := look(); len(got) != 0 {
+		t.Fatalf("an empty store has live versions %v", got)
+	}
+	v1 := mustSave(t, s, "shop", shop)
+	mustSave(t, s, "blog", blog)
+	if got := look(); len(got) != 2 || got["shop"] != v1 {
+		t.Fatalf("LiveVersions = %v, want shop at %s and blog", got, v1)
+	}
+	hits := s.memo.hits.Load()
+	look()
+	if s.memo.hits.Load() != hits+1 {
+		t.Error("an unchanged live/ was read again")
+	}
+	v2 := mustSave(t, s, "shop", shop2)
+	if got := look(); got["shop"] != v2 {
+		t.Fatalf("after a new version: shop at %q, want %s", got["shop"], v2)
+	}
+	if err := os.Remove(s.LiveDir("blog")); err != nil {
+		t.Fatal(err)
+	}
+	if got := look(); len(got) != 1 {
+		t.Fatalf("after removing live/blog: %v", got)
+	}
+	if err := os.Mkdir(s.LiveDir("odd"), 0o700); err != nil { // not a link
+		t.Fatal(err)
+	}
+	if got, ok := s.LiveVersions(); ok {
+		t.Fatalf("LiveVersions = %v, ok with a directory in live/; want not ok, so each is asked", got)
+	}
+}
